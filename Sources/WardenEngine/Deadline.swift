@@ -1,0 +1,64 @@
+import Synchronization
+
+/// Waits for `task` at most `limit`. Returns its result, or nil when the limit passed first.
+///
+/// Unlike a task group, this returns at the limit even when the task ignores cancellation:
+/// a plugin stuck in a blocking call must never hold up the scheduler. The caller decides
+/// whether to cancel the task.
+func awaitResult<Success: Sendable>(
+    of task: Task<Success, any Error>,
+    within limit: Duration
+) async -> Result<Success, any Error>? {
+    let gate = ResumeOnce<Result<Success, any Error>?>()
+    return await withTaskCancellationHandler {
+        await withCheckedContinuation { continuation in
+            gate.install(continuation)
+            let timer = Task {
+                try? await Task.sleep(for: limit)
+                gate.resume(with: nil)
+            }
+            Task {
+                let result = await task.result
+                timer.cancel()
+                gate.resume(with: result)
+            }
+        }
+    } onCancel: {
+        task.cancel()
+    }
+}
+
+/// A continuation that is resumed by whichever side comes first, exactly once.
+private final class ResumeOnce<Value: Sendable>: Sendable {
+    private struct State: ~Copyable {
+        var continuation: CheckedContinuation<Value, Never>?
+        var early: Value?
+        var done = false
+    }
+
+    private let state = Mutex<State>(State())
+
+    func install(_ continuation: CheckedContinuation<Value, Never>) {
+        let finished: (done: Bool, value: Value?) = state.withLock { state in
+            if state.done { return (true, state.early) }
+            state.continuation = continuation
+            return (false, nil)
+        }
+        // `value` is set whenever `done` is: resume() stores it before flagging.
+        if finished.done, let value = finished.value { continuation.resume(returning: value) }
+    }
+
+    func resume(with value: Value) {
+        let continuation: CheckedContinuation<Value, Never>?? = state.withLock { state in
+            guard !state.done else { return .none }
+            state.done = true
+            guard let continuation = state.continuation else {
+                state.early = value
+                return .some(nil)
+            }
+            state.continuation = nil
+            return .some(continuation)
+        }
+        if case .some(.some(let continuation)) = continuation { continuation.resume(returning: value) }
+    }
+}

@@ -1,0 +1,61 @@
+/// Durations as people write them in configs and on the command line:
+/// `250ms`, `30s`, `5m`, `1h30m`, `1d`; a bare number means seconds.
+public enum DurationText {
+    public struct ParseError: Error, Sendable, CustomStringConvertible {
+        public let text: String
+        public var description: String {
+            "invalid duration `\(text)`: expected a number with a unit, e.g. 250ms, 30s, 5m, 1h30m, 1d"
+        }
+    }
+
+    private static let units: [(suffix: String, milliseconds: Int64)] = [
+        ("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000),
+    ]
+
+    public static func parse(_ text: String) throws(ParseError) -> Duration {
+        let trimmed = text.trimmingWhitespace()
+        guard !trimmed.isEmpty else { throw ParseError(text: text) }
+        if let seconds = Double(trimmed), seconds >= 0, seconds.isFinite {
+            return .milliseconds(Int64((seconds * 1000).rounded()))
+        }
+        var rest = Substring(trimmed)
+        var total: Int64 = 0
+        while !rest.isEmpty {
+            let digits = rest.prefix { $0.isNumber || $0 == "." }
+            guard !digits.isEmpty, let amount = Double(digits), amount.isFinite else { throw ParseError(text: text) }
+            rest = rest.dropFirst(digits.count)
+            let unitText = rest.prefix { $0.isLetter }
+            // Longest suffix first so `ms` is not read as `m` followed by garbage.
+            guard let unit = units.first(where: { $0.suffix == unitText }) else { throw ParseError(text: text) }
+            rest = rest.dropFirst(unitText.count)
+            let (sum, overflow) = total.addingReportingOverflow(Int64((amount * Double(unit.milliseconds)).rounded()))
+            guard !overflow, amount * Double(unit.milliseconds) < 9e15 else { throw ParseError(text: text) }
+            total = sum
+        }
+        return .milliseconds(total)
+    }
+}
+
+extension Duration {
+    /// `2s`, `1m30s`, `250ms`: the same notation `DurationText` reads.
+    public var wardenFormatted: String {
+        let (seconds, attoseconds) = components
+        var milliseconds = seconds * 1000 + attoseconds / 1_000_000_000_000_000
+        if milliseconds == 0 { return "0s" }
+        if milliseconds % 1000 != 0 && milliseconds < 1000 { return "\(milliseconds)ms" }
+        var parts: [String] = []
+        for (unit, size) in [("d", Int64(86_400_000)), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)] {
+            if milliseconds >= size {
+                parts.append("\(milliseconds / size)\(unit)")
+                milliseconds %= size
+            }
+        }
+        return parts.joined()
+    }
+}
+
+extension String {
+    func trimmingWhitespace() -> String {
+        String(drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
+    }
+}

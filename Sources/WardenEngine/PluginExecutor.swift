@@ -1,0 +1,89 @@
+import AsyncHTTPClient
+import Logging
+import WardenPluginKit
+
+/// Runs one registered plugin once: parameters already validated, a deadline enforced,
+/// any thrown error or timeout turned into a failed result. Nothing a plugin does can
+/// crash the caller.
+public struct PluginExecutor: Sendable {
+    public var httpClient: HTTPClient
+    public var logger: Logger
+    public var environment: [String: String]
+    /// How long a timed-out plugin may take to wind down after cancellation (an external
+    /// plugin gets SIGTERM, then SIGKILL) before the executor stops waiting for it.
+    public var cancellationGrace: Duration
+
+    public init(httpClient: HTTPClient, logger: Logger, environment: [String: String], cancellationGrace: Duration = .seconds(5)) {
+        self.httpClient = httpClient
+        self.logger = logger
+        self.environment = environment
+        self.cancellationGrace = cancellationGrace
+    }
+
+    public struct Execution: Sendable {
+        public let result: PluginResult
+        public let duration: Duration
+        public let timedOut: Bool
+    }
+
+    /// Executes `entry` with parameters that passed `entry.validate`.
+    public func execute(
+        _ entry: RegisteredPlugin,
+        parameters: JSONObject,
+        timeout: Duration,
+        dryRun: Bool = false,
+        metadata: Logger.Metadata = [:]
+    ) async -> Execution {
+        var pluginLogger = logger
+        pluginLogger[metadataKey: "plugin"] = .string(entry.spec.name)
+        for (key, value) in metadata { pluginLogger[metadataKey: key] = value }
+
+        let started = ContinuousClock.now
+        let context = PluginContext(
+            logger: pluginLogger,
+            deadline: started + timeout,
+            httpClient: httpClient,
+            dryRun: dryRun,
+            environment: environment
+        )
+        let plugin = entry.plugin
+        let task = Task { try await plugin.execute(parameters, context: context) }
+
+        let outcome = await awaitResult(of: task, within: timeout)
+        let result: PluginResult
+        let timedOut: Bool
+        switch outcome {
+        case .success(let value)?:
+            result = value
+            timedOut = false
+        case .failure(let error)?:
+            result = Self.result(for: error)
+            timedOut = false
+        case nil:
+            task.cancel()
+            // Give the plugin its grace to clean up (an external one is being killed by its
+            // process group) so that nothing it started outlives this call.
+            if await awaitResult(of: task, within: cancellationGrace) == nil {
+                pluginLogger.error("plugin did not stop within \(cancellationGrace) of cancellation; abandoning it")
+            }
+            result = .failure(
+                "timed out after \(timeout.wardenFormatted)",
+                message: "\(entry.spec.name) did not finish within \(timeout.wardenFormatted)",
+                retry: true
+            )
+            timedOut = true
+        }
+        return Execution(result: result, duration: ContinuousClock.now - started, timedOut: timedOut)
+    }
+
+    static func result(for error: any Error) -> PluginResult {
+        switch error {
+        case let pluginError as PluginError:
+            return pluginError.result
+        case is CancellationError:
+            return .failure("cancelled", retry: true)
+        default:
+            return .failure(String(describing: error))
+        }
+    }
+}

@@ -1,0 +1,25 @@
+import AsyncHTTPClient
+import NIOCore
+
+/// The one HTTP client every plugin shares (connection pooling across runs).
+public enum SharedHTTPClient {
+    /// Connect timeout kept short: async-http-client retries a refused connection until it
+    /// expires, and a health check must report "refused" promptly.
+    public static let connectTimeout: TimeAmount = .seconds(3)
+
+    public static func make() -> HTTPClient {
+        var configuration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow,  // a health check reports what the endpoint itself answers
+            timeout: .init(connect: connectTimeout)
+        )
+        configuration.connectionPool = .init(idleTimeout: .seconds(60))
+        // Retrying is the engine's job (tenacity-style, recorded per attempt); a pool that
+        // silently retries a refused connect would hide the failure until the connect timeout.
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }
+}
+
+public enum WardenVersion {
+    public static let current = "0.1.0"
+}

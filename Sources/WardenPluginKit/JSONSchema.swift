@@ -1,0 +1,341 @@
+import Foundation
+
+/// A compiled JSON Schema (the subset plugin parameters need: types and unions,
+/// properties, required, defaults, enum, const, numeric and length bounds, pattern,
+/// items, item counts, additionalProperties). Compiling checks the schema itself,
+/// so a plugin with a malformed schema is refused at registration, not at run time.
+public final class JSONSchema: Sendable {
+    public enum Kind: String, Sendable, CaseIterable {
+        case object, array, string, integer, number, boolean, null
+    }
+
+    enum Additional: Sendable {
+        case allowed
+        case forbidden
+        case schema(JSONSchema)
+    }
+
+    public let types: [Kind]?
+    public let description: String?
+    public let defaultValue: JSONValue?
+    /// `writeOnly: true`: the value is a secret, redacted wherever parameters are shown or stored.
+    public let isSecret: Bool
+    public let properties: [String: JSONSchema]
+    public let required: [String]
+    let additional: Additional
+    let enumValues: [JSONValue]?
+    let constValue: JSONValue?
+    let minimum: Double?
+    let maximum: Double?
+    let exclusiveMinimum: Double?
+    let exclusiveMaximum: Double?
+    let minLength: Int?
+    let maxLength: Int?
+    let pattern: CompiledPattern?
+    public let items: JSONSchema?
+    let minItems: Int?
+    let maxItems: Int?
+
+    /// Compiles `value`; every problem is reported at once, each with its JSON pointer.
+    public convenience init(_ value: JSONValue) throws(SchemaDefinitionError) {
+        var problems: [String] = []
+        self.init(value, pointer: "", problems: &problems)
+        if !problems.isEmpty { throw SchemaDefinitionError(problems: problems) }
+    }
+
+    private init(_ value: JSONValue, pointer: String, problems: inout [String]) {
+        let where_ = pointer.isEmpty ? "/" : pointer
+        let object = value.objectValue ?? {
+            problems.append("\(where_): a schema must be an object, got \(value.typeName)")
+            return [:]
+        }()
+
+        func number(_ key: String) -> Double? {
+            guard let raw = object[key] else { return nil }
+            guard let number = raw.doubleValue else {
+                problems.append("\(where_): `\(key)` must be a number, got \(raw.typeName)")
+                return nil
+            }
+            return number
+        }
+        func count(_ key: String) -> Int? {
+            guard let raw = object[key] else { return nil }
+            guard let count = raw.intValue, count >= 0 else {
+                problems.append("\(where_): `\(key)` must be a non-negative integer")
+                return nil
+            }
+            return count
+        }
+
+        switch object["type"] {
+        case nil:
+            types = nil
+        case .string(let name)?:
+            if let kind = Kind(rawValue: name) { types = [kind] } else {
+                problems.append("\(where_): unknown type `\(name)` (expected one of \(Kind.allCases.map(\.rawValue).joined(separator: ", ")))")
+                types = nil
+            }
+        case .array(let names)?:
+            var kinds: [Kind] = []
+            for name in names {
+                if let name = name.stringValue, let kind = Kind(rawValue: name) { kinds.append(kind) } else {
+                    problems.append("\(where_): unknown type \(name) in `type`")
+                }
+            }
+            types = kinds.isEmpty ? nil : kinds
+        case let other?:
+            problems.append("\(where_): `type` must be a string or an array of strings, got \(other.typeName)")
+            types = nil
+        }
+
+        description = object["description"]?.stringValue
+        isSecret = object["writeOnly"]?.boolValue ?? false
+        enumValues = {
+            guard let raw = object["enum"] else { return nil }
+            guard let values = raw.arrayValue, !values.isEmpty else {
+                problems.append("\(where_): `enum` must be a non-empty array")
+                return nil
+            }
+            return values
+        }()
+        constValue = object["const"]
+        minimum = number("minimum")
+        maximum = number("maximum")
+        exclusiveMinimum = number("exclusiveMinimum")
+        exclusiveMaximum = number("exclusiveMaximum")
+        minLength = count("minLength")
+        maxLength = count("maxLength")
+        minItems = count("minItems")
+        maxItems = count("maxItems")
+
+        if let raw = object["pattern"] {
+            if let source = raw.stringValue, let compiled = CompiledPattern(source) {
+                pattern = compiled
+            } else {
+                problems.append("\(where_): `pattern` must be a valid regular expression")
+                pattern = nil
+            }
+        } else {
+            pattern = nil
+        }
+
+        var properties: [String: JSONSchema] = [:]
+        if let raw = object["properties"] {
+            if let members = raw.objectValue {
+                for (name, member) in members {
+                    properties[name] = JSONSchema(member, pointer: "\(pointer)/properties/\(name)", problems: &problems)
+                }
+            } else {
+                problems.append("\(where_): `properties` must be an object")
+            }
+        }
+        self.properties = properties
+
+        if let raw = object["required"] {
+            if let names = raw.arrayValue?.compactMap(\.stringValue), names.count == raw.arrayValue?.count {
+                required = names
+            } else {
+                problems.append("\(where_): `required` must be an array of strings")
+                required = []
+            }
+        } else {
+            required = []
+        }
+
+        switch object["additionalProperties"] {
+        case nil, .bool(true)?: additional = .allowed
+        case .bool(false)?: additional = .forbidden
+        case .object(let member)?:
+            additional = .schema(JSONSchema(.object(member), pointer: "\(pointer)/additionalProperties", problems: &problems))
+        case let other?:
+            problems.append("\(where_): `additionalProperties` must be a boolean or a schema, got \(other.typeName)")
+            additional = .allowed
+        }
+
+        items = object["items"].map { JSONSchema($0, pointer: "\(pointer)/items", problems: &problems) }
+        defaultValue = object["default"]
+
+        // A default that its own schema rejects would turn every run into a validation error.
+        if let defaultValue {
+            var violations: [SchemaViolation] = []
+            _ = validate(defaultValue, pointer: pointer, into: &violations)
+            for violation in violations {
+                problems.append("\(where_): `default` is invalid: \(violation.message)")
+            }
+        }
+    }
+
+    // MARK: Validation
+
+    /// Validates `value`, returning it with defaults applied, or every violation found.
+    public func validate(_ value: JSONValue) -> Result<JSONValue, SchemaValidationError> {
+        var violations: [SchemaViolation] = []
+        let applied = validate(value, pointer: "", into: &violations)
+        return violations.isEmpty ? .success(applied) : .failure(SchemaValidationError(violations: violations))
+    }
+
+    func validate(_ value: JSONValue, pointer: String, into violations: inout [SchemaViolation]) -> JSONValue {
+        func fail(_ message: String) {
+            violations.append(SchemaViolation(pointer: pointer, message: message))
+        }
+
+        if let types, !types.contains(where: { Self.matches(value, $0) }) {
+            let expected = types.map(\.rawValue).joined(separator: " or ")
+            fail("expected \(expected), got \(Self.show(value))")
+            return value
+        }
+        if let enumValues, !enumValues.contains(where: { Self.equal($0, value) }) {
+            fail("expected one of \(enumValues.map { $0.jsonText() }.joined(separator: ", ")), got \(Self.show(value))")
+        }
+        if let constValue, !Self.equal(constValue, value) {
+            fail("expected \(constValue.jsonText()), got \(Self.show(value))")
+        }
+
+        switch value {
+        case .int, .double:
+            checkBounds(value.doubleValue ?? 0, fail: fail)
+            return value
+        case .string(let text):
+            let length = text.count
+            if let minLength, length < minLength {
+                fail("expected at least \(minLength) characters, got \(length)")
+            }
+            if let maxLength, length > maxLength {
+                fail("expected at most \(maxLength) characters, got \(length)")
+            }
+            if let pattern, !pattern.matches(text) {
+                fail("\(Self.show(value)) does not match pattern \(pattern.source)")
+            }
+            return value
+        case .array(let elements):
+            if let minItems, elements.count < minItems {
+                fail("expected at least \(minItems) items, got \(elements.count)")
+            }
+            if let maxItems, elements.count > maxItems {
+                fail("expected at most \(maxItems) items, got \(elements.count)")
+            }
+            guard let items else { return value }
+            return .array(elements.enumerated().map { index, element in
+                items.validate(element, pointer: "\(pointer)/\(index)", into: &violations)
+            })
+        case .object(let members):
+            return .object(validateObject(members, pointer: pointer, into: &violations))
+        case .null, .bool:
+            return value
+        }
+    }
+
+    private func validateObject(_ members: JSONObject, pointer: String, into violations: inout [SchemaViolation]) -> JSONObject {
+        var result = members
+        for (name, schema) in properties where result[name] == nil {
+            if let fallback = schema.defaultValue { result[name] = fallback }
+        }
+        for name in required where result[name] == nil {
+            violations.append(SchemaViolation(pointer: "\(pointer)/\(Self.escape(name))", message: "required parameter is missing"))
+        }
+        for name in result.keys.sorted() {
+            let member = result[name]!
+            let memberPointer = "\(pointer)/\(Self.escape(name))"
+            if let schema = properties[name] {
+                result[name] = schema.validate(member, pointer: memberPointer, into: &violations)
+                continue
+            }
+            switch additional {
+            case .allowed:
+                break
+            case .schema(let schema):
+                result[name] = schema.validate(member, pointer: memberPointer, into: &violations)
+            case .forbidden:
+                var message = "unknown parameter"
+                if let near = NameSuggester.nearest(to: name, among: properties.keys) {
+                    message += " — did you mean `\(near)`?"
+                } else if !properties.isEmpty {
+                    message += " (expected one of: \(properties.keys.sorted().joined(separator: ", ")))"
+                }
+                violations.append(SchemaViolation(pointer: memberPointer, message: message))
+            }
+        }
+        return result
+    }
+
+    private func checkBounds(_ number: Double, fail: (String) -> Void) {
+        if let minimum, number < minimum { fail("expected ≥ \(Self.format(minimum)), got \(Self.format(number))") }
+        if let maximum, number > maximum { fail("expected ≤ \(Self.format(maximum)), got \(Self.format(number))") }
+        if let exclusiveMinimum, number <= exclusiveMinimum {
+            fail("expected > \(Self.format(exclusiveMinimum)), got \(Self.format(number))")
+        }
+        if let exclusiveMaximum, number >= exclusiveMaximum {
+            fail("expected < \(Self.format(exclusiveMaximum)), got \(Self.format(number))")
+        }
+    }
+
+    static func matches(_ value: JSONValue, _ kind: Kind) -> Bool {
+        switch (kind, value) {
+        case (.null, .null), (.boolean, .bool), (.string, .string), (.array, .array), (.object, .object): return true
+        case (.number, .int), (.number, .double): return true
+        case (.integer, _): return value.intValue != nil
+        default: return false
+        }
+    }
+
+    /// JSON equality where `1` and `1.0` are the same number.
+    static func equal(_ lhs: JSONValue, _ rhs: JSONValue) -> Bool {
+        if let left = lhs.doubleValue, let right = rhs.doubleValue { return left == right }
+        return lhs == rhs
+    }
+
+    static func show(_ value: JSONValue) -> String {
+        switch value {
+        case .array, .object: return value.typeName
+        default: return value.jsonText()
+        }
+    }
+
+    static func format(_ number: Double) -> String {
+        number.rounded() == number && abs(number) < 1e15 ? String(Int(number)) : String(number)
+    }
+
+    /// RFC 6901 escaping of one pointer token.
+    static func escape(_ token: String) -> String {
+        token.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
+    }
+}
+
+/// A `pattern` keyword, compiled once. NSRegularExpression is immutable and documented
+/// as safe to share between threads.
+struct CompiledPattern: @unchecked Sendable {
+    let source: String
+    private let regex: NSRegularExpression
+
+    init?(_ source: String) {
+        guard let regex = try? NSRegularExpression(pattern: source) else { return nil }
+        self.source = source
+        self.regex = regex
+    }
+
+    /// JSON Schema patterns are not anchored: a match anywhere counts.
+    func matches(_ text: String) -> Bool {
+        regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+    }
+}
+
+/// One failed check: where (a JSON pointer into the parameters) and what was expected.
+public struct SchemaViolation: Sendable, Hashable, CustomStringConvertible {
+    public let pointer: String
+    public let message: String
+    public var description: String { "\(pointer.isEmpty ? "/" : pointer): \(message)" }
+    /// The top-level parameter the violation is about (`timeout` for `/timeout`).
+    public var parameter: String? {
+        pointer.split(separator: "/", omittingEmptySubsequences: true).first.map(String.init)
+    }
+}
+
+public struct SchemaValidationError: Error, Sendable, CustomStringConvertible {
+    public let violations: [SchemaViolation]
+    public var description: String { violations.map(\.description).joined(separator: "; ") }
+}
+
+public struct SchemaDefinitionError: Error, Sendable, CustomStringConvertible {
+    public let problems: [String]
+    public var description: String { problems.joined(separator: "; ") }
+}

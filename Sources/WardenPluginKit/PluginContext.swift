@@ -1,0 +1,36 @@
+import AsyncHTTPClient
+import Logging
+
+/// What a plugin gets besides its parameters. Clients and the environment are
+/// injected so that tests hand in real local servers and their own variables.
+public struct PluginContext: Sendable {
+    /// Carries `plugin=<name>` (and the job/run metadata the engine adds) on every line.
+    public var logger: Logger
+    /// The instant by which the plugin must have returned; the engine cancels it then.
+    public var deadline: ContinuousClock.Instant
+    /// The one shared HTTP client (connection pooling across runs).
+    public var httpClient: HTTPClient
+    /// When true a remediation reports what it would do and changes nothing.
+    public var dryRun: Bool
+    /// Configuration from the environment (`EXTERNAL_API_KEY`, …), never `getenv` directly.
+    public var environment: [String: String]
+
+    public init(
+        logger: Logger,
+        deadline: ContinuousClock.Instant,
+        httpClient: HTTPClient,
+        dryRun: Bool = false,
+        environment: [String: String] = [:]
+    ) {
+        self.logger = logger
+        self.deadline = deadline
+        self.httpClient = httpClient
+        self.dryRun = dryRun
+        self.environment = environment
+    }
+
+    /// Time left before the deadline (zero once it has passed).
+    public var remaining: Duration {
+        max(.zero, deadline - .now)
+    }
+}

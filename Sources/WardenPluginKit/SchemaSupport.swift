@@ -1,0 +1,118 @@
+import Foundation
+
+extension JSONSchema {
+    /// Replaces every value whose schema is `writeOnly` with `"***"`, so parameters can be
+    /// logged and stored without their secrets.
+    public func redact(_ value: JSONValue) -> JSONValue {
+        if isSecret, !value.isNull { return .string(Self.redactedMarker) }
+        switch value {
+        case .object(let members):
+            var result = members
+            for (name, member) in members {
+                if let schema = properties[name] {
+                    result[name] = schema.redact(member)
+                } else if case .schema(let schema) = additional {
+                    result[name] = schema.redact(member)
+                }
+            }
+            return .object(result)
+        case .array(let elements):
+            guard let items else { return value }
+            return .array(elements.map(items.redact))
+        default:
+            return value
+        }
+    }
+
+    public static let redactedMarker = "***"
+
+    /// Names of top-level parameters marked secret.
+    public var secretParameters: [String] {
+        properties.filter { $0.value.isSecret }.map(\.key).sorted()
+    }
+
+    /// Turns a command-line `key=value` text into the JSON value this (property) schema
+    /// expects: numbers, booleans, and JSON for arrays and objects. Text that does not fit
+    /// stays a string, so validation reports it against the parameter's name.
+    public func coerce(argument text: String) -> JSONValue {
+        let kinds = types ?? []
+        if kinds.contains(.string) { return .string(text) }
+        for kind in kinds {
+            switch kind {
+            case .integer:
+                if let number = Int(text) { return .int(number) }
+            case .number:
+                if let number = Int(text) { return .int(number) }
+                if let number = Double(text), number.isFinite { return .double(number) }
+            case .boolean:
+                switch text.lowercased() {
+                case "true", "yes", "on", "1": return .bool(true)
+                case "false", "no", "off", "0": return .bool(false)
+                default: break
+                }
+            case .null:
+                if text == "null" { return .null }
+            case .array, .object:
+                if let parsed = try? JSONValue.parse(text), Self.matches(parsed, kind) { return parsed }
+            case .string:
+                break
+            }
+        }
+        if kinds.isEmpty, let parsed = try? JSONValue.parse(text) { return parsed }
+        return .string(text)
+    }
+}
+
+/// Suggests the closest known name for a misspelt one ("timout" → "timeout").
+public enum NameSuggester {
+    public static func nearest(to name: String, among candidates: some Sequence<String>) -> String? {
+        let limit = max(1, name.count / 3)
+        var best: (name: String, distance: Int)?
+        for candidate in candidates {
+            let distance = editDistance(name, candidate)
+            if distance <= limit, distance < (best?.distance ?? .max) {
+                best = (candidate, distance)
+            }
+        }
+        return best?.name
+    }
+
+    /// Levenshtein distance over characters.
+    public static func editDistance(_ lhs: String, _ rhs: String) -> Int {
+        let left = Array(lhs), right = Array(rhs)
+        if left.isEmpty { return right.count }
+        if right.isEmpty { return left.count }
+        var previous = Array(0...right.count)
+        var current = [Int](repeating: 0, count: right.count + 1)
+        for i in 1...left.count {
+            current[0] = i
+            for j in 1...right.count {
+                let substitution = previous[j - 1] + (left[i - 1] == right[j - 1] ? 0 : 1)
+                current[j] = Swift.min(previous[j] + 1, current[j - 1] + 1, substitution)
+            }
+            swap(&previous, &current)
+        }
+        return previous[right.count]
+    }
+}
+
+extension JSONValue {
+    /// Replaces every occurrence of the given secret texts inside strings (and keys) with `***`.
+    /// For values that came from outside (an API body, a plugin's stderr) and may echo a secret.
+    public func redactingOccurrences(of secrets: [String]) -> JSONValue {
+        let secrets = secrets.filter { !$0.isEmpty }
+        guard !secrets.isEmpty else { return self }
+        func scrub(_ text: String) -> String {
+            secrets.reduce(text) { $0.replacingOccurrences(of: $1, with: JSONSchema.redactedMarker) }
+        }
+        switch self {
+        case .string(let text): return .string(scrub(text))
+        case .array(let items): return .array(items.map { $0.redactingOccurrences(of: secrets) })
+        case .object(let members):
+            var result: JSONObject = [:]
+            for (key, value) in members { result[scrub(key)] = value.redactingOccurrences(of: secrets) }
+            return .object(result)
+        default: return self
+        }
+    }
+}

@@ -1,0 +1,17 @@
+import WardenPluginKit
+
+/// Every built-in plugin, in one list. Adding a plugin means adding its file and a line here.
+public enum BuiltinPlugins {
+    public static let all: [any Plugin] = [
+        // Monitor
+        ServiceStatusPlugin(),
+        ExternalAPIPlugin(),
+        // Nagios / monitoring-plugins compatibility
+        NagiosCheckPlugin(),
+    ]
+
+    /// Registers every built-in. A failure here is a programming error in a spec, caught by the tests.
+    public static func register(into registry: PluginRegistry) throws(RegistrationError) {
+        for plugin in all { try registry.register(plugin, origin: .builtin) }
+    }
+}

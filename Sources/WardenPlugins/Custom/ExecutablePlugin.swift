@@ -1,0 +1,96 @@
+import Foundation
+import Logging
+import WardenPluginKit
+
+/// A custom plugin: an executable that speaks Warden's JSON protocol
+/// (docs/plugin-protocol.md). Parameters go in as one JSON object on stdin, the result
+/// comes back as one JSON object on stdout; stderr is logged, bounded and scrubbed.
+public struct ExecutablePlugin: Plugin {
+    public let spec: PluginSpec
+    public let path: String
+    public let environment: [String: String]
+    public let outputLimit: Int
+    public let killGrace: Duration
+
+    public init(spec: PluginSpec, path: String, environment: [String: String] = ContainedProcess.minimalEnvironment,
+                outputLimit: Int = 1 << 20, killGrace: Duration = .seconds(2)) {
+        self.spec = spec
+        self.path = path
+        self.environment = environment
+        self.outputLimit = outputLimit
+        self.killGrace = killGrace
+    }
+
+    public func execute(_ parameters: JSONObject, context: PluginContext) async throws -> PluginResult {
+        var environment = self.environment
+        environment["WARDEN_PLUGIN"] = spec.name
+        environment["WARDEN_DRY_RUN"] = context.dryRun ? "1" : "0"
+        let input = Array(JSONValue.object(parameters).jsonText().utf8)
+        let outcome = try await ContainedProcess.run(.init(
+            executable: path, environment: environment, standardInput: input,
+            outputLimit: outputLimit, timeout: context.remaining, killGrace: killGrace
+        ))
+        let secrets = Self.secretValues(in: parameters, schema: try? JSONSchema(spec.parameters))
+        if !outcome.standardError.isEmpty {
+            let text = JSONValue.string(outcome.standardErrorText).redactingOccurrences(of: secrets).stringValue ?? ""
+            context.logger.warning("plugin wrote to stderr", metadata: [
+                "stderr": .string(text + (outcome.errorTruncated ? " …[truncated]" : "")),
+            ])
+        }
+        return Self.interpret(outcome, path: path, outputLimit: outputLimit).redactingSecrets(secrets)
+    }
+
+    /// Maps how the process ended and what it printed onto a result; every way of going
+    /// wrong gets its own error text.
+    static func interpret(_ outcome: ContainedProcess.Outcome, path: String, outputLimit: Int) -> PluginResult {
+        let name = (path as NSString).lastPathComponent
+        if outcome.timedOut {
+            return .failure("timed out; process group killed", message: "\(name) did not finish in time and was killed", retry: true)
+        }
+        if outcome.outputOverflowed {
+            return .failure("output exceeded \(outputLimit) bytes", message: "\(name) printed more than \(outputLimit) bytes; it was killed")
+        }
+        let text = String(decoding: outcome.standardOutput, as: UTF8.self).trimmingSpaces()
+        if case .signaled(let signal) = outcome.termination {
+            return .failure("crashed: killed by \(signalName(signal))", message: "\(name) crashed (\(outcome.termination))")
+        }
+        if text.isEmpty {
+            if case .exited(let code) = outcome.termination, code != 0 {
+                return .failure("exited with status \(code) without a result", message: "\(name) exited with status \(code) and printed no result")
+            }
+            return .failure("no output", message: "\(name) printed no result")
+        }
+        let json: JSONValue
+        do {
+            json = try JSONValue.parse(text)
+        } catch {
+            let preview = String(text.prefix(200))
+            return .failure("output is not JSON", message: "\(name) printed something that is not JSON: \(preview)")
+        }
+        do {
+            return try PluginResult(json: json)
+        } catch {
+            return .failure("invalid result: \(error.reason)", message: "\(name) printed JSON that is not a result: \(error.reason)")
+        }
+    }
+
+    /// Values of parameters the schema marks secret, to scrub from whatever the plugin echoes.
+    static func secretValues(in parameters: JSONObject, schema: JSONSchema?) -> [String] {
+        guard let schema else { return [] }
+        return schema.secretParameters.compactMap { parameters[$0]?.stringValue }
+    }
+}
+
+extension PluginResult {
+    func redactingSecrets(_ secrets: [String]) -> PluginResult {
+        guard !secrets.isEmpty else { return self }
+        func scrub(_ text: String) -> String { JSONValue.string(text).redactingOccurrences(of: secrets).stringValue ?? text }
+        return PluginResult(
+            success: success,
+            data: data.redactingOccurrences(of: secrets),
+            message: scrub(message),
+            error: error.map(scrub),
+            retry: retry
+        )
+    }
+}

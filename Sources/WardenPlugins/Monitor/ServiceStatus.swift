@@ -1,0 +1,93 @@
+import AsyncHTTPClient
+import NIOCore
+import NIOHTTP1
+import WardenPluginKit
+
+/// HTTP health check of one URL (the seed's worked example `service_status`).
+public struct ServiceStatusPlugin: Plugin {
+    public let spec = PluginSpec(
+        name: "service_status",
+        description: "Check a service's health endpoint over HTTP: status code, health and response time.",
+        category: .diagnostic,
+        parameters: [
+            "type": "object",
+            "properties": [
+                "service_url": [
+                    "type": "string",
+                    "description": "Health-check URL (http or https).",
+                    "pattern": "^https?://",
+                    "maxLength": 2048,
+                ],
+                "timeout": [
+                    "type": "number",
+                    "description": "Seconds to wait for the whole response.",
+                    "default": 5,
+                    "exclusiveMinimum": 0,
+                    "maximum": 300,
+                ],
+                "expected_status": [
+                    "type": ["integer", "array"],
+                    "description": "Status code(s) that count as healthy.",
+                    "default": 200,
+                    "minimum": 100,
+                    "maximum": 599,
+                    "items": ["type": "integer", "minimum": 100, "maximum": 599],
+                    "minItems": 1,
+                ],
+            ],
+            "required": ["service_url"],
+            "additionalProperties": false,
+        ]
+    )
+
+    public init() {}
+
+    public func execute(_ parameters: JSONObject, context: PluginContext) async throws -> PluginResult {
+        let url = try parameters.required("service_url", \.stringValue)
+        let timeout = Duration.seconds(fromJSON: parameters["timeout"]) ?? .seconds(5)
+        let expected = Self.expectedCodes(parameters["expected_status"])
+
+        var request = HTTPClientRequest(url: url)
+        request.method = .GET
+        request.headers.add(name: "User-Agent", value: "warden-service-status")
+
+        let started = ContinuousClock.now
+        let statusCode: Int
+        do {
+            let response = try await context.httpClient.execute(request, timeout: TimeAmount(timeout))
+            statusCode = Int(response.status.code)
+            _ = try await HTTPFailure.readBody(response, limit: 64 << 10)
+        } catch {
+            throw HTTPFailure.error(error, url: url, timeout: timeout)
+        }
+        let elapsed = ContinuousClock.now - started
+        let responseTime = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let healthy = expected.contains(statusCode)
+        let data: JSONValue = [
+            "status_code": .int(statusCode),
+            "healthy": .bool(healthy),
+            "response_time": .double(responseTime),
+        ]
+        let milliseconds = Int((responseTime * 1000).rounded())
+        if healthy {
+            return .ok(data, message: "\(url) is healthy: HTTP \(statusCode) in \(milliseconds) ms")
+        }
+        let expectedText = expected.map(String.init).joined(separator: " or ")
+        return PluginResult(
+            success: false,
+            data: data,
+            message: "\(url) is unhealthy: HTTP \(statusCode) (expected \(expectedText)) in \(milliseconds) ms",
+            error: "unexpected status \(statusCode)",
+            // A 5xx is the server's own trouble and often passes; a 4xx will not fix itself.
+            retry: statusCode >= 500
+        )
+    }
+
+    static func expectedCodes(_ value: JSONValue?) -> [Int] {
+        switch value {
+        case .array(let codes)?: return codes.compactMap(\.intValue)
+        case let single?: return single.intValue.map { [$0] } ?? [200]
+        case nil: return [200]
+        }
+    }
+}

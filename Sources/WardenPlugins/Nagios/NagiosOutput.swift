@@ -1,0 +1,219 @@
+import WardenPluginKit
+
+/// Output of a Nagios / monitoring-plugins check, parsed per the Monitoring Plugins
+/// Development Guidelines: `TEXT | PERFDATA` on the first line, long output on the
+/// following lines, more perfdata after a `|` on any later line.
+public struct NagiosOutput: Sendable, Hashable {
+    public var output: String
+    public var longOutput: String
+    public var perfdata: [PerfdataItem]
+
+    public init(parsing text: String) {
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        while lines.last?.isEmpty == true { lines.removeLast() }
+        guard let first = lines.first else {
+            self.init(output: "", longOutput: "", perfdata: [])
+            return
+        }
+        var perfText: [String] = []
+        let (firstText, firstPerf) = Self.splitAtBar(first)
+        if let firstPerf { perfText.append(firstPerf) }
+
+        var longLines: [String] = []
+        var inPerfdata = false
+        for line in lines.dropFirst() {
+            if inPerfdata {
+                perfText.append(line)
+            } else if let bar = line.firstIndex(of: "|") {
+                let before = String(line[..<bar])
+                if !before.trimmingSpaces().isEmpty { longLines.append(before) }
+                perfText.append(String(line[line.index(after: bar)...]))
+                inPerfdata = true
+            } else {
+                longLines.append(line)
+            }
+        }
+        self.init(
+            output: firstText.trimmingSpaces(),
+            longOutput: longLines.joined(separator: "\n"),
+            perfdata: perfText.flatMap(PerfdataItem.parseAll)
+        )
+    }
+
+    public init(output: String, longOutput: String, perfdata: [PerfdataItem]) {
+        self.output = output
+        self.longOutput = longOutput
+        self.perfdata = perfdata
+    }
+
+    private static func splitAtBar(_ line: String) -> (String, String?) {
+        guard let bar = line.firstIndex(of: "|") else { return (line, nil) }
+        return (String(line[..<bar]), String(line[line.index(after: bar)...]))
+    }
+}
+
+/// One `'label'=value[UOM];[warn];[crit];[min];[max]` item.
+public struct PerfdataItem: Sendable, Hashable {
+    public var label: String
+    /// nil when the plugin reported `U` (the value could not be determined).
+    public var value: Double?
+    public var unit: String
+    public var warning: ThresholdRange?
+    public var critical: ThresholdRange?
+    public var minimum: Double?
+    public var maximum: Double?
+
+    /// Parses every item in a perfdata string; malformed items are skipped, not fatal.
+    public static func parseAll(_ text: String) -> [PerfdataItem] {
+        tokens(text).compactMap(PerfdataItem.init(token:))
+    }
+
+    init?(token: String) {
+        guard let equals = Self.labelEnd(token) else { return nil }
+        var label = String(token[..<equals])
+        if label.hasPrefix("'"), label.hasSuffix("'"), label.count >= 2 {
+            label = String(label.dropFirst().dropLast()).replacingOccurrences(of: "''", with: "'")
+        }
+        guard !label.isEmpty else { return nil }
+        let fields = token[token.index(after: equals)...].split(separator: ";", omittingEmptySubsequences: false).map(String.init)
+        guard let valueField = fields.first, !valueField.isEmpty else { return nil }
+
+        if valueField == "U" {
+            value = nil
+            unit = ""
+        } else {
+            let numberPart = valueField.prefix { $0.isNumber || $0 == "." || $0 == "-" || $0 == "+" || $0 == "e" || $0 == "E" }
+            // "1e" style ambiguities: fall back to the longest prefix that parses.
+            var parsed: (Double, Int)?
+            var length = numberPart.count
+            while length > 0, parsed == nil {
+                if let number = Double(numberPart.prefix(length)) { parsed = (number, length) }
+                length -= 1
+            }
+            guard let (number, used) = parsed else { return nil }
+            value = number
+            unit = String(valueField.dropFirst(used))
+        }
+        self.label = label
+        func field(_ index: Int) -> String? {
+            index < fields.count && !fields[index].isEmpty ? fields[index] : nil
+        }
+        warning = field(1).flatMap(ThresholdRange.init)
+        critical = field(2).flatMap(ThresholdRange.init)
+        minimum = field(3).flatMap(Double.init)
+        maximum = field(4).flatMap(Double.init)
+    }
+
+    /// The `=` that ends the label; a quoted label may itself contain `=` and spaces.
+    private static func labelEnd(_ token: String) -> String.Index? {
+        if token.hasPrefix("'") {
+            var index = token.index(after: token.startIndex)
+            while index < token.endIndex {
+                if token[index] == "'" {
+                    let next = token.index(after: index)
+                    if next < token.endIndex, token[next] == "'" {
+                        index = token.index(after: next)
+                        continue
+                    }
+                    return next < token.endIndex && token[next] == "=" ? next : nil
+                }
+                index = token.index(after: index)
+            }
+            return nil
+        }
+        return token.firstIndex(of: "=")
+    }
+
+    /// Splits on spaces outside single-quoted labels.
+    static func tokens(_ text: String) -> [String] {
+        var tokens: [String] = []
+        var current = ""
+        var quoted = false
+        for character in text {
+            if character == "'" { quoted.toggle() }
+            if character.isWhitespace && !quoted {
+                if !current.isEmpty { tokens.append(current) }
+                current = ""
+            } else {
+                current.append(character)
+            }
+        }
+        if !current.isEmpty { tokens.append(current) }
+        return tokens
+    }
+
+    public var json: JSONValue {
+        [
+            "label": .string(label),
+            "value": value.map(JSONValue.double) ?? .null,
+            "uom": .string(unit),
+            "warn": warning?.json ?? .null,
+            "crit": critical?.json ?? .null,
+            "min": minimum.map(JSONValue.double) ?? .null,
+            "max": maximum.map(JSONValue.double) ?? .null,
+        ]
+    }
+}
+
+/// A threshold range (`10`, `10:`, `~:10`, `10:20`, `@10:20`). A value alerts when it lies
+/// outside `start...end`, or inside it when the range starts with `@`.
+public struct ThresholdRange: Sendable, Hashable {
+    public var raw: String
+    public var start: Double
+    public var end: Double
+    public var alertInside: Bool
+
+    public init?(_ text: String) {
+        var body = Substring(text)
+        alertInside = body.hasPrefix("@")
+        if alertInside { body = body.dropFirst() }
+        let startValue: Double
+        let endValue: Double
+        if let colon = body.firstIndex(of: ":") {
+            let left = body[..<colon], right = body[body.index(after: colon)...]
+            if left == "~" {
+                startValue = -.infinity
+            } else if left.isEmpty {
+                startValue = 0
+            } else if let number = Double(left) {
+                startValue = number
+            } else {
+                return nil
+            }
+            if right.isEmpty {
+                endValue = .infinity
+            } else if let number = Double(right) {
+                endValue = number
+            } else {
+                return nil
+            }
+        } else {
+            guard let number = Double(body) else { return nil }
+            startValue = 0
+            endValue = number
+        }
+        raw = text
+        start = startValue
+        end = endValue
+    }
+
+    public func alerts(_ value: Double) -> Bool {
+        let inside = value >= start && value <= end
+        return alertInside ? inside : !inside
+    }
+
+    public var json: JSONValue {
+        [
+            "raw": .string(raw),
+            "start": start.isFinite ? .double(start) : .null,
+            "end": end.isFinite ? .double(end) : .null,
+            "alert_inside": .bool(alertInside),
+        ]
+    }
+}
+
+extension String {
+    func trimmingSpaces() -> String {
+        String(drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
+    }
+}

@@ -1,0 +1,74 @@
+import AsyncHTTPClient
+import NIOCore
+import WardenPluginKit
+
+/// Turns an HTTP client error into a plugin failure that says what happened, for which
+/// URL, and whether it is worth retrying (refused, reset and timed-out connections are).
+enum HTTPFailure {
+    static func error(_ error: any Error, url: String, timeout: Duration) -> PluginError {
+        if let clientError = error as? HTTPClientError {
+            let timeouts: [HTTPClientError] = [
+                .deadlineExceeded, .readTimeout, .writeTimeout, .connectTimeout, .tlsHandshakeTimeout,
+                .getConnectionFromPoolTimeout,
+            ]
+            if timeouts.contains(clientError) {
+                return PluginError(
+                    "timed out after \(timeout.formattedSeconds)",
+                    message: "\(url) did not answer within \(timeout.formattedSeconds)",
+                    retry: true
+                )
+            }
+            if [.invalidURL, .emptyHost, .emptyScheme].contains(clientError) || "\(clientError)".contains("unsupportedScheme") {
+                return PluginError("invalid URL", message: "\(url) is not a valid http(s) URL: \(clientError)")
+            }
+            if clientError == .remoteConnectionClosed {
+                return PluginError("connection closed", message: "\(url) closed the connection before answering", retry: true)
+            }
+        }
+        if error is CancellationError {
+            return PluginError("cancelled", message: "request to \(url) was cancelled", retry: true)
+        }
+        let detail = String(describing: error)
+        if detail.contains("connectionRefused") || detail.contains("Connection refused") || detail.contains("errno: 111") {
+            return PluginError("connection refused", message: "\(url) refused the connection", retry: true)
+        }
+        // Everything else here is a network-level failure (DNS, reset, TLS): transient by nature.
+        return PluginError(detail, message: "request to \(url) failed: \(detail)", retry: true)
+    }
+
+    /// Drains a response body, keeping at most `limit` bytes, so the connection can be reused.
+    static func readBody(_ response: HTTPClientResponse, limit: Int) async throws -> (bytes: ByteBuffer, truncated: Bool) {
+        var collected = ByteBuffer()
+        var truncated = false
+        for try await var chunk in response.body {
+            let room = limit - collected.readableBytes
+            if chunk.readableBytes > room {
+                truncated = true
+                if room > 0, let slice = chunk.readSlice(length: room) { collected.writeImmutableBuffer(slice) }
+            } else {
+                collected.writeBuffer(&chunk)
+            }
+        }
+        return (collected, truncated)
+    }
+}
+
+extension Duration {
+    /// `5s`, `0.5s`: for messages about timeouts given in seconds.
+    var formattedSeconds: String {
+        let seconds = Double(components.seconds) + Double(components.attoseconds) / 1e18
+        return seconds.rounded() == seconds ? "\(Int(seconds))s" : "\(seconds)s"
+    }
+
+    static func seconds(fromJSON value: JSONValue?) -> Duration? {
+        guard let seconds = value?.doubleValue, seconds > 0 else { return nil }
+        return .milliseconds(Int64(seconds * 1000))
+    }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}
