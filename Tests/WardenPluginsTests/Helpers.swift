@@ -1,0 +1,27 @@
+import AsyncHTTPClient
+import Logging
+import WardenEngine
+import WardenPluginKit
+import WardenPlugins
+
+/// One shared client for every test, as in the daemon.
+let sharedHTTPClient = SharedHTTPClient.make()
+
+func makeContext(timeout: Duration = .seconds(10), environment: [String: String] = [:], dryRun: Bool = false) -> PluginContext {
+    PluginContext(
+        logger: Logger(label: "test"),
+        deadline: .now + timeout,
+        httpClient: sharedHTTPClient,
+        dryRun: dryRun,
+        environment: environment
+    )
+}
+
+/// Validates like the engine does, then executes.
+func run(_ plugin: any Plugin, _ parameters: JSONObject, timeout: Duration = .seconds(10), environment: [String: String] = [:]) async throws -> PluginResult {
+    let registry = PluginRegistry()
+    let entry = try registry.register(plugin)
+    let validated = try entry.validate(parameters).get()
+    let executor = PluginExecutor(httpClient: sharedHTTPClient, logger: Logger(label: "test"), environment: environment)
+    return await executor.execute(entry, parameters: validated, timeout: timeout).result
+}

@@ -1,0 +1,61 @@
+import Foundation
+
+/// Temporary directories of custom plugin executables (shell scripts) for tests.
+public final class PluginFixtureDirectory: Sendable {
+    public let path: String
+
+    public init() throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("warden-plugins-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        path = base.path
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    /// Writes an executable script answering `--spec` with `spec` and otherwise running `body`.
+    @discardableResult
+    public func addScript(_ fileName: String, spec: String, body: String, mode: Int = 0o755) throws -> String {
+        let script = """
+            #!/bin/sh
+            if [ "$1" = "--spec" ]; then
+            cat <<'SPEC'
+            \(spec)
+            SPEC
+            exit 0
+            fi
+            \(body)
+
+            """
+        let file = (path as NSString).appendingPathComponent(fileName)
+        try script.write(toFile: file, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: file)
+        return file
+    }
+
+    /// A spec document for a plugin called `name`.
+    public static func spec(_ name: String, category: String = "diagnostic", parameters: String = #"{"type":"object"}"#) -> String {
+        #"{"name":"\#(name)","description":"test plugin \#(name)","category":"\#(category)","parameters":\#(parameters)}"#
+    }
+}
+
+/// Whether a process with this pid is alive (not a zombie).
+public func processIsAlive(_ pid: Int32) -> Bool {
+    guard kill(pid, 0) == 0 else { return false }
+    let status = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+    // Field 3 is the state; Z is a zombie, which is dead but not yet reaped.
+    guard let close = status.lastIndex(of: ")") else { return false }
+    let state = status[status.index(close, offsetBy: 2)...].prefix(1)
+    return state != "Z"
+}
+
+/// Reads a pid a fixture wrote to a file, waiting briefly for it to appear.
+public func readPid(_ file: String) async -> Int32? {
+    for _ in 0..<100 {
+        if let text = try? String(contentsOfFile: file, encoding: .utf8),
+           let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) { return pid }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return nil
+}

@@ -1,0 +1,132 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+
+/// A real HTTP/1.1 server on 127.0.0.1 with an ephemeral port, for plugin tests.
+///
+/// Routes: `/health` → 200; `/status/N` → N; `/slow?ms=N` → 200 after N ms;
+/// `/hang` → accepts and never answers; anything else → 200 with a JSON echo of the
+/// request (`method`, `path`, `query`, `authorization`), which lets tests check headers
+/// and see that a plugin scrubs secrets an API echoes back.
+public final class TestHTTPServer: Sendable {
+    public struct Request: Sendable, Hashable {
+        public let method: String
+        public let uri: String
+        public let headers: [String: String]
+    }
+
+    public let port: Int
+    private let channel: any Channel
+    private let log: RequestLog
+
+    public var baseURL: String { "http://127.0.0.1:\(port)" }
+    public var requests: [Request] { log.all }
+
+    public static func start() async throws -> TestHTTPServer {
+        let log = RequestLog()
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(RouteHandler(log: log))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0)
+            .get()
+        return TestHTTPServer(channel: channel, port: channel.localAddress?.port ?? 0, log: log)
+    }
+
+    private init(channel: any Channel, port: Int, log: RequestLog) {
+        self.channel = channel
+        self.port = port
+        self.log = log
+    }
+
+    public func stop() async {
+        try? await channel.close()
+    }
+
+    /// A loopback port with nothing listening: connecting is refused at once.
+    public static func refusedPort() throws -> Int {
+        let socket = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.1", port: 0).wait()
+        let port = socket.localAddress?.port ?? 1
+        try socket.close().wait()
+        return port
+    }
+}
+
+final class RequestLog: Sendable {
+    private let storage = Mutex<[TestHTTPServer.Request]>([])
+    func append(_ request: TestHTTPServer.Request) { storage.withLock { $0.append(request) } }
+    var all: [TestHTTPServer.Request] { storage.withLock { $0 } }
+}
+
+private final class RouteHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let log: RequestLog
+    private var head: HTTPRequestHead?
+
+    init(log: RequestLog) { self.log = log }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            self.head = head
+        case .body:
+            break
+        case .end:
+            guard let head else { return }
+            self.head = nil
+            var headers: [String: String] = [:]
+            for (name, value) in head.headers { headers[name.lowercased()] = value }
+            log.append(.init(method: "\(head.method)", uri: head.uri, headers: headers))
+            route(head, headers: headers, context: context)
+        }
+    }
+
+    private func route(_ head: HTTPRequestHead, headers: [String: String], context: ChannelHandlerContext) {
+        let components = URLComponents(string: head.uri)
+        let path = components?.path ?? head.uri
+        let query = Dictionary(
+            (components?.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { first, second in first + "," + second })
+        if path == "/health" {
+            respond(context, status: .ok, body: "ok")
+        } else if path.hasPrefix("/status/"), let code = Int(path.dropFirst("/status/".count)) {
+            respond(context, status: HTTPResponseStatus(statusCode: code), body: "status \(code)")
+        } else if path == "/slow" {
+            let delay = Int64(query["ms"] ?? "") ?? 1000
+            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            context.eventLoop.scheduleTask(in: .milliseconds(delay)) {
+                Self.write(bound.value, status: .ok, body: "slow", contentType: "text/plain")
+            }
+        } else if path == "/hang" {
+            return  // accept, read, never answer
+        } else {
+            let echo: [String: Any] = [
+                "method": "\(head.method)", "path": path, "query": query,
+                "authorization": headers["authorization"] ?? "",
+            ]
+            let data = (try? JSONSerialization.data(withJSONObject: echo, options: [.sortedKeys])) ?? Data()
+            respond(context, status: .ok, body: String(decoding: data, as: UTF8.self), contentType: "application/json")
+        }
+    }
+
+    private func respond(_ context: ChannelHandlerContext, status: HTTPResponseStatus, body: String, contentType: String = "text/plain") {
+        Self.write(context, status: status, body: body, contentType: contentType)
+    }
+
+    private static func write(_ context: ChannelHandlerContext, status: HTTPResponseStatus, body: String, contentType: String) {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: contentType)
+        headers.add(name: "Content-Length", value: "\(body.utf8.count)")
+        context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: body)))), promise: nil)
+        context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
+    }
+}
