@@ -75,7 +75,12 @@ public enum ContainedProcess {
         "LC_ALL": "C.UTF-8",
     ]
 
+    /// A child that exits without reading its stdin would otherwise kill the whole daemon
+    /// with SIGPIPE when we write its parameters; with SIGPIPE ignored the write just fails.
+    private static let ignoreBrokenPipes: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
+
     public static func run(_ request: Request) async throws -> Outcome {
+        ignoreBrokenPipes
         var options = PlatformOptions()
         // Its own session makes its pid the process-group id, so signals reach every descendant.
         options.createSession = true
@@ -89,7 +94,7 @@ public enum ContainedProcess {
             arguments: Arguments(request.arguments),
             environment: .custom(environment),
             platformOptions: options,
-            input: .array(request.standardInput ?? []),
+            input: .inputWriter,
             output: .sequence,
             error: .sequence
         ) { execution in
@@ -108,12 +113,13 @@ public enum ContainedProcess {
     fileprivate enum Event: Sendable {
         case output([UInt8], overflowed: Bool)
         case error([UInt8], truncated: Bool)
+        case inputWritten
         case deadline
         case cancelled
     }
 
     private static func collect(
-        _ execution: Execution<ArrayInput, SequenceOutput, SequenceOutput>,
+        _ execution: Execution<CustomWriteInput, SequenceOutput, SequenceOutput>,
         request: Request
     ) async -> Outcome {
         let pid = execution.processIdentifier.value
@@ -124,7 +130,17 @@ public enum ContainedProcess {
         let output = execution.standardOutput
         let error = execution.standardError
         let streamsClosed = Flag()
+        let input = execution.standardInputWriter
         await withTaskGroup(of: Event.self) { group in
+            group.addTask {
+                // A child that exits without reading makes the write fail (EPIPE): not our
+                // failure to report. The writer is always finished so its pipe is closed.
+                if let bytes = request.standardInput, !bytes.isEmpty {
+                    _ = try? await input.write(bytes)
+                }
+                try? await input.finish()
+                return .inputWritten
+            }
             group.addTask {
                 let (bytes, overflowed) = await read(output, limit: request.outputLimit, stopAtLimit: true)
                 return .output(bytes, overflowed: overflowed)
@@ -154,6 +170,8 @@ public enum ContainedProcess {
                     outcome.standardError = bytes
                     outcome.errorTruncated = truncated
                     streamsOpen -= 1
+                case .inputWritten:
+                    continue
                 case .deadline, .cancelled:
                     guard !terminating else { continue }
                     terminating = true

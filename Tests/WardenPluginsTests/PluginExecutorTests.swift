@@ -1,0 +1,86 @@
+import Foundation
+import Logging
+import Testing
+import WardenEngine
+import WardenPluginKit
+import WardenPlugins
+
+private struct ThrowingPlugin: Plugin {
+    let spec = PluginSpec(name: "throws", description: "throws", category: .diagnostic, parameters: ["type": "object"])
+    let error: any Error & Sendable
+    func execute(_ parameters: JSONObject, context: PluginContext) async throws -> PluginResult { throw error }
+}
+
+/// Blocks its thread and ignores cancellation: the worst a plugin can do in-process.
+private struct StubbornPlugin: Plugin {
+    let spec = PluginSpec(name: "stubborn", description: "ignores cancellation", category: .diagnostic, parameters: ["type": "object"])
+    func execute(_ parameters: JSONObject, context: PluginContext) async throws -> PluginResult {
+        let until = ContinuousClock.now + .seconds(3)
+        while ContinuousClock.now < until { usleep(10_000) }
+        return .ok(message: "finally")
+    }
+}
+
+private struct EnvironmentPlugin: Plugin {
+    let spec = PluginSpec(name: "env", description: "reads env", category: .diagnostic, parameters: ["type": "object"])
+    func execute(_ parameters: JSONObject, context: PluginContext) async throws -> PluginResult {
+        .ok(.string(context.environment["MY_SETTING"] ?? ""), message: "dry=\(context.dryRun)")
+    }
+}
+
+struct SomeError: Error, CustomStringConvertible { var description: String { "disk exploded" } }
+
+@Suite("plugin executor")
+struct PluginExecutorTests {
+    @Test func thrownErrorsBecomeFailedResults() async throws {
+        let plain = try await run(ThrowingPlugin(error: SomeError()), [:])
+        #expect(!plain.success && plain.error == "disk exploded" && !plain.retry)
+        let transient = try await run(ThrowingPlugin(error: PluginError("refused", retry: true, data: ["port": 5432])), [:])
+        #expect(!transient.success && transient.retry && transient.data["port"] == 5432)
+    }
+
+    @Test func timeoutReturnsEvenIfThePluginIgnoresCancellation() async throws {
+        let registry = PluginRegistry()
+        let entry = try registry.register(StubbornPlugin())
+        let executor = PluginExecutor(httpClient: sharedHTTPClient, logger: Logger(label: "test"), environment: [:],
+                                      cancellationGrace: .milliseconds(100))
+        let started = ContinuousClock.now
+        let execution = await executor.execute(entry, parameters: [:], timeout: .milliseconds(300))
+        #expect(execution.timedOut)
+        #expect(execution.result.error == "timed out after 300ms")
+        #expect(execution.result.retry)
+        #expect(ContinuousClock.now - started < .seconds(2))
+    }
+
+    @Test func environmentAndDryRunAreInjected() async throws {
+        let registry = PluginRegistry()
+        let entry = try registry.register(EnvironmentPlugin())
+        let executor = PluginExecutor(httpClient: sharedHTTPClient, logger: Logger(label: "test"), environment: ["MY_SETTING": "42"])
+        let execution = await executor.execute(entry, parameters: [:], timeout: .seconds(1), dryRun: true)
+        #expect(execution.result.data == "42")
+        #expect(execution.result.message == "dry=true")
+    }
+
+    @Test func everyBuiltinRegistersWithAValidSchema() throws {
+        let registry = PluginRegistry()
+        try BuiltinPlugins.register(into: registry)
+        #expect(registry.names == ["external_api", "nagios", "service_status"])
+        for entry in registry.list() {
+            #expect(!entry.spec.description.isEmpty)
+            for (name, property) in entry.schema.properties {
+                #expect(property.description?.isEmpty == false, "\(entry.spec.name).\(name) has no description")
+            }
+        }
+    }
+
+    @Test func durationsParseAndFormat() throws {
+        #expect(try DurationText.parse("250ms") == .milliseconds(250))
+        #expect(try DurationText.parse("1h30m") == .seconds(5400))
+        #expect(try DurationText.parse("1d") == .seconds(86400))
+        #expect(try DurationText.parse("2") == .seconds(2))
+        #expect(throws: DurationText.ParseError.self) { try DurationText.parse("5 parsecs") }
+        #expect(throws: DurationText.ParseError.self) { try DurationText.parse("") }
+        #expect(Duration.seconds(90).wardenFormatted == "1m30s")
+        #expect(Duration.milliseconds(300).wardenFormatted == "300ms")
+    }
+}
