@@ -1,0 +1,248 @@
+import Foundation
+import Subprocess
+import SystemPackage
+import Testing
+import WardenTestSupport
+
+/// Runs the built `warden` binary, as an operator would.
+struct CLI {
+    struct Output {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+        var json: Any? { try? JSONSerialization.jsonObject(with: Data(stdout.utf8)) }
+    }
+
+    static let binary: String = {
+        if let explicit = ProcessInfo.processInfo.environment["WARDEN_BIN"] { return explicit }
+        let testBinary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        return testBinary.deletingLastPathComponent().appendingPathComponent("warden").path
+    }()
+
+    static func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> Output {
+        var overrides: [Environment.Key: String?] = [:]
+        for (key, value) in environment { overrides[Environment.Key(stringLiteral: key)] = value }
+        let result = try await Subprocess.run(
+            .path(FilePath(binary)),
+            arguments: Arguments(arguments),
+            environment: .inherit.updating(overrides),
+            output: .string(limit: 4 << 20),
+            error: .string(limit: 4 << 20)
+        )
+        let status: Int32
+        switch result.terminationStatus {
+        case .exited(let code): status = code
+        case .signaled(let signal): status = 128 + signal
+        }
+        return Output(status: status, stdout: result.standardOutput, stderr: result.standardError)
+    }
+}
+
+@Suite("warden CLI")
+struct WardenCLITests {
+    @Test func versionPrints() async throws {
+        let output = try await CLI.run(["--version"])
+        #expect(output.status == 0)
+        #expect(output.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ".").count == 3)
+    }
+
+    @Test func pluginsJSONListsBuiltinsWithSchemas() async throws {
+        let output = try await CLI.run(["plugins", "--json", "--plugin-dir", "/nonexistent"])
+        #expect(output.status == 0)
+        let plugins = try #require(output.json as? [[String: Any]])
+        let byName = Dictionary(uniqueKeysWithValues: plugins.map { ($0["name"] as? String ?? "", $0) })
+        for name in ["service_status", "external_api", "nagios"] {
+            let plugin = try #require(byName[name], "\(name) missing")
+            #expect(plugin["category"] as? String == "diagnostic")
+            let schema = try #require(plugin["parameters"] as? [String: Any])
+            #expect(schema["type"] as? String == "object")
+            #expect(schema["properties"] is [String: Any])
+        }
+        let table = try await CLI.run(["plugins", "--plugin-dir", "/nonexistent"])
+        #expect(table.stdout.hasPrefix("NAME"))
+        #expect(table.stdout.contains("service_status  diagnostic"))
+    }
+
+    @Test func pluginsShowOneSpec() async throws {
+        let json = try await CLI.run(["plugins", "show", "nagios", "--json"])
+        #expect(json.status == 0)
+        #expect((json.json as? [String: Any])?["name"] as? String == "nagios")
+        let human = try await CLI.run(["plugins", "show", "nagios"])
+        #expect(human.stdout.contains("| `command` | string | yes |"))
+        let unknown = try await CLI.run(["plugins", "show", "nagois"])
+        #expect(unknown.status == 2)
+        #expect(unknown.stderr.contains("did you mean `nagios`?"))
+    }
+
+    @Test func markdownMatchesTheCommittedReference() async throws {
+        let output = try await CLI.run(["plugins", "--markdown", "--plugin-dir", "/nonexistent"])
+        let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../docs/plugins.md")
+        let committed = try String(contentsOf: docs, encoding: .utf8)
+        #expect(output.stdout == committed, "docs/plugins.md is stale: run `make docs`")
+    }
+
+    @Test func execServiceStatusAgainstALiveServer() async throws {
+        let server = try await TestHTTPServer.start()
+        defer { Task { await server.stop() } }
+        let output = try await CLI.run(["exec", "service_status", "--param", "service_url=\(server.baseURL)/health", "--json"])
+        #expect(output.status == 0)
+        let result = try #require(output.json as? [String: Any])
+        #expect(result["success"] as? Bool == true)
+        #expect((result["data"] as? [String: Any])?["status_code"] as? Int == 200)
+        #expect(Set(result.keys) == ["success", "data", "message", "error", "retry"])
+
+        let failing = try await CLI.run(["exec", "service_status", "--param", "service_url=\(server.baseURL)/status/503"])
+        #expect(failing.status == 1)
+        #expect(failing.stdout.hasPrefix("FAILED service_status"))
+    }
+
+    @Test func badParameterExitsTwoNamingIt() async throws {
+        let output = try await CLI.run([
+            "exec", "service_status", "--param", "service_url=http://127.0.0.1:1/", "--param", "timeout=abc",
+        ])
+        #expect(output.status == 2)
+        #expect(output.stderr.contains("parameter `timeout`"))
+        #expect(output.stderr.contains(#"/timeout: expected number, got "abc""#))
+
+        let missing = try await CLI.run(["exec", "service_status"])
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("parameter `service_url`"))
+
+        let badJSON = try await CLI.run(["exec", "service_status", "--params", "{nope"])
+        #expect(badJSON.status == 2 && badJSON.stderr.contains("--params"))
+
+        let badTimeout = try await CLI.run(["exec", "service_status", "--timeout", "soon"])
+        #expect(badTimeout.status == 2 && badTimeout.stderr.contains("--timeout"))
+
+        let badFlag = try await CLI.run(["exec", "service_status", "--frobnicate"])
+        #expect(badFlag.status == 2)
+    }
+
+    @Test func paramOverridesParamsJSON() async throws {
+        let server = try await TestHTTPServer.start()
+        defer { Task { await server.stop() } }
+        let output = try await CLI.run([
+            "exec", "service_status", "--params", #"{"service_url":"http://127.0.0.1:1/","expected_status":[500]}"#,
+            "--param", "service_url=\(server.baseURL)/status/204", "--param", "expected_status=204", "--json",
+        ])
+        #expect(output.status == 0)
+        #expect(server.requests.last?.uri == "/status/204")
+    }
+
+    @Test func nagiosCheckDummyWarningWithPerfdata() async throws {
+        let output = try await CLI.run([
+            "exec", "nagios", "--param", "command=/usr/lib/nagios/plugins/check_dummy",
+            "--params", #"{"args":["1","disk almost full|used=91%;80;90;0;100"]}"#, "--json",
+        ])
+        #expect(output.status == 1)
+        let data = try #require((output.json as? [String: Any])?["data"] as? [String: Any])
+        #expect(data["state"] as? String == "warning")
+        let item = try #require((data["perfdata"] as? [[String: Any]])?.first)
+        #expect(item["label"] as? String == "used")
+        #expect(item["value"] as? Double == 91)
+        #expect(item["uom"] as? String == "%")
+    }
+
+    @Test func customPluginIsListedAndRuns() async throws {
+        let fixtures = try PluginFixtureDirectory()
+        try fixtures.addScript(
+            "greet",
+            spec: PluginFixtureDirectory.spec("custom.greet", parameters: #"{"type":"object","properties":{"who":{"type":"string"}},"required":["who"]}"#),
+            body: #"input=$(cat); printf '{"success":true,"data":%s,"message":"hi"}' "$input""#
+        )
+        let listing = try await CLI.run(["plugins", "--plugin-dir", fixtures.path])
+        #expect(listing.stdout.contains("custom.greet"))
+        let output = try await CLI.run(["exec", "custom.greet", "--plugin-dir", fixtures.path, "--param", "who=ops", "--json"])
+        #expect(output.status == 0)
+        #expect(((output.json as? [String: Any])?["data"] as? [String: Any])?["who"] as? String == "ops")
+    }
+
+    @Test func hungCustomPluginIsKilledAtTimeoutWithNothingLeft() async throws {
+        let fixtures = try PluginFixtureDirectory()
+        let pidFile = fixtures.path + "/pids"
+        try fixtures.addScript(
+            "stuck", spec: PluginFixtureDirectory.spec("custom.stuck"),
+            body: "sleep 301 & echo $! > \(pidFile).grandchild; echo $$ > \(pidFile).child; sleep 301"
+        )
+        let started = ContinuousClock.now
+        let output = try await CLI.run(["exec", "custom.stuck", "--plugin-dir", fixtures.path, "--timeout", "2s", "--json"])
+        let elapsed = ContinuousClock.now - started
+        #expect(output.status == 1)
+        #expect((output.json as? [String: Any])?["error"] as? String == "timed out after 2s")
+        #expect(elapsed < .seconds(6))
+        let child = try #require(await readPid(pidFile + ".child"))
+        let grandchild = try #require(await readPid(pidFile + ".grandchild"))
+        #expect(!processIsAlive(child))
+        #expect(!processIsAlive(grandchild))
+    }
+
+    @Test func remediationNeedsAllowWrite() async throws {
+        let fixtures = try PluginFixtureDirectory()
+        let marker = fixtures.path + "/ran"
+        try fixtures.addScript(
+            "fixer", spec: PluginFixtureDirectory.spec("custom.fixer", category: "remediation"),
+            body: #"[ "$WARDEN_DRY_RUN" = 1 ] || touch \#(marker); echo '{"success":true,"message":"fixed"}'"#
+        )
+        let refused = try await CLI.run(["exec", "custom.fixer", "--plugin-dir", fixtures.path])
+        #expect(refused.status == 2)
+        #expect(refused.stderr.contains("remediation plugin"))
+        #expect(refused.stderr.contains("--allow-write"))
+        #expect(!FileManager.default.fileExists(atPath: marker))
+
+        let dry = try await CLI.run(["exec", "custom.fixer", "--plugin-dir", fixtures.path, "--dry-run"])
+        #expect(dry.status == 0)
+        #expect(!FileManager.default.fileExists(atPath: marker))
+
+        let allowed = try await CLI.run(["exec", "custom.fixer", "--plugin-dir", fixtures.path, "--allow-write"])
+        #expect(allowed.status == 0)
+        #expect(FileManager.default.fileExists(atPath: marker))
+    }
+
+    @Test func externalAPIKeyNeverPrinted() async throws {
+        let server = try await TestHTTPServer.start()
+        defer { Task { await server.stop() } }
+        let key = "very-secret-key-42"
+        let output = try await CLI.run(
+            ["exec", "external_api", "--param", "endpoint=echo", "--json", "--log-level", "trace"],
+            environment: ["EXTERNAL_API_KEY": key, "EXTERNAL_API_URL": server.baseURL]
+        )
+        #expect(output.status == 0)
+        #expect(!output.stdout.contains(key))
+        #expect(!output.stderr.contains(key))
+        #expect(server.requests.last?.headers["authorization"] == "Bearer \(key)")
+    }
+}
+
+@Suite("shipped example custom plugin")
+struct ExamplePluginTests {
+    @Test func fileContainsExampleRunsThroughWarden() async throws {
+        let fixtures = try PluginFixtureDirectory()
+        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../etc/warden/examples/plugins.d/file_contains").standardized.path
+        let installed = fixtures.path + "/file_contains"
+        try FileManager.default.copyItem(atPath: source, toPath: installed)
+        #expect(chmod(installed, 0o755) == 0)
+        let target = fixtures.path + "/target.txt"
+        try "alpha\nERROR disk full\nbeta\n".write(toFile: target, atomically: true, encoding: .utf8)
+
+        let found = try await CLI.run([
+            "exec", "custom.file_contains", "--plugin-dir", fixtures.path,
+            "--param", "path=\(target)", "--param", "pattern=^ERROR", "--json",
+        ])
+        #expect(found.status == 0)
+        #expect(((found.json as? [String: Any])?["data"] as? [String: Any])?["first"] as? String == "ERROR disk full")
+
+        let absent = try await CLI.run([
+            "exec", "custom.file_contains", "--plugin-dir", fixtures.path,
+            "--param", "path=\(target)", "--param", "pattern=^FATAL",
+        ])
+        #expect(absent.status == 1)
+
+        let invalid = try await CLI.run([
+            "exec", "custom.file_contains", "--plugin-dir", fixtures.path, "--param", "path=relative",
+        ])
+        #expect(invalid.status == 2)
+        #expect(invalid.stderr.contains("parameter `path`"))
+        #expect(invalid.stderr.contains("parameter `pattern`"))
+    }
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian 12 machine lacks to build and test Warden.
+# Idempotent and quiet when everything is already there.
+set -euo pipefail
+
+packages=(
+  pkg-config          # SwiftPM's systemLibrary targets resolve flags through it
+  libsystemd-dev      # CSystemd: sd_notify, sd-journal, sd-bus
+  libsqlite3-dev      # GRDB links the system SQLite
+  monitoring-plugins-basic  # the `nagios` plugin's tests run Debian's checks
+  python3             # the example custom plugin in etc/warden/examples
+  procps              # ps/pgrep for process checks
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}" >&2
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null; then sudo="sudo"; else
+      echo "setup: need root to install: apt-get install ${missing[*]}" >&2
+      exit 1
+    fi
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v swift >/dev/null; then
+  echo "setup: the Swift 6 toolchain is not on PATH (expected /opt/swift/usr/bin)" >&2
+  exit 1
+fi
