@@ -73,7 +73,14 @@ public struct PluginExecutor: Sendable {
             )
             timedOut = true
         }
-        return Execution(result: result, duration: ContinuousClock.now - started, timedOut: timedOut)
+        // Whatever a plugin echoes of a secret parameter (an API error quoting the token, a
+        // script printing its input) is scrubbed here, before anything stores or logs it.
+        let secrets = entry.schema.secretValues(in: .object(parameters))
+        return Execution(
+            result: result.redactingOccurrences(of: secrets),
+            duration: ContinuousClock.now - started,
+            timedOut: timedOut
+        )
     }
 
     static func result(for error: any Error) -> PluginResult {

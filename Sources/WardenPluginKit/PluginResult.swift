@@ -82,3 +82,18 @@ extension PluginResult: Codable {
         try json.encode(to: encoder)
     }
 }
+
+extension PluginResult {
+    /// The result with every occurrence of the given secret texts replaced by `***`.
+    public func redactingOccurrences(of secrets: [String]) -> PluginResult {
+        guard !secrets.isEmpty else { return self }
+        func scrub(_ text: String) -> String { JSONValue.string(text).redactingOccurrences(of: secrets).stringValue ?? text }
+        return PluginResult(
+            success: success,
+            data: data.redactingOccurrences(of: secrets),
+            message: scrub(message),
+            error: error.map(scrub),
+            retry: retry
+        )
+    }
+}

@@ -26,6 +26,24 @@ extension JSONSchema {
 
     public static let redactedMarker = "***"
 
+    /// The string values in `value` whose schema is `writeOnly`, at any depth: what must be
+    /// scrubbed from anything a plugin echoes back (its result, its stderr).
+    public func secretValues(in value: JSONValue) -> [String] {
+        if isSecret { return value.stringValue.map { [$0] } ?? [] }
+        switch value {
+        case .object(let members):
+            return members.flatMap { name, member -> [String] in
+                if let schema = properties[name] { return schema.secretValues(in: member) }
+                if case .schema(let schema) = additional { return schema.secretValues(in: member) }
+                return []
+            }
+        case .array(let elements):
+            return items.map { schema in elements.flatMap { schema.secretValues(in: $0) } } ?? []
+        default:
+            return []
+        }
+    }
+
     /// Names of top-level parameters marked secret.
     public var secretParameters: [String] {
         properties.filter { $0.value.isSecret }.map(\.key).sorted()

@@ -87,6 +87,20 @@ struct JSONSchemaTests {
         #expect(JSONValue.object(["a": ["b": "key=hunter2"]]).redactingOccurrences(of: ["hunter2"]) == ["a": ["b": "key=***"]])
     }
 
+    @Test func findsSecretValuesAtAnyDepth() throws {
+        let nested = try JSONSchema([
+            "type": "object",
+            "properties": [
+                "auth": ["type": "object", "properties": ["token": ["type": "string", "writeOnly": true]]],
+                "keys": ["type": "array", "items": ["type": "string", "writeOnly": true]],
+                "plain": ["type": "string"],
+            ],
+        ])
+        let value: JSONValue = ["auth": ["token": "t0k"], "keys": ["k1", "k2"], "plain": "visible"]
+        #expect(Set(nested.secretValues(in: value)) == ["t0k", "k1", "k2"])
+        #expect(nested.redact(value) == ["auth": ["token": "***"], "keys": ["***", "***"], "plain": "visible"])
+    }
+
     @Test func malformedSchemasAreRejectedWithEveryProblem() {
         #expect(throws: SchemaDefinitionError.self) { try JSONSchema(["type": "strng"]) }
         do {

@@ -28,6 +28,17 @@ private struct EnvironmentPlugin: Plugin {
     }
 }
 
+/// Echoes its secret parameter back, as a careless API error message would.
+private struct LeakyPlugin: Plugin {
+    let spec = PluginSpec(name: "leaky", description: "echoes its token", category: .diagnostic, parameters: [
+        "type": "object", "properties": ["token": ["type": "string", "writeOnly": true]],
+    ])
+    func execute(_ parameters: JSONObject, context: PluginContext) async throws -> PluginResult {
+        let token = parameters["token"]?.stringValue ?? ""
+        throw PluginError("401: bad token \(token)", data: ["sent": .string(token)])
+    }
+}
+
 struct SomeError: Error, CustomStringConvertible { var description: String { "disk exploded" } }
 
 @Suite("plugin executor")
@@ -37,6 +48,13 @@ struct PluginExecutorTests {
         #expect(!plain.success && plain.error == "disk exploded" && !plain.retry)
         let transient = try await run(ThrowingPlugin(error: PluginError("refused", retry: true, data: ["port": 5432])), [:])
         #expect(!transient.success && transient.retry && transient.data["port"] == 5432)
+    }
+
+    @Test func secretParametersAreScrubbedFromEveryResult() async throws {
+        let result = try await run(LeakyPlugin(), ["token": "s3cr3t-value"])
+        #expect(result.error == "401: bad token ***")
+        #expect(result.data["sent"] == "***")
+        #expect(!result.json.jsonText().contains("s3cr3t-value"))
     }
 
     @Test func timeoutReturnsEvenIfThePluginIgnoresCancellation() async throws {

@@ -11,6 +11,8 @@ public struct ExecutablePlugin: Plugin {
     public let environment: [String: String]
     public let outputLimit: Int
     public let killGrace: Duration
+    /// Compiled once: used to find the secret values to scrub from stderr.
+    private let schema: JSONSchema?
 
     public init(spec: PluginSpec, path: String, environment: [String: String] = ContainedProcess.minimalEnvironment,
                 outputLimit: Int = 1 << 20, killGrace: Duration = .seconds(2)) {
@@ -19,6 +21,7 @@ public struct ExecutablePlugin: Plugin {
         self.environment = environment
         self.outputLimit = outputLimit
         self.killGrace = killGrace
+        self.schema = try? JSONSchema(spec.parameters)
     }
 
     public func execute(_ parameters: JSONObject, context: PluginContext) async throws -> PluginResult {
@@ -30,14 +33,14 @@ public struct ExecutablePlugin: Plugin {
             executable: path, environment: environment, standardInput: input,
             outputLimit: outputLimit, timeout: context.remaining, killGrace: killGrace
         ))
-        let secrets = Self.secretValues(in: parameters, schema: try? JSONSchema(spec.parameters))
         if !outcome.standardError.isEmpty {
+            let secrets = schema?.secretValues(in: .object(parameters)) ?? []
             let text = JSONValue.string(outcome.standardErrorText).redactingOccurrences(of: secrets).stringValue ?? ""
             context.logger.warning("plugin wrote to stderr", metadata: [
                 "stderr": .string(text + (outcome.errorTruncated ? " …[truncated]" : "")),
             ])
         }
-        return Self.interpret(outcome, path: path, outputLimit: outputLimit).redactingSecrets(secrets)
+        return Self.interpret(outcome, path: path, outputLimit: outputLimit)
     }
 
     /// Maps how the process ended and what it printed onto a result; every way of going
@@ -72,25 +75,5 @@ public struct ExecutablePlugin: Plugin {
         } catch {
             return .failure("invalid result: \(error.reason)", message: "\(name) printed JSON that is not a result: \(error.reason)")
         }
-    }
-
-    /// Values of parameters the schema marks secret, to scrub from whatever the plugin echoes.
-    static func secretValues(in parameters: JSONObject, schema: JSONSchema?) -> [String] {
-        guard let schema else { return [] }
-        return schema.secretParameters.compactMap { parameters[$0]?.stringValue }
-    }
-}
-
-extension PluginResult {
-    func redactingSecrets(_ secrets: [String]) -> PluginResult {
-        guard !secrets.isEmpty else { return self }
-        func scrub(_ text: String) -> String { JSONValue.string(text).redactingOccurrences(of: secrets).stringValue ?? text }
-        return PluginResult(
-            success: success,
-            data: data.redactingOccurrences(of: secrets),
-            message: scrub(message),
-            error: error.map(scrub),
-            retry: retry
-        )
     }
 }
