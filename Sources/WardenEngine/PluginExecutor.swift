@@ -38,6 +38,10 @@ public struct PluginExecutor: Sendable {
         pluginLogger[metadataKey: "plugin"] = .string(entry.spec.name)
         for (key, value) in metadata { pluginLogger[metadataKey: key] = value }
 
+        pluginLogger.debug("plugin started", metadata: [
+            "params": .string(JSONValue.object(entry.redacted(parameters)).jsonText()),
+            "timeout": .string(timeout.wardenFormatted),
+        ])
         let started = ContinuousClock.now
         let context = PluginContext(
             logger: pluginLogger,
@@ -76,11 +80,18 @@ public struct PluginExecutor: Sendable {
         // Whatever a plugin echoes of a secret parameter (an API error quoting the token, a
         // script printing its input) is scrubbed here, before anything stores or logs it.
         let secrets = entry.schema.secretValues(in: .object(parameters))
-        return Execution(
+        let execution = Execution(
             result: result.redactingOccurrences(of: secrets),
             duration: ContinuousClock.now - started,
             timedOut: timedOut
         )
+        pluginLogger.info("plugin finished", metadata: [
+            "success": .stringConvertible(execution.result.success),
+            "retry": .stringConvertible(execution.result.retry),
+            "duration": .string(execution.duration.wardenFormatted),
+            "error": .string(execution.result.error ?? ""),
+        ])
+        return execution
     }
 
     static func result(for error: any Error) -> PluginResult {

@@ -72,10 +72,6 @@ struct ExecCommand: AsyncParsableCommand {
             logger: runtime.logger,
             environment: ProcessInfo.processInfo.environment
         )
-        runtime.logger.info("executing plugin", metadata: [
-            "plugin": .string(name),
-            "params": .string(JSONValue.object(entry.redacted(validated)).jsonText()),
-        ])
         let execution = await executor.execute(entry, parameters: validated, timeout: limit, dryRun: dryRun)
         try? await httpClient.shutdown()
 
