@@ -57,6 +57,7 @@ let package = Package(
             name: "WardenEngine",
             dependencies: [
                 "WardenPluginKit",
+                "CSystemd",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],

@@ -206,3 +206,16 @@ struct PluginDiscoveryTests {
         #expect(ContinuousClock.now - started < .seconds(3))
     }
 }
+
+@Suite("custom plugin removed after discovery")
+struct VanishedPluginTests {
+    @Test func missingExecutableIsARetryableFailure() async throws {
+        let fixtures = try PluginFixtureDirectory()
+        let file = try fixtures.addScript("gone", spec: PluginFixtureDirectory.spec("custom.gone"), body: "exit 0")
+        let plugin = try await PluginDirectory(paths: [fixtures.path]).loadSpec(at: file).get()
+        try FileManager.default.removeItem(atPath: file)
+        let result = try await run(plugin, [:])
+        #expect(!result.success && result.retry)
+        #expect(result.error?.hasPrefix("cannot start \(file)") == true)
+    }
+}

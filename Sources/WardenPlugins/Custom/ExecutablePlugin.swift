@@ -29,10 +29,16 @@ public struct ExecutablePlugin: Plugin {
         environment["WARDEN_PLUGIN"] = spec.name
         environment["WARDEN_DRY_RUN"] = context.dryRun ? "1" : "0"
         let input = Array(JSONValue.object(parameters).jsonText().utf8)
-        let outcome = try await ContainedProcess.run(.init(
-            executable: path, environment: environment, standardInput: input,
-            outputLimit: outputLimit, timeout: context.remaining, killGrace: killGrace
-        ))
+        let outcome: ContainedProcess.Outcome
+        do {
+            outcome = try await ContainedProcess.run(.init(
+                executable: path, environment: environment, standardInput: input,
+                outputLimit: outputLimit, timeout: context.remaining, killGrace: killGrace
+            ))
+        } catch {
+            // Removed or made non-executable since discovery, or the system is out of processes.
+            throw PluginError("cannot start \(path): \(error)", retry: true)
+        }
         if !outcome.standardError.isEmpty {
             let secrets = schema?.secretValues(in: .object(parameters)) ?? []
             let text = JSONValue.string(outcome.standardErrorText).redactingOccurrences(of: secrets).stringValue ?? ""

@@ -7,7 +7,7 @@ import WardenPluginKit
 public struct ServiceStatusPlugin: Plugin {
     public let spec = PluginSpec(
         name: "service_status",
-        description: "Check a service's health endpoint over HTTP: status code, health and response time.",
+        description: "Check a service's health endpoint over HTTP: status code, health and response time. Succeeds only on an expected status (default 200).",
         category: .diagnostic,
         parameters: [
             "type": "object",
