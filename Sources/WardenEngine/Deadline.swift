@@ -14,13 +14,14 @@ func awaitResult<Success: Sendable>(
         await withCheckedContinuation { continuation in
             gate.install(continuation)
             let timer = Task {
-                try? await Task.sleep(for: limit)
+                // Cancelled means the task finished first: the timer must then stay silent.
+                do { try await Task.sleep(for: limit) } catch { return }
                 gate.resume(with: nil)
             }
             Task {
                 let result = await task.result
-                timer.cancel()
                 gate.resume(with: result)
+                timer.cancel()
             }
         }
     } onCancel: {

@@ -219,3 +219,17 @@ struct VanishedPluginTests {
         #expect(result.error?.hasPrefix("cannot start \(file)") == true)
     }
 }
+
+@Suite("discovery at scale")
+struct ManyPluginsDiscoveryTests {
+    @Test func loadsEveryPluginOfALargeDirectory() async throws {
+        let fixtures = try PluginFixtureDirectory()
+        for index in 0..<40 {
+            try fixtures.addScript("p\(index)", spec: PluginFixtureDirectory.spec("custom.p\(index)"), body: "exit 0")
+        }
+        let registry = PluginRegistry()
+        let report = await PluginDirectory(paths: [fixtures.path]).discover(into: registry, logger: Logger(label: "test"))
+        #expect(report.problems.isEmpty)
+        #expect(registry.names.count == 40)
+    }
+}

@@ -102,3 +102,25 @@ struct PluginExecutorTests {
         #expect(Duration.milliseconds(300).wardenFormatted == "300ms")
     }
 }
+
+private struct InstantPlugin: Plugin {
+    let spec = PluginSpec(name: "instant", description: "returns at once", category: .diagnostic, parameters: ["type": "object"])
+    func execute(_ parameters: JSONObject, context: PluginContext) async throws -> PluginResult { .ok(message: "done") }
+}
+
+@Suite("executor deadline race")
+struct ExecutorRaceTests {
+    /// A plugin that finishes long before its deadline must never be reported as timed out
+    /// (a finished task once woke its own timer, which then won the race).
+    @Test func fastPluginsNeverTimeOut() async throws {
+        let registry = PluginRegistry()
+        let entry = try registry.register(InstantPlugin())
+        let executor = PluginExecutor(httpClient: sharedHTTPClient, logger: Logger(label: "test"), environment: [:])
+        var timedOut = 0
+        for _ in 0..<2000 {
+            let execution = await executor.execute(entry, parameters: [:], timeout: .seconds(30))
+            if execution.timedOut || !execution.result.success { timedOut += 1 }
+        }
+        #expect(timedOut == 0)
+    }
+}

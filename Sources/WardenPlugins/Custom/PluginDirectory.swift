@@ -19,6 +19,7 @@ public struct PluginDirectory: Sendable {
     }
 
     public static let defaultPath = "/etc/warden/plugins.d"
+    static let concurrentSpecLoads = 8
 
     public var paths: [String]
     public var specTimeout: Duration
@@ -41,11 +42,18 @@ public struct PluginDirectory: Sendable {
             report.problems += scan.problems
         }
         let loaded = await withTaskGroup(of: Result<ExecutablePlugin, Problem>.self) { group in
-            for path in candidates {
+            // A few `--spec` children at a time: a directory of hundreds of plugins must not
+            // fork hundreds of processes at once.
+            var pending = candidates.makeIterator()
+            for _ in 0..<Self.concurrentSpecLoads {
+                guard let path = pending.next() else { break }
                 group.addTask { await loadSpec(at: path) }
             }
             var results: [Result<ExecutablePlugin, Problem>] = []
-            for await result in group { results.append(result) }
+            for await result in group {
+                results.append(result)
+                if let path = pending.next() { group.addTask { await loadSpec(at: path) } }
+            }
             return results
         }
         // Register in path order so that which duplicate wins does not depend on timing.
