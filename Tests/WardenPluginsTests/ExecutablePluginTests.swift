@@ -233,3 +233,33 @@ struct ManyPluginsDiscoveryTests {
         #expect(registry.names.count == 40)
     }
 }
+
+@Suite("contained process limits")
+struct ContainedProcessTests {
+    /// A child that starts its own session escapes the process group, and can keep our pipe
+    /// open after the group is killed. Warden must stop reading instead of hanging.
+    @Test func escapedPipeHolderDoesNotHangTheRun() async throws {
+        let fixtures = try PluginFixtureDirectory()
+        let pidFile = fixtures.path + "/escaped.pid"
+        let script = try fixtures.addScript("escape", spec: "{}", body: "setsid sleep 60 & echo $! > \(pidFile); sleep 300")
+        let started = ContinuousClock.now
+        let outcome = try await ContainedProcess.run(.init(
+            executable: script, timeout: .milliseconds(500), killGrace: .milliseconds(300)
+        ))
+        let elapsed = ContinuousClock.now - started
+        if let escaped = await readPid(pidFile) { kill(escaped, SIGKILL) }
+        #expect(outcome.timedOut)
+        #expect(elapsed < .seconds(4))
+    }
+
+    @Test func exitStatusAndOutputsAreReported() async throws {
+        let outcome = try await ContainedProcess.run(.init(
+            executable: "/bin/sh", arguments: ["-c", "cat; echo err >&2; exit 7"],
+            standardInput: Array("in".utf8), timeout: .seconds(5)
+        ))
+        #expect(outcome.termination == .exited(7))
+        #expect(String(decoding: outcome.standardOutput, as: UTF8.self) == "in")
+        #expect(outcome.standardErrorText == "err\n")
+        #expect(!outcome.timedOut && !outcome.outputOverflowed)
+    }
+}

@@ -116,6 +116,9 @@ public enum ContainedProcess {
         case inputWritten
         case deadline
         case cancelled
+        /// Killed, yet a pipe is still held open: only a process that left our session
+        /// (`setsid`) can do that. Stop reading rather than wait for it.
+        case abandon
     }
 
     private static func collect(
@@ -159,7 +162,7 @@ public enum ContainedProcess {
             }
             var streamsOpen = 2
             var terminating = false
-            while streamsOpen > 0, let event = await group.next() {
+            reading: while streamsOpen > 0, let event = await group.next() {
                 switch event {
                 case .output(let bytes, let overflowed):
                     outcome.standardOutput = bytes
@@ -172,6 +175,8 @@ public enum ContainedProcess {
                     streamsOpen -= 1
                 case .inputWritten:
                     continue
+                case .abandon:
+                    break reading
                 case .deadline, .cancelled:
                     guard !terminating else { continue }
                     terminating = true
@@ -181,13 +186,11 @@ public enum ContainedProcess {
                     group.addTask {
                         await Task {
                             _ = kill(-pid, SIGTERM)
-                            let giveUp = ContinuousClock.now + request.killGrace
-                            while !streamsClosed.isSet, ContinuousClock.now < giveUp {
-                                try? await Task.sleep(for: .milliseconds(20))
-                            }
+                            await streamsClosed.wait(upTo: request.killGrace)
                             _ = kill(-pid, SIGKILL)
+                            await streamsClosed.wait(upTo: .milliseconds(500))
+                            return streamsClosed.isSet ? .cancelled : .abandon
                         }.value
-                        return .cancelled
                     }
                 }
             }
@@ -227,6 +230,15 @@ private final class Flag: Sendable {
     private let storage = Atomic<Bool>(false)
     var isSet: Bool { storage.load(ordering: .acquiring) }
     func set() { storage.store(true, ordering: .releasing) }
+
+    /// Polls until set or until `limit` has passed. Call it from an uncancelled task: in a
+    /// cancelled one every sleep returns at once and this would spin.
+    func wait(upTo limit: Duration) async {
+        let giveUp = ContinuousClock.now + limit
+        while !isSet, ContinuousClock.now < giveUp {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
 }
 
 extension ContainedProcess.Event {
