@@ -1,3 +1,5 @@
+import WardenPluginKit
+
 /// Durations as people write them in configs and on the command line:
 /// `250ms`, `30s`, `5m`, `1h30m`, `1d`; a bare number means seconds.
 public enum DurationText {
@@ -51,11 +53,5 @@ extension Duration {
             }
         }
         return parts.joined()
-    }
-}
-
-extension String {
-    func trimmingWhitespace() -> String {
-        String(drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
     }
 }

@@ -187,3 +187,10 @@ public struct JSONTextError: Error, CustomStringConvertible, Sendable {
 extension JSONValue: CustomStringConvertible {
     public var description: String { jsonText() }
 }
+
+extension String {
+    /// The text without leading and trailing whitespace and newlines (no Foundation needed).
+    public func trimmingWhitespace() -> String {
+        String(drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
+    }
+}

@@ -59,7 +59,7 @@ public struct ExecutablePlugin: Plugin {
         if outcome.outputOverflowed {
             return .failure("output exceeded \(outputLimit) bytes", message: "\(name) printed more than \(outputLimit) bytes; it was killed")
         }
-        let text = String(decoding: outcome.standardOutput, as: UTF8.self).trimmingSpaces()
+        let text = String(decoding: outcome.standardOutput, as: UTF8.self).trimmingWhitespace()
         if case .signaled(let signal) = outcome.termination {
             return .failure("crashed: killed by \(signalName(signal))", message: "\(name) crashed (\(outcome.termination))")
         }

@@ -66,7 +66,7 @@ public struct NagiosCheckPlugin: Plugin {
             "perfdata": .array(parsed.perfdata.map(\.json)),
         ]
         if !outcome.standardError.isEmpty {
-            data["stderr"] = .string(outcome.standardErrorText.trimmingSpaces())
+            data["stderr"] = .string(outcome.standardErrorText.trimmingWhitespace())
         }
         switch outcome.termination {
         case .exited(let code) where (0...3).contains(code):

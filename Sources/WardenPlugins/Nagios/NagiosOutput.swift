@@ -26,7 +26,7 @@ public struct NagiosOutput: Sendable, Hashable {
                 perfText.append(line)
             } else if let bar = line.firstIndex(of: "|") {
                 let before = String(line[..<bar])
-                if !before.trimmingSpaces().isEmpty { longLines.append(before) }
+                if !before.trimmingWhitespace().isEmpty { longLines.append(before) }
                 perfText.append(String(line[line.index(after: bar)...]))
                 inPerfdata = true
             } else {
@@ -34,7 +34,7 @@ public struct NagiosOutput: Sendable, Hashable {
             }
         }
         self.init(
-            output: firstText.trimmingSpaces(),
+            output: firstText.trimmingWhitespace(),
             longOutput: longLines.joined(separator: "\n"),
             perfdata: perfText.flatMap(PerfdataItem.parseAll)
         )
@@ -209,11 +209,5 @@ public struct ThresholdRange: Sendable, Hashable {
             "end": end.isFinite ? .double(end) : .null,
             "alert_inside": .bool(alertInside),
         ]
-    }
-}
-
-extension String {
-    func trimmingSpaces() -> String {
-        String(drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
     }
 }
