@@ -42,13 +42,17 @@ public struct PluginExecutor: Sendable {
             "params": .string(JSONValue.object(entry.redacted(parameters)).jsonText()),
             "timeout": .string(timeout.wardenFormatted),
         ])
+        // Whatever a plugin echoes of a secret parameter (an API error quoting the token, a
+        // script printing its input) is scrubbed from its result here and from its logs by it.
+        let secrets = entry.schema.secretValues(in: .object(parameters))
         let started = ContinuousClock.now
         let context = PluginContext(
             logger: pluginLogger,
             deadline: started + timeout,
             httpClient: httpClient,
             dryRun: dryRun,
-            environment: environment
+            environment: environment,
+            secrets: secrets
         )
         let plugin = entry.plugin
         let task = Task { try await plugin.execute(parameters, context: context) }
@@ -77,9 +81,6 @@ public struct PluginExecutor: Sendable {
             )
             timedOut = true
         }
-        // Whatever a plugin echoes of a secret parameter (an API error quoting the token, a
-        // script printing its input) is scrubbed here, before anything stores or logs it.
-        let secrets = entry.schema.secretValues(in: .object(parameters))
         let execution = Execution(
             result: result.redactingOccurrences(of: secrets),
             duration: ContinuousClock.now - started,

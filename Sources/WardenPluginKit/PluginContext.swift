@@ -14,19 +14,24 @@ public struct PluginContext: Sendable {
     public var dryRun: Bool
     /// Configuration from the environment (`EXTERNAL_API_KEY`, …), never `getenv` directly.
     public var environment: [String: String]
+    /// Values of this run's secret (`writeOnly`) parameters, so a plugin can scrub them from
+    /// anything it logs; the engine scrubs the result itself.
+    public var secrets: [String]
 
     public init(
         logger: Logger,
         deadline: ContinuousClock.Instant,
         httpClient: HTTPClient,
         dryRun: Bool = false,
-        environment: [String: String] = [:]
+        environment: [String: String] = [:],
+        secrets: [String] = []
     ) {
         self.logger = logger
         self.deadline = deadline
         self.httpClient = httpClient
         self.dryRun = dryRun
         self.environment = environment
+        self.secrets = secrets
     }
 
     /// Time left before the deadline (zero once it has passed).

@@ -11,8 +11,6 @@ public struct ExecutablePlugin: Plugin {
     public let environment: [String: String]
     public let outputLimit: Int
     public let killGrace: Duration
-    /// Compiled once: used to find the secret values to scrub from stderr.
-    private let schema: JSONSchema?
 
     public init(spec: PluginSpec, path: String, environment: [String: String] = ContainedProcess.minimalEnvironment,
                 outputLimit: Int = 1 << 20, killGrace: Duration = .seconds(2)) {
@@ -21,7 +19,6 @@ public struct ExecutablePlugin: Plugin {
         self.environment = environment
         self.outputLimit = outputLimit
         self.killGrace = killGrace
-        self.schema = try? JSONSchema(spec.parameters)
     }
 
     public func execute(_ parameters: JSONObject, context: PluginContext) async throws -> PluginResult {
@@ -40,8 +37,7 @@ public struct ExecutablePlugin: Plugin {
             throw PluginError("cannot start \(path): \(error)", retry: true)
         }
         if !outcome.standardError.isEmpty {
-            let secrets = schema?.secretValues(in: .object(parameters)) ?? []
-            let text = JSONValue.string(outcome.standardErrorText).redactingOccurrences(of: secrets).stringValue ?? ""
+            let text = JSONValue.string(outcome.standardErrorText).redactingOccurrences(of: context.secrets).stringValue ?? ""
             context.logger.warning("plugin wrote to stderr", metadata: [
                 "stderr": .string(text + (outcome.errorTruncated ? " …[truncated]" : "")),
             ])
