@@ -87,7 +87,7 @@ extension PluginResult {
     /// The result with every occurrence of the given secret texts replaced by `***`.
     public func redactingOccurrences(of secrets: [String]) -> PluginResult {
         guard !secrets.isEmpty else { return self }
-        func scrub(_ text: String) -> String { JSONValue.string(text).redactingOccurrences(of: secrets).stringValue ?? text }
+        func scrub(_ text: String) -> String { text.redactingOccurrences(of: secrets) }
         return PluginResult(
             success: success,
             data: data.redactingOccurrences(of: secrets),

@@ -120,9 +120,7 @@ extension JSONValue {
     public func redactingOccurrences(of secrets: [String]) -> JSONValue {
         let secrets = secrets.filter { !$0.isEmpty }
         guard !secrets.isEmpty else { return self }
-        func scrub(_ text: String) -> String {
-            secrets.reduce(text) { $0.replacingOccurrences(of: $1, with: JSONSchema.redactedMarker) }
-        }
+        func scrub(_ text: String) -> String { text.redactingOccurrences(of: secrets) }
         switch self {
         case .string(let text): return .string(scrub(text))
         case .array(let items): return .array(items.map { $0.redactingOccurrences(of: secrets) })
@@ -132,5 +130,12 @@ extension JSONValue {
             return .object(result)
         default: return self
         }
+    }
+}
+
+extension String {
+    /// This text with every occurrence of the given secrets replaced by `***`.
+    public func redactingOccurrences(of secrets: [String]) -> String {
+        secrets.reduce(self) { $1.isEmpty ? $0 : $0.replacingOccurrences(of: $1, with: JSONSchema.redactedMarker) }
     }
 }

@@ -1,0 +1,439 @@
+import Foundation
+import Logging
+import WardenPluginKit
+import Yams
+
+/// Reads a Warden YAML config into a `WardenConfig`, reporting every problem in one pass,
+/// each with `file:line:column`, what was expected, and a suggestion for misspelt keys.
+///
+/// Parameters are validated against the plugin's schema here, at load time, so a job that
+/// would fail on its first tick never gets scheduled. No input crashes the loader.
+public struct ConfigLoader: Sendable {
+    public static let defaultPath = "/etc/warden/warden.yaml"
+
+    public var registry: PluginRegistry
+    /// Where `${env:NAME}` looks; the process environment in production.
+    public var environment: [String: String]
+
+    public init(registry: PluginRegistry, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.registry = registry
+        self.environment = environment
+    }
+
+    public func load(path: String) throws(ConfigError) -> WardenConfig {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            let reason = (error as NSError).localizedFailureReason ?? error.localizedDescription
+            throw ConfigError(problems: [ConfigProblem(
+                location: ConfigLocation(file: path, line: 1, column: 1),
+                message: "cannot read the config file: \(reason)"
+            )])
+        }
+        return try load(text: text, file: path)
+    }
+
+    public func load(text: String, file: String) throws(ConfigError) -> WardenConfig {
+        var reader = ConfigReader(file: file, registry: registry, secrets: SecretResolver(environment: environment))
+        let config = reader.read(text)
+        guard reader.problems.isEmpty, let config else {
+            throw ConfigError(problems: reader.problems.sorted { ($0.location.line, $0.location.column) < ($1.location.line, $1.location.column) })
+        }
+        return config
+    }
+}
+
+/// One pass over one file; collects problems instead of stopping at the first.
+struct ConfigReader {
+    let file: String
+    let registry: PluginRegistry
+    let secrets: SecretResolver
+    var problems: [ConfigProblem] = []
+
+    static let rootKeys = ["daemon", "jobs"]
+    static let daemonKeys = [
+        "database", "plugin_dirs", "max_concurrency", "max_queue", "default_timeout", "retention",
+        "max_runs_per_job", "log_level", "shutdown_grace", "database_sync",
+    ]
+    static let jobKeys = ["name", "plugin", "description", "params", "every", "cron", "jitter", "timeout", "retry", "enabled"]
+    static let retryKeys = ["attempts", "max_delay", "wait", "delay", "multiplier", "min", "max", "exp_base", "retry_on"]
+
+    init(file: String, registry: PluginRegistry, secrets: SecretResolver) {
+        self.file = file
+        self.registry = registry
+        self.secrets = secrets
+    }
+
+    mutating func read(_ text: String) -> WardenConfig? {
+        let root: Node
+        do {
+            guard let composed = try Yams.compose(yaml: text) else {
+                problem(at: nil, "the config is empty: expected a mapping with `daemon:` and `jobs:`")
+                return nil
+            }
+            root = composed
+        } catch let error as YamlError {
+            syntaxProblem(error, text: text)
+            return nil
+        } catch {
+            problem(at: nil, "cannot parse YAML: \(error)")
+            return nil
+        }
+        guard let pairs = mapping(root, what: "the config") else { return nil }
+        checkKeys(pairs, allowed: Self.rootKeys, in: "the config")
+
+        var daemon = DaemonSettings()
+        if let node = pairs.value(for: "daemon") {
+            daemon = readDaemon(node)
+        }
+        var jobs: [JobDefinition] = []
+        if let node = pairs.value(for: "jobs") {
+            jobs = readJobs(node, daemon: daemon)
+        }
+        let directory = URL(fileURLWithPath: file).deletingLastPathComponent().path
+        daemon.database = Self.absolute(daemon.database, relativeTo: directory)
+        daemon.pluginDirectories = daemon.pluginDirectories.map { Self.absolute($0, relativeTo: directory) }
+        return WardenConfig(source: file, daemon: daemon, jobs: jobs)
+    }
+
+    static func absolute(_ path: String, relativeTo directory: String) -> String {
+        path.hasPrefix("/") ? path : URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: directory, isDirectory: true)).standardizedFileURL.path
+    }
+
+    // MARK: daemon
+
+    mutating func readDaemon(_ node: Node) -> DaemonSettings {
+        var settings = DaemonSettings()
+        guard let pairs = mapping(node, what: "`daemon`") else { return settings }
+        checkKeys(pairs, allowed: Self.daemonKeys, in: "`daemon`")
+        for (key, _, value) in pairs {
+            switch key {
+            case "database":
+                if let path = string(value, what: "daemon.database"), !path.isEmpty { settings.database = path }
+            case "plugin_dirs":
+                if let paths = stringList(value, what: "daemon.plugin_dirs") { settings.pluginDirectories = paths }
+            case "max_concurrency":
+                if let number = integer(value, what: "daemon.max_concurrency", in: 1...10_000) { settings.maxConcurrency = number }
+            case "max_queue":
+                if let number = integer(value, what: "daemon.max_queue", in: 0...1_000_000) { settings.maxQueue = number }
+            case "default_timeout":
+                if let duration = duration(value, what: "daemon.default_timeout", positive: true) { settings.defaultTimeout = duration }
+            case "retention":
+                if isNull(value) || value.string == "forever" {
+                    settings.retention = nil
+                } else if let duration = duration(value, what: "daemon.retention", positive: true) {
+                    settings.retention = duration
+                }
+            case "max_runs_per_job":
+                if isNull(value) {
+                    settings.maxRunsPerJob = nil
+                } else if let number = integer(value, what: "daemon.max_runs_per_job", in: 1...Int(Int32.max)) {
+                    settings.maxRunsPerJob = number
+                }
+            case "log_level":
+                if let text = string(value, what: "daemon.log_level") {
+                    if let level = Logger.Level(rawValue: text) {
+                        settings.logLevel = level
+                    } else {
+                        problem(at: value, "invalid daemon.log_level `\(text)`: expected one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
+                    }
+                }
+            case "shutdown_grace":
+                if let duration = duration(value, what: "daemon.shutdown_grace", positive: false) { settings.shutdownGrace = duration }
+            case "database_sync":
+                if let text = string(value, what: "daemon.database_sync") {
+                    if let sync = DatabaseSync(rawValue: text) {
+                        settings.databaseSync = sync
+                    } else {
+                        problem(at: value, "invalid daemon.database_sync `\(text)`: expected normal or full")
+                    }
+                }
+            default:
+                break
+            }
+        }
+        return settings
+    }
+
+    // MARK: jobs
+
+    mutating func readJobs(_ node: Node, daemon: DaemonSettings) -> [JobDefinition] {
+        if isNull(node) { return [] }
+        guard case .sequence(let sequence) = node else {
+            problem(at: node, "`jobs` must be a list of jobs (`- name: …`), got \(describe(node))")
+            return []
+        }
+        var jobs: [JobDefinition] = []
+        var seen: [String: ConfigLocation] = [:]
+        for item in sequence {
+            guard let job = readJob(item, daemon: daemon) else { continue }
+            if let first = seen[job.name] {
+                problem(at: item, "duplicate job name `\(job.name)`: already defined at \(first)")
+                continue
+            }
+            seen[job.name] = job.location
+            jobs.append(job)
+        }
+        return jobs
+    }
+
+    mutating func readJob(_ node: Node, daemon: DaemonSettings) -> JobDefinition? {
+        guard let pairs = mapping(node, what: "a job") else { return nil }
+        let problemsBefore = problems.count
+        checkKeys(pairs, allowed: Self.jobKeys, in: "a job")
+        let location = self.location(of: node)
+
+        var name = "?"
+        if let value = pairs.value(for: "name") {
+            if let text = string(value, what: "the job name") {
+                if PluginSpec.isValidName(text) {
+                    name = text
+                } else {
+                    problem(at: value, "invalid job name `\(text)`: use lowercase letters, digits, `_`, `.` and `-`")
+                }
+            }
+        } else {
+            problem(at: node, "a job needs a `name`")
+        }
+        let label = "job `\(name)`"
+
+        var entry: RegisteredPlugin?
+        if let value = pairs.value(for: "plugin") {
+            entry = plugin(value, job: label)
+        } else {
+            problem(at: node, "\(label) needs a `plugin` (see `warden plugins --category diagnostic`)")
+        }
+
+        let schedule = readSchedule(pairs, at: node, job: label)
+        var jitter = Duration.zero
+        if let value = pairs.value(for: "jitter"), let parsed = duration(value, what: "\(label): jitter", positive: false) {
+            jitter = parsed
+            if case .every(let interval)? = schedule, parsed >= interval {
+                problem(at: value, "\(label): jitter \(parsed.wardenFormatted) must be shorter than the interval (\(interval.wardenFormatted))")
+            }
+        }
+        var timeout = daemon.defaultTimeout
+        if let value = pairs.value(for: "timeout"), let parsed = duration(value, what: "\(label): timeout", positive: true) {
+            timeout = parsed
+        }
+        var retry = RetryPolicy.none
+        if let value = pairs.value(for: "retry") {
+            retry = readRetry(value, job: label)
+        }
+        var enabled = true
+        if let value = pairs.value(for: "enabled"), let flag = boolean(value, what: "\(label): enabled") {
+            enabled = flag
+        }
+        var description: String?
+        if let value = pairs.value(for: "description") {
+            description = string(value, what: "\(label): description")
+        }
+
+        var parameters: JSONObject = [:]
+        var rawParameters: JSONValue = .object([:])
+        var secretValues: [String] = []
+        let paramsNode = pairs.value(for: "params")
+        if let paramsNode, !isNull(paramsNode) {
+            if case .mapping = paramsNode {
+                rawParameters = json(paramsNode, resolving: false, job: label, secrets: &secretValues)
+                let resolved = json(paramsNode, resolving: true, job: label, secrets: &secretValues)
+                parameters = resolved.objectValue ?? [:]
+            } else {
+                problem(at: paramsNode, "\(label): `params` must be a mapping of parameter names to values, got \(describe(paramsNode))")
+            }
+        }
+        if let entry {
+            switch entry.validate(parameters) {
+            case .success(let validated):
+                parameters = validated
+            case .failure(let error):
+                for violation in error.violations {
+                    let target = paramsNode.flatMap { Self.node(at: violation.pointer, in: $0) } ?? paramsNode ?? node
+                    let parameter = violation.pointer.split(separator: "/").joined(separator: ".")
+                    let message = violation.message.redactingOccurrences(of: secretValues)
+                    problem(at: target, "\(label): parameter `\(parameter.isEmpty ? "(params)" : parameter)`: \(message)")
+                }
+            }
+        }
+
+        guard problems.count == problemsBefore, let entry, let schedule else { return nil }
+        let hashInput: JSONValue = [
+            "name": .string(name), "plugin": .string(entry.spec.name), "params": rawParameters,
+            "schedule": .string(schedule.description), "jitter": .int(Int(jitter.milliseconds)),
+            "timeout": .int(Int(timeout.milliseconds)), "retry": .string(String(describing: retry)),
+            "enabled": .bool(enabled),
+        ]
+        return JobDefinition(
+            name: name,
+            plugin: entry.spec.name,
+            description: description,
+            parameters: parameters,
+            schedule: schedule,
+            jitter: jitter,
+            timeout: timeout,
+            retry: retry,
+            enabled: enabled,
+            secretValues: secretValues,
+            configHash: String(format: "%016llx", StableHash.fnv1a(hashInput.jsonText())),
+            location: location
+        )
+    }
+
+    mutating func plugin(_ node: Node, job label: String) -> RegisteredPlugin? {
+        guard let name = string(node, what: "\(label): plugin") else { return nil }
+        guard let entry = registry.lookup(name) else {
+            let diagnostics = registry.list(category: .diagnostic).map(\.spec.name)
+            let hint = NameSuggester.nearest(to: name, among: diagnostics).map { " — did you mean `\($0)`?" } ?? " (see `warden plugins`)"
+            problem(at: node, "\(label): unknown plugin `\(name)`\(hint)")
+            return nil
+        }
+        guard entry.spec.category == .diagnostic else {
+            problem(at: node, "\(label): `\(name)` is a \(entry.spec.category.rawValue) plugin; jobs may only run diagnostic plugins (remediation runs from rules)")
+            return nil
+        }
+        return entry
+    }
+
+    mutating func readSchedule(_ pairs: [MappingEntry], at node: Node, job label: String) -> JobSchedule? {
+        let every = pairs.value(for: "every")
+        let cron = pairs.value(for: "cron")
+        switch (every, cron) {
+        case (nil, nil):
+            problem(at: node, "\(label) needs a schedule: `every: 30s` or `cron: \"*/5 * * * *\"`")
+            return nil
+        case (let every?, _?):
+            problem(at: every, "\(label) has both `every` and `cron`: expected exactly one schedule")
+            return nil
+        case (let every?, nil):
+            guard let interval = duration(every, what: "\(label): every", positive: true) else { return nil }
+            return .every(interval)
+        case (nil, let cron?):
+            guard let text = string(cron, what: "\(label): cron") else { return nil }
+            do {
+                return .cron(try CronExpression(text))
+            } catch {
+                problem(at: cron, "\(label): \(error.description)")
+                return nil
+            }
+        }
+    }
+
+    mutating func readRetry(_ node: Node, job label: String) -> RetryPolicy {
+        var policy = RetryPolicy()
+        guard let pairs = mapping(node, what: "\(label): retry") else { return policy }
+        checkKeys(pairs, allowed: Self.retryKeys, in: "`retry`")
+        for (key, _, value) in pairs {
+            let what = "\(label): retry.\(key)"
+            switch key {
+            case "attempts":
+                if let number = integer(value, what: what, in: 1...100) { policy.attempts = number }
+            case "max_delay":
+                if let parsed = duration(value, what: what, positive: true) { policy.maxDelay = parsed }
+            case "wait":
+                if let text = string(value, what: what) {
+                    if let wait = RetryPolicy.Wait(rawValue: text) {
+                        policy.wait = wait
+                    } else {
+                        problem(at: value, "invalid \(what) `\(text)`: expected \(RetryPolicy.Wait.allCases.map(\.rawValue).joined(separator: ", "))")
+                    }
+                }
+            case "delay":
+                if let parsed = duration(value, what: what, positive: false) { policy.delay = parsed }
+            case "multiplier":
+                if let parsed = duration(value, what: what, positive: false) { policy.multiplier = parsed }
+            case "min":
+                if let parsed = duration(value, what: what, positive: false) { policy.minimum = parsed }
+            case "max":
+                if let parsed = duration(value, what: what, positive: false) { policy.maximum = parsed }
+            case "exp_base":
+                if let number = value.float ?? value.int.map(Double.init), number >= 1, number.isFinite, number <= 100 {
+                    policy.exponentBase = number
+                } else {
+                    problem(at: value, "invalid \(what) \(describe(value)): expected a number from 1 to 100")
+                }
+            case "retry_on":
+                let items = value.string.map { [$0] } ?? stringList(value, what: what) ?? []
+                var conditions = Set<RetryPolicy.Condition>()
+                for item in items {
+                    if let condition = RetryPolicy.Condition(rawValue: item) {
+                        conditions.insert(condition)
+                    } else {
+                        let names = RetryPolicy.Condition.allCases.map(\.rawValue)
+                        let hint = NameSuggester.nearest(to: item, among: names).map { " — did you mean `\($0)`?" } ?? ""
+                        problem(at: value, "invalid \(what) `\(item)`: expected any of \(names.joined(separator: ", "))\(hint)")
+                    }
+                }
+                if !conditions.isEmpty { policy.retryOn = conditions }
+            default:
+                break
+            }
+        }
+        if policy.minimum > policy.maximum {
+            problem(at: node, "\(label): retry.min (\(policy.minimum.wardenFormatted)) is greater than retry.max (\(policy.maximum.wardenFormatted))")
+        }
+        return policy
+    }
+
+    // MARK: parameters
+
+    /// YAML → JSON, with `${env:…}`/`${file:…}` resolved when `resolving` (collecting the
+    /// resolved values as secrets).
+    mutating func json(_ node: Node, resolving: Bool, job label: String, path: String = "params", secrets found: inout [String]) -> JSONValue {
+        switch node {
+        case .mapping(let mapping):
+            var object: JSONObject = [:]
+            for (key, value) in mapping {
+                let name = key.string ?? ""
+                object[name] = json(value, resolving: resolving, job: label, path: "\(path).\(name)", secrets: &found)
+            }
+            return .object(object)
+        case .sequence(let sequence):
+            return .array(sequence.enumerated().map { index, item in
+                json(item, resolving: resolving, job: label, path: "\(path)[\(index)]", secrets: &found)
+            })
+        case .alias:
+            if resolving { problem(at: node, "\(label): \(path): YAML aliases are not supported in params") }
+            return .null
+        case .scalar(let scalar):
+            switch node.tagName {
+            case .null: return .null
+            case .bool: return node.bool.map(JSONValue.bool) ?? .string(scalar.string)
+            case .int: return node.int.map(JSONValue.int) ?? .string(scalar.string)
+            case .float:
+                if let number = node.float, number.isFinite { return .double(number) }
+                if resolving { problem(at: node, "\(label): \(path): expected a finite number, got \(scalar.string)") }
+                return .null
+            default:
+                guard resolving else { return .string(scalar.string) }
+                switch secrets.resolve(scalar.string) {
+                case .success(let resolved):
+                    found += resolved.secrets
+                    return .string(resolved.text)
+                case .failure(let error):
+                    problem(at: node, "\(label): \(path): \(error.description)")
+                    return .string("")
+                }
+            }
+        }
+    }
+
+    /// The node a JSON pointer into the parameters refers to (the deepest one that exists).
+    static func node(at pointer: String, in root: Node) -> Node? {
+        var current = root
+        for token in pointer.split(separator: "/") {
+            let key = token.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
+            switch current {
+            case .mapping(let mapping):
+                guard let next = mapping.first(where: { $0.key.string == key }) else { return current }
+                current = next.value
+            case .sequence(let sequence):
+                guard let index = Int(key), sequence.indices.contains(index) else { return current }
+                current = sequence[index]
+            default:
+                return current
+            }
+        }
+        return current
+    }
+}

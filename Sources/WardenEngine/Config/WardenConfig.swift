@@ -1,0 +1,90 @@
+import Foundation
+import Logging
+import WardenPluginKit
+
+/// A loaded, validated configuration: everything the daemon needs, nothing left to check.
+public struct WardenConfig: Sendable {
+    /// The file it came from (for messages and for resolving relative paths).
+    public var source: String
+    public var daemon: DaemonSettings
+    public var jobs: [JobDefinition]
+
+    public func job(named name: String) -> JobDefinition? {
+        jobs.first { $0.name == name }
+    }
+}
+
+/// The `daemon:` section.
+public struct DaemonSettings: Sendable, Hashable {
+    public static let defaultDatabase = "/var/lib/warden/history.db"
+
+    public var database: String = DaemonSettings.defaultDatabase
+    public var pluginDirectories: [String] = ["/etc/warden/plugins.d"]
+    /// Plugins running at once, across all jobs.
+    public var maxConcurrency: Int = 16
+    /// Runs waiting for a free slot; a run that finds the queue full is recorded as skipped.
+    public var maxQueue: Int = 1024
+    public var defaultTimeout: Duration = .seconds(30)
+    /// Runs older than this are pruned; nil keeps everything.
+    public var retention: Duration? = .seconds(30 * 86_400)
+    /// Newest runs kept per job; nil means no per-job limit.
+    public var maxRunsPerJob: Int?
+    public var logLevel: Logger.Level = .info
+    /// How long in-flight runs may take to finish after SIGTERM before they are interrupted.
+    public var shutdownGrace: Duration = .seconds(10)
+    public var databaseSync: DatabaseSync = .normal
+
+    public init() {}
+}
+
+/// SQLite's `synchronous` level for the history database (in WAL mode).
+public enum DatabaseSync: String, Sendable, Hashable, CaseIterable {
+    /// Survives a crash of Warden; a power loss may lose the last commits, never the file.
+    case normal
+    /// Every commit is on disk before the writer goes on.
+    case full
+}
+
+/// One scheduled job, with parameters validated (defaults applied) and secrets resolved.
+public struct JobDefinition: Sendable {
+    public var name: String
+    public var plugin: String
+    public var description: String?
+    /// Validated parameters, secrets resolved: what the plugin receives. Never log these.
+    public var parameters: JSONObject
+    public var schedule: JobSchedule
+    public var jitter: Duration
+    public var timeout: Duration
+    public var retry: RetryPolicy
+    public var enabled: Bool
+    /// Values that came from `${env:…}` / `${file:…}`: scrubbed from results and logs.
+    public var secretValues: [String]
+    /// Identifies this job's configuration (computed over its unresolved text, so no secret
+    /// can be recovered from it); stored with every run.
+    public var configHash: String
+    /// Where the job is defined, for messages.
+    public var location: ConfigLocation
+}
+
+/// A `file:line:column` position in a config file.
+public struct ConfigLocation: Sendable, Hashable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+    public var column: Int
+
+    public var description: String { "\(file):\(line):\(column)" }
+}
+
+/// One thing wrong with a config file.
+public struct ConfigProblem: Sendable, Hashable, CustomStringConvertible {
+    public var location: ConfigLocation
+    public var message: String
+
+    public var description: String { "\(location): \(message)" }
+}
+
+/// Every problem found in one pass over a config file.
+public struct ConfigError: Error, Sendable, CustomStringConvertible {
+    public var problems: [ConfigProblem]
+    public var description: String { problems.map(\.description).joined(separator: "\n") }
+}

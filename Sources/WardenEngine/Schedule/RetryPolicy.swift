@@ -1,0 +1,115 @@
+import Foundation
+
+/// How a failed run is retried, with tenacity's semantics and names.
+///
+/// `attempts` is `stop_after_attempt` (the first try counts), `maxDelay` is `stop_after_delay`
+/// (no attempt starts later than this after the first one), `wait` is `wait_fixed`,
+/// `wait_exponential` or `wait_random_exponential`, and `retryOn` says which outcomes are
+/// worth another attempt.
+public struct RetryPolicy: Sendable, Hashable {
+    public enum Wait: String, Sendable, Hashable, CaseIterable {
+        case fixed
+        case exponential
+        case randomExponential = "random_exponential"
+    }
+
+    /// Which attempt outcomes are retried.
+    public enum Condition: String, Sendable, Hashable, CaseIterable {
+        /// Any unsuccessful attempt.
+        case failure
+        /// Only when the result says `retry: true` (a transient problem; timeouts say so too).
+        case retryFlag = "retry_flag"
+        /// Any attempt that ran out of time.
+        case timeout
+        /// Any attempt whose plugin threw instead of returning a result.
+        case error
+    }
+
+    public var attempts: Int
+    public var maxDelay: Duration?
+    public var wait: Wait
+    /// `wait: fixed`: the wait between attempts.
+    public var delay: Duration
+    public var multiplier: Duration
+    public var minimum: Duration
+    public var maximum: Duration
+    public var exponentBase: Double
+    public var retryOn: Set<Condition>
+
+    /// No retry: one attempt per run.
+    public static let none = RetryPolicy(attempts: 1)
+
+    public init(
+        attempts: Int = 3,
+        maxDelay: Duration? = nil,
+        wait: Wait = .exponential,
+        delay: Duration = .seconds(1),
+        multiplier: Duration = .seconds(1),
+        minimum: Duration = .zero,
+        maximum: Duration = .seconds(60),
+        exponentBase: Double = 2,
+        retryOn: Set<Condition> = [.retryFlag]
+    ) {
+        self.attempts = attempts
+        self.maxDelay = maxDelay
+        self.wait = wait
+        self.delay = delay
+        self.multiplier = multiplier
+        self.minimum = minimum
+        self.maximum = maximum
+        self.exponentBase = exponentBase
+        self.retryOn = retryOn
+    }
+
+    /// Whether an attempt that ended this way is worth retrying at all.
+    public func shouldRetry(_ outcome: AttemptOutcome, retryFlag: Bool) -> Bool {
+        switch outcome {
+        case .ok, .interrupted: return false
+        case .failed, .timeout, .error:
+            if retryOn.contains(.failure) { return true }
+            if retryOn.contains(.retryFlag) && retryFlag { return true }
+            if retryOn.contains(.timeout) && outcome == .timeout { return true }
+            if retryOn.contains(.error) && outcome == .error { return true }
+            return false
+        }
+    }
+
+    /// The wait before the next attempt, after attempt number `attempt` (1-based) failed.
+    /// `unit` is a uniform random number in [0, 1) for `random_exponential`.
+    public func waitAfter(attempt: Int, unit: Double = .random(in: 0..<1)) -> Duration {
+        switch wait {
+        case .fixed:
+            return delay
+        case .exponential:
+            return exponential(attempt)
+        case .randomExponential:
+            // AWS "full jitter": uniform in [0, the exponential wait].
+            return exponential(attempt) * max(0, min(unit, 1))
+        }
+    }
+
+    /// `max(min, min(multiplier · base^(attempt-1), max))`, computed in seconds so a large
+    /// exponent saturates at `max` instead of overflowing.
+    private func exponential(_ attempt: Int) -> Duration {
+        let raw = multiplier.seconds * pow(exponentBase, Double(max(0, attempt - 1)))
+        let capped = raw.isFinite ? min(raw, maximum.seconds) : maximum.seconds
+        return .milliseconds(Int64((max(minimum.seconds, capped) * 1000).rounded()))
+    }
+}
+
+/// How one attempt ended.
+public enum AttemptOutcome: String, Sendable, Hashable, Codable {
+    case ok, failed, timeout, error, interrupted
+}
+
+/// How a run ended: its last attempt's outcome, or skipped before any attempt.
+public enum RunStatus: String, Sendable, Hashable, Codable, CaseIterable {
+    case ok, failed, timeout, error, skipped, interrupted
+
+    public init(_ outcome: AttemptOutcome) {
+        self = RunStatus(rawValue: outcome.rawValue)!
+    }
+
+    /// Failed, timed out or errored: what streaks and rules count as a failure.
+    public var isFailure: Bool { self == .failed || self == .timeout || self == .error }
+}

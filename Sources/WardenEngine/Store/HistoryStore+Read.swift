@@ -1,0 +1,179 @@
+import Foundation
+import GRDB
+import WardenPluginKit
+
+/// A filter over the history, as `warden history` takes it.
+public struct HistoryQuery: Sendable {
+    public var job: String?
+    public var status: RunStatus?
+    public var since: Date?
+    public var until: Date?
+    public var limit: Int
+    public var includeAttempts: Bool
+
+    public init(job: String? = nil, status: RunStatus? = nil, since: Date? = nil, until: Date? = nil, limit: Int = 50, includeAttempts: Bool = false) {
+        self.job = job
+        self.status = status
+        self.since = since
+        self.until = until
+        self.limit = limit
+        self.includeAttempts = includeAttempts
+    }
+}
+
+/// A run as read back from the store.
+public struct StoredRun: Sendable {
+    public var id: Int64
+    public var record: RunRecord
+}
+
+/// Per-job figures over a time window, as `warden stats` shows them.
+public struct JobStatistics: Sendable {
+    public var job: String
+    public var runs: Int
+    public var ok: Int
+    public var failed: Int
+    public var skipped: Int
+    /// Of the runs that were not skipped; nil when there were none.
+    public var successPercent: Double?
+    public var p50: Duration?
+    public var p95: Duration?
+    public var lastStatus: RunStatus?
+    public var lastRunAt: Date?
+    /// `ok` or `failing`, and how many runs in a row.
+    public var streak: (kind: String, length: Int)?
+}
+
+extension HistoryStore {
+    /// Newest first. Served by the (job, scheduled_at) and (scheduled_at) indexes.
+    public func history(_ query: HistoryQuery) throws -> [StoredRun] {
+        try reader.read { db in
+            var conditions: [String] = []
+            var arguments: StatementArguments = []
+            if let job = query.job {
+                conditions.append("job = ?")
+                _ = arguments.append(contentsOf: [job])
+            }
+            if let status = query.status {
+                conditions.append("status = ?")
+                _ = arguments.append(contentsOf: [status.rawValue])
+            }
+            if let since = query.since {
+                conditions.append("scheduled_at >= ?")
+                _ = arguments.append(contentsOf: [since.epochMilliseconds])
+            }
+            if let until = query.until {
+                conditions.append("scheduled_at <= ?")
+                _ = arguments.append(contentsOf: [until.epochMilliseconds])
+            }
+            let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+            _ = arguments.append(contentsOf: [query.limit])
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT id, job, plugin, trigger, scheduled_at, started_at, finished_at, duration_ms, status,
+                       message, error, retry, data, config_hash
+                FROM runs \(filter)
+                ORDER BY scheduled_at DESC, id DESC
+                LIMIT ?
+                """, arguments: arguments)
+            var runs = rows.map(Self.storedRun)
+            if query.includeAttempts && !runs.isEmpty {
+                let ids = runs.map(\.id)
+                let attemptRows = try Row.fetchAll(db, sql: """
+                    SELECT run_id, number, wait_ms, started_at, duration_ms, outcome, retry, message, error
+                    FROM attempts WHERE run_id IN (\(ids.map { _ in "?" }.joined(separator: ",")))
+                    ORDER BY run_id, number
+                    """, arguments: StatementArguments(ids))
+                var byRun: [Int64: [AttemptRecord]] = [:]
+                for row in attemptRows {
+                    byRun[row["run_id"], default: []].append(Self.attempt(row))
+                }
+                for index in runs.indices { runs[index].record.attempts = byRun[runs[index].id] ?? [] }
+            }
+            return runs
+        }
+    }
+
+    /// Per-job statistics for runs scheduled at or after `since`, sorted by job name.
+    public func statistics(since: Date) throws -> [JobStatistics] {
+        try reader.read { db in
+            let since = since.epochMilliseconds
+            let counts = try Row.fetchAll(db, sql: """
+                SELECT job, count(*) AS runs, sum(status = 'ok') AS ok,
+                       sum(status IN ('failed', 'timeout', 'error')) AS failed,
+                       sum(status = 'skipped') AS skipped,
+                       max(scheduled_at) AS last_at
+                FROM runs WHERE scheduled_at >= ? GROUP BY job ORDER BY job
+                """, arguments: [since])
+            var states: [String: Row] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM job_state") {
+                states[row["job"]] = row
+            }
+            return try counts.map { row in
+                let job: String = row["job"]
+                let durations = try Double.fetchAll(db, sql: """
+                    SELECT duration_ms FROM runs
+                    WHERE job = ? AND scheduled_at >= ? AND duration_ms IS NOT NULL
+                    ORDER BY duration_ms
+                    """, arguments: [job, since])
+                let runs: Int = row["runs"]
+                let ok: Int = row["ok"]
+                let skipped: Int = row["skipped"]
+                let state = states[job]
+                var streak: (String, Int)?
+                if let state {
+                    let successes: Int = state["consecutive_successes"]
+                    let failures: Int = state["consecutive_failures"]
+                    streak = successes > 0 ? ("ok", successes) : ("failing", failures)
+                }
+                return JobStatistics(
+                    job: job, runs: runs, ok: ok, failed: row["failed"], skipped: skipped,
+                    successPercent: runs > skipped ? 100 * Double(ok) / Double(runs - skipped) : nil,
+                    p50: Self.percentile(durations, 0.50), p95: Self.percentile(durations, 0.95),
+                    lastStatus: (state?["last_status"] as String?).flatMap(RunStatus.init(rawValue:)),
+                    lastRunAt: (row["last_at"] as Int64?).map(Date.init(epochMilliseconds:)),
+                    streak: streak
+                )
+            }
+        }
+    }
+
+    /// Nearest-rank percentile of sorted milliseconds.
+    static func percentile(_ sorted: [Double], _ fraction: Double) -> Duration? {
+        guard !sorted.isEmpty else { return nil }
+        let rank = Int((fraction * Double(sorted.count)).rounded(.up))
+        let value = sorted[min(sorted.count - 1, max(0, rank - 1))]
+        return .microseconds(Int64((value * 1000).rounded()))
+    }
+
+    static func storedRun(_ row: Row) -> StoredRun {
+        let data = (row["data"] as String?).flatMap { try? JSONValue.parse($0) } ?? .null
+        let record = RunRecord(
+            job: row["job"], plugin: row["plugin"], trigger: Self.trigger(row["trigger"]),
+            scheduledAt: Date(epochMilliseconds: row["scheduled_at"]),
+            startedAt: (row["started_at"] as Int64?).map(Date.init(epochMilliseconds:)),
+            finishedAt: Date(epochMilliseconds: row["finished_at"]),
+            duration: (row["duration_ms"] as Double?).map { .microseconds(Int64(($0 * 1000).rounded())) },
+            status: RunStatus(rawValue: row["status"]) ?? .error,
+            message: row["message"], error: row["error"], retry: row["retry"], data: data,
+            configHash: row["config_hash"], attempts: []
+        )
+        return StoredRun(id: row["id"], record: record)
+    }
+
+    static func attempt(_ row: Row) -> AttemptRecord {
+        AttemptRecord(
+            number: row["number"],
+            wait: .microseconds(Int64(((row["wait_ms"] as Double) * 1000).rounded())),
+            startedAt: Date(epochMilliseconds: row["started_at"]),
+            duration: .microseconds(Int64(((row["duration_ms"] as Double) * 1000).rounded())),
+            outcome: AttemptOutcome(rawValue: row["outcome"]) ?? .error,
+            retry: row["retry"], message: row["message"], error: row["error"]
+        )
+    }
+
+    static func trigger(_ text: String) -> RunRecord.Trigger {
+        if text == "manual" { return .manual }
+        if text.hasPrefix("retry-of:"), let id = Int64(text.dropFirst(9)) { return .retry(of: id) }
+        return .schedule
+    }
+}

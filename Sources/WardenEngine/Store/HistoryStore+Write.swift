@@ -1,0 +1,97 @@
+import Foundation
+import GRDB
+import WardenPluginKit
+
+extension HistoryStore {
+    /// Writes runs (with their attempts and the job-state update) in one transaction:
+    /// one commit per batch is what lets thousands of results a second reach the disk.
+    /// Returns the new run ids, in order.
+    @discardableResult
+    public func insert(_ runs: [RunRecord]) throws -> [Int64] {
+        guard !runs.isEmpty else { return [] }
+        return try writer.write { db in
+            var ids: [Int64] = []
+            ids.reserveCapacity(runs.count)
+            let insertRun = try db.cachedStatement(sql: """
+                INSERT INTO runs (job, plugin, trigger, scheduled_at, started_at, finished_at, duration_ms,
+                                  status, attempts, message, error, retry, data, config_hash)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            let insertAttempt = try db.cachedStatement(sql: """
+                INSERT INTO attempts (run_id, number, wait_ms, started_at, duration_ms, outcome, retry, message, error)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            // Streaks and the last change are kept in SQL so that a manual run written by the
+            // CLI and the daemon's own runs update the same state consistently.
+            let updateState = try db.cachedStatement(sql: """
+                INSERT INTO job_state (job, last_status, consecutive_failures, consecutive_successes,
+                                       last_run_id, last_run_at, last_change_at, config_hash)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)
+                ON CONFLICT (job) DO UPDATE SET
+                    consecutive_failures = CASE WHEN excluded.last_status = 'ok' THEN 0 ELSE consecutive_failures + 1 END,
+                    consecutive_successes = CASE WHEN excluded.last_status = 'ok' THEN consecutive_successes + 1 ELSE 0 END,
+                    last_change_at = CASE WHEN (excluded.last_status = 'ok') <> (last_status = 'ok')
+                                          THEN excluded.last_run_at ELSE last_change_at END,
+                    last_status = excluded.last_status,
+                    last_run_id = excluded.last_run_id,
+                    last_run_at = excluded.last_run_at,
+                    config_hash = excluded.config_hash
+                """)
+            for run in runs {
+                try insertRun.execute(arguments: [
+                    run.job, run.plugin, run.trigger.description, run.scheduledAt.epochMilliseconds,
+                    run.startedAt?.epochMilliseconds, run.finishedAt.epochMilliseconds,
+                    run.duration?.fractionalMilliseconds, run.status.rawValue, run.attempts.count,
+                    run.message, run.error, run.retry, run.data.isNull ? nil : run.data.jsonText(), run.configHash,
+                ])
+                let id = db.lastInsertedRowID
+                ids.append(id)
+                for attempt in run.attempts {
+                    try insertAttempt.execute(arguments: [
+                        id, attempt.number, attempt.wait.fractionalMilliseconds, attempt.startedAt.epochMilliseconds,
+                        attempt.duration.fractionalMilliseconds, attempt.outcome.rawValue, attempt.retry,
+                        attempt.message, attempt.error,
+                    ])
+                }
+                if run.status == .ok || run.status.isFailure {
+                    let ok = run.status == .ok
+                    try updateState.execute(arguments: [
+                        run.job, run.status.rawValue, ok ? 0 : 1, ok ? 1 : 0, id,
+                        run.finishedAt.epochMilliseconds, run.configHash,
+                    ])
+                }
+            }
+            return ids
+        }
+    }
+
+    /// Deletes at most `limit` runs that are past retention (older than `cutoff`, or beyond
+    /// the newest `maxRunsPerJob` of one of `jobs`). Small chunks keep each write transaction
+    /// short, so pruning a large backlog never stalls the writer. Returns how many went.
+    public func prune(olderThan cutoff: Date?, maxRunsPerJob: Int?, jobs: [String] = [], limit: Int = 500) throws -> Int {
+        try writer.write { db in
+            var removed = 0
+            if let cutoff {
+                try db.execute(
+                    sql: "DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE scheduled_at < ? ORDER BY scheduled_at LIMIT ?)",
+                    arguments: [cutoff.epochMilliseconds, limit]
+                )
+                removed += db.changesCount
+            }
+            if let maxRunsPerJob, removed < limit {
+                for job in jobs where removed < limit {
+                    // The id of the oldest run to keep; everything older of this job goes.
+                    guard let boundary = try Int64.fetchOne(db, sql: """
+                        SELECT id FROM runs WHERE job = ? ORDER BY scheduled_at DESC, id DESC LIMIT 1 OFFSET ?
+                        """, arguments: [job, maxRunsPerJob - 1]) else { continue }
+                    try db.execute(sql: """
+                        DELETE FROM runs WHERE id IN (
+                            SELECT id FROM runs WHERE job = ? AND id < ? ORDER BY id LIMIT ?)
+                        """, arguments: [job, boundary, limit - removed])
+                    removed += db.changesCount
+                }
+            }
+            return removed
+        }
+    }
+}

@@ -1,0 +1,117 @@
+import Foundation
+import WardenPluginKit
+
+/// What a finished (or skipped) run leaves behind: the row the store writes.
+public struct RunRecord: Sendable, Hashable {
+    public enum Trigger: Sendable, Hashable, CustomStringConvertible {
+        case schedule
+        case manual
+        case retry(of: Int64)
+
+        public var description: String {
+            switch self {
+            case .schedule: return "schedule"
+            case .manual: return "manual"
+            case .retry(let id): return "retry-of:\(id)"
+            }
+        }
+    }
+
+    public var job: String
+    public var plugin: String
+    public var trigger: Trigger
+    public var scheduledAt: Date
+    public var startedAt: Date?
+    public var finishedAt: Date
+    public var duration: Duration?
+    public var status: RunStatus
+    public var message: String
+    /// The error, or for a skipped run the reason (`overlap`, `queue-full`, `shutdown`).
+    public var error: String?
+    public var retry: Bool
+    public var data: JSONValue
+    public var configHash: String
+    public var attempts: [AttemptRecord]
+
+    public init(
+        job: String, plugin: String, trigger: Trigger, scheduledAt: Date, startedAt: Date?, finishedAt: Date,
+        duration: Duration?, status: RunStatus, message: String, error: String?, retry: Bool, data: JSONValue,
+        configHash: String, attempts: [AttemptRecord]
+    ) {
+        self.job = job
+        self.plugin = plugin
+        self.trigger = trigger
+        self.scheduledAt = scheduledAt
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.duration = duration
+        self.status = status
+        self.message = message
+        self.error = error
+        self.retry = retry
+        self.data = data
+        self.configHash = configHash
+        self.attempts = attempts
+    }
+
+    /// A run that never started: its tick found the job still running, the queue full, or
+    /// the daemon stopping.
+    public static func skipped(_ job: JobDefinition, scheduledAt: Date, reason: SkipReason, now: Date = Date()) -> RunRecord {
+        RunRecord(
+            job: job.name, plugin: job.plugin, trigger: .schedule, scheduledAt: scheduledAt, startedAt: nil,
+            finishedAt: now, duration: nil, status: .skipped, message: reason.message, error: reason.rawValue,
+            retry: false, data: .null, configHash: job.configHash, attempts: []
+        )
+    }
+}
+
+public enum SkipReason: String, Sendable {
+    case overlap
+    case queueFull = "queue-full"
+    case shutdown
+
+    var message: String {
+        switch self {
+        case .overlap: return "skipped: the previous run of this job was still going"
+        case .queueFull: return "skipped: max_concurrency reached and the wait queue was full"
+        case .shutdown: return "skipped: the daemon was stopping"
+        }
+    }
+}
+
+/// One attempt within a run.
+public struct AttemptRecord: Sendable, Hashable {
+    public var number: Int
+    /// The back-off waited before this attempt (zero for the first).
+    public var wait: Duration
+    public var startedAt: Date
+    public var duration: Duration
+    public var outcome: AttemptOutcome
+    public var retry: Bool
+    public var message: String
+    public var error: String?
+
+    public init(number: Int, wait: Duration, startedAt: Date, duration: Duration, outcome: AttemptOutcome, retry: Bool, message: String, error: String?) {
+        self.number = number
+        self.wait = wait
+        self.startedAt = startedAt
+        self.duration = duration
+        self.outcome = outcome
+        self.retry = retry
+        self.message = message
+        self.error = error
+    }
+}
+
+extension Date {
+    /// Unix epoch milliseconds: the store's time unit.
+    var epochMilliseconds: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
+
+    init(epochMilliseconds: Int64) {
+        self.init(timeIntervalSince1970: Double(epochMilliseconds) / 1000)
+    }
+}
+
+extension Duration {
+    var fractionalMilliseconds: Double { seconds * 1000 }
+}
