@@ -23,7 +23,10 @@ public struct PluginExecutor: Sendable {
     public struct Execution: Sendable {
         public let result: PluginResult
         public let duration: Duration
-        public let timedOut: Bool
+        /// ok, failed (the plugin said so), timeout, error (it threw), or interrupted
+        /// (the caller was cancelled, e.g. the daemon is stopping).
+        public let outcome: AttemptOutcome
+        public var timedOut: Bool { outcome == .timeout }
     }
 
     /// Executes `entry` with parameters that passed `entry.validate`.
@@ -32,19 +35,21 @@ public struct PluginExecutor: Sendable {
         parameters: JSONObject,
         timeout: Duration,
         dryRun: Bool = false,
+        additionalSecrets: [String] = [],
         metadata: Logger.Metadata = [:]
     ) async -> Execution {
         var pluginLogger = logger
         pluginLogger[metadataKey: "plugin"] = .string(entry.spec.name)
         for (key, value) in metadata { pluginLogger[metadataKey: key] = value }
 
-        pluginLogger.debug("plugin started", metadata: [
-            "params": .string(JSONValue.object(entry.redacted(parameters)).jsonText()),
-            "timeout": .string(timeout.wardenFormatted),
-        ])
         // Whatever a plugin echoes of a secret parameter (an API error quoting the token, a
         // script printing its input) is scrubbed from its result here and from its logs by it.
-        let secrets = entry.schema.secretValues(in: .object(parameters))
+        // `additionalSecrets` are values the config resolved from `${env:…}`/`${file:…}`.
+        let secrets = entry.schema.secretValues(in: .object(parameters)) + additionalSecrets
+        pluginLogger.debug("plugin started", metadata: [
+            "params": .string(JSONValue.object(entry.redacted(parameters)).redactingOccurrences(of: secrets).jsonText()),
+            "timeout": .string(timeout.wardenFormatted),
+        ])
         let started = ContinuousClock.now
         let context = PluginContext(
             logger: pluginLogger,
@@ -59,14 +64,14 @@ public struct PluginExecutor: Sendable {
 
         let outcome = await awaitResult(of: task, within: timeout)
         let result: PluginResult
-        let timedOut: Bool
+        var attemptOutcome: AttemptOutcome
         switch outcome {
         case .success(let value)?:
             result = value
-            timedOut = false
+            attemptOutcome = value.success ? .ok : .failed
         case .failure(let error)?:
             result = Self.result(for: error)
-            timedOut = false
+            attemptOutcome = .error
         case nil:
             task.cancel()
             // Give the plugin its grace to clean up (an external one is being killed by its
@@ -79,14 +84,15 @@ public struct PluginExecutor: Sendable {
                 message: "\(entry.spec.name) did not finish within \(timeout.wardenFormatted)",
                 retry: true
             )
-            timedOut = true
+            attemptOutcome = .timeout
         }
+        if Task.isCancelled && attemptOutcome != .ok { attemptOutcome = .interrupted }
         let execution = Execution(
             result: result.redactingOccurrences(of: secrets),
             duration: ContinuousClock.now - started,
-            timedOut: timedOut
+            outcome: attemptOutcome
         )
-        pluginLogger.info("plugin finished", metadata: [
+        pluginLogger.debug("plugin finished", metadata: [
             "success": .stringConvertible(execution.result.success),
             "retry": .stringConvertible(execution.result.retry),
             "duration": .string(execution.duration.wardenFormatted),

@@ -3,15 +3,7 @@ import WardenPluginKit
 /// `warden plugins`: one row per plugin, columns padded to fit.
 enum PluginTable {
     static func render(_ plugins: [RegisteredPlugin]) -> String {
-        let header = ["NAME", "CATEGORY", "DESCRIPTION"]
-        let rows = plugins.map { [$0.spec.name, $0.spec.category.rawValue, $0.spec.description] }
-        let nameWidth = ([header] + rows).map { $0[0].count }.max() ?? 0
-        let categoryWidth = ([header] + rows).map { $0[1].count }.max() ?? 0
-        return ([header] + rows).map { row in
-            row[0].padding(toLength: nameWidth + 2, withPad: " ", startingAt: 0)
-                + row[1].padding(toLength: categoryWidth + 2, withPad: " ", startingAt: 0)
-                + row[2]
-        }.joined(separator: "\n")
+        TextTable.render([["NAME", "CATEGORY", "DESCRIPTION"]] + plugins.map { [$0.spec.name, $0.spec.category.rawValue, $0.spec.description] })
     }
 }
 

@@ -9,20 +9,47 @@ import WardenPlugins
 /// Options every command that loads plugins shares.
 struct PluginLoadingOptions: ParsableArguments {
     @Option(name: .customLong("plugin-dir"), help: ArgumentHelp(
-        "Directory of custom plugins (repeatable). Replaces the default \(PluginDirectory.defaultPath).",
+        "Directory of custom plugins (repeatable). Replaces the config's daemon.plugin_dirs (default \(PluginDirectory.defaultPath)).",
         valueName: "dir"))
     var pluginDirectories: [String] = []
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel: String = "warning"
+    var logLevel: String?
 
     func validate() throws {
-        guard Logger.Level(rawValue: logLevel) != nil else {
+        if let logLevel, Logger.Level(rawValue: logLevel) == nil {
             throw ValidationError("invalid --log-level `\(logLevel)`: expected trace, debug, info, notice, warning, error or critical")
         }
     }
 
-    var directories: [String] { pluginDirectories.isEmpty ? [PluginDirectory.defaultPath] : pluginDirectories }
+    func directories(default fallback: [String] = [PluginDirectory.defaultPath]) -> [String] {
+        pluginDirectories.isEmpty ? fallback : pluginDirectories
+    }
+
+    func level(default fallback: Logger.Level = .warning) -> Logger.Level {
+        logLevel.flatMap(Logger.Level.init(rawValue:)) ?? fallback
+    }
+}
+
+/// `--config` and `--database`, for the commands that work from a config file.
+struct ConfigOptions: ParsableArguments {
+    @Option(name: .customLong("config"), help: ArgumentHelp("The config file.", valueName: "path"))
+    var configPath: String = ConfigLoader.defaultPath
+
+    @Option(name: .customLong("database"), help: ArgumentHelp(
+        "The history database; overrides the config's daemon.database.", valueName: "path"))
+    var databasePath: String?
+
+    /// The `daemon:` section (defaults when the file cannot be read), with `--database` applied.
+    func daemonSettings() -> DaemonSettings {
+        var settings = ConfigLoader.daemonSettings(path: configPath) ?? DaemonSettings()
+        if let databasePath { settings.database = Self.absolute(databasePath) }
+        return settings
+    }
+
+    static func absolute(_ path: String) -> String {
+        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+    }
 }
 
 /// The registry with built-ins and custom plugins, and a logger, as a command sees them.
@@ -31,8 +58,7 @@ struct CommandRuntime {
     let logger: Logger
     let problems: [PluginDirectory.Problem]
 
-    static func load(_ options: PluginLoadingOptions) async throws -> CommandRuntime {
-        let level = Logger.Level(rawValue: options.logLevel) ?? .warning
+    static func load(directories: [String], level: Logger.Level) async throws -> CommandRuntime {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
@@ -41,8 +67,12 @@ struct CommandRuntime {
         let logger = Logger(label: "warden")
         let registry = PluginRegistry()
         try BuiltinPlugins.register(into: registry)
-        let report = await PluginDirectory(paths: options.directories).discover(into: registry, logger: logger)
+        let report = await PluginDirectory(paths: directories).discover(into: registry, logger: logger)
         return CommandRuntime(registry: registry, logger: logger, problems: report.problems)
+    }
+
+    static func load(_ options: PluginLoadingOptions) async throws -> CommandRuntime {
+        try await load(directories: options.directories(), level: options.level())
     }
 
     func lookup(_ name: String) throws -> RegisteredPlugin {
@@ -55,4 +85,20 @@ struct CommandRuntime {
         }
         throw UsageError(message)
     }
+
+    /// Loads and validates the config against this registry; errors are usage errors.
+    func loadConfig(_ options: ConfigOptions) throws -> WardenConfig {
+        do {
+            var config = try ConfigLoader(registry: registry).load(path: options.configPath)
+            if let database = options.databasePath { config.daemon.database = ConfigOptions.absolute(database) }
+            return config
+        } catch {
+            throw ConfigFailure(error: error)
+        }
+    }
+}
+
+/// A config that did not load: every problem printed, exit status 1 (as `check-config`).
+struct ConfigFailure: Error {
+    let error: ConfigError
 }

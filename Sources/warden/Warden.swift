@@ -8,7 +8,10 @@ struct Warden: AsyncParsableCommand {
         commandName: "warden",
         abstract: "Monitoring and auto-remediation daemon for Linux hosts.",
         version: WardenVersion.current,
-        subcommands: [PluginsCommand.self, ExecCommand.self]
+        subcommands: [
+            RunCommand.self, CheckConfigCommand.self, HistoryCommand.self, StatsCommand.self, RunJobCommand.self,
+            PluginsCommand.self, ExecCommand.self,
+        ]
     )
 
     /// Exit codes scripts can rely on: 0 success, 1 the plugin reported failure,
@@ -24,6 +27,12 @@ struct Warden: AsyncParsableCommand {
         } catch let usage as UsageError {
             printError("warden: \(usage.description)")
             Foundation.exit(ExitStatus.usage)
+        } catch let failure as ConfigFailure {
+            for problem in failure.error.problems { printError(problem.description) }
+            Foundation.exit(ExitStatus.pluginFailed)
+        } catch let fatal as FatalError {
+            printError("warden: \(fatal.description)")
+            Foundation.exit(ExitStatus.pluginFailed)
         } catch let exit as ExitCode {
             Foundation.exit(exit.rawValue)
         } catch {
@@ -40,6 +49,12 @@ enum ExitStatus {
     static let success: Int32 = 0
     static let pluginFailed: Int32 = 1
     static let usage: Int32 = 2
+}
+
+/// A failure at run time (a database that cannot be opened, …); printed, exit status 1.
+struct FatalError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
 
 /// A usage or validation problem found after parsing; printed as is, exit status 2.

@@ -34,6 +34,21 @@ public struct ConfigLoader: Sendable {
         return try load(text: text, file: path)
     }
 
+    /// Only the `daemon:` section, read before plugins are discovered (it says where they
+    /// are, and where the history is). Nil when the file cannot be read or parsed: the full
+    /// load then reports why.
+    public static func daemonSettings(path: String) -> DaemonSettings? {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+              let root = try? Yams.compose(yaml: text), case .mapping(let mapping) = root else { return nil }
+        var reader = ConfigReader(file: path, registry: PluginRegistry(), secrets: SecretResolver(environment: [:]))
+        var settings = DaemonSettings()
+        if let node = mapping.first(where: { $0.key.string == "daemon" })?.value {
+            settings = reader.readDaemon(node)
+        }
+        reader.resolvePaths(in: &settings)
+        return settings
+    }
+
     public func load(text: String, file: String) throws(ConfigError) -> WardenConfig {
         var reader = ConfigReader(file: file, registry: registry, secrets: SecretResolver(environment: environment))
         let config = reader.read(text)
@@ -91,10 +106,15 @@ struct ConfigReader {
         if let node = pairs.value(for: "jobs") {
             jobs = readJobs(node, daemon: daemon)
         }
+        resolvePaths(in: &daemon)
+        return WardenConfig(source: file, daemon: daemon, jobs: jobs)
+    }
+
+    /// Relative paths in the config are relative to the config file's directory.
+    func resolvePaths(in daemon: inout DaemonSettings) {
         let directory = URL(fileURLWithPath: file).deletingLastPathComponent().path
         daemon.database = Self.absolute(daemon.database, relativeTo: directory)
         daemon.pluginDirectories = daemon.pluginDirectories.map { Self.absolute($0, relativeTo: directory) }
-        return WardenConfig(source: file, daemon: daemon, jobs: jobs)
     }
 
     static func absolute(_ path: String, relativeTo directory: String) -> String {

@@ -25,6 +25,11 @@ public struct HistoryQuery: Sendable {
 public struct StoredRun: Sendable {
     public var id: Int64
     public var record: RunRecord
+
+    public init(id: Int64, record: RunRecord) {
+        self.id = id
+        self.record = record
+    }
 }
 
 /// Per-job figures over a time window, as `warden stats` shows them.

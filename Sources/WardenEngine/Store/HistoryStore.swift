@@ -100,8 +100,14 @@ public final class HistoryStore: Sendable {
         return String(describing: error)
     }
 
-    /// Waits for pending writes and closes the connections.
+    /// Checkpoints the WAL into the main file (so a copied `history.db` is complete on its
+    /// own) and closes the connections.
     public func close() throws {
+        if writer is DatabasePool {
+            try writer.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+            }
+        }
         try writer.close()
     }
 }

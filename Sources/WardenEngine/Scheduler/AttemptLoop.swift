@@ -1,0 +1,86 @@
+import Foundation
+import Logging
+import WardenPluginKit
+
+/// Runs one job once: its attempts under the retry policy, each recorded.
+///
+/// Retries never outlive the run's window: an attempt starts only if its back-off ends
+/// before the job's next tick, and its timeout is cut so that it cannot run past that tick.
+public struct AttemptLoop: Sendable {
+    public var executor: PluginExecutor
+    public var clock: any RunClock
+
+    public init(executor: PluginExecutor, clock: any RunClock = SystemRunClock()) {
+        self.executor = executor
+        self.clock = clock
+    }
+
+    public func run(
+        _ job: JobDefinition,
+        plugin entry: RegisteredPlugin,
+        trigger: RunRecord.Trigger,
+        scheduledAt: Date,
+        nextTick: Date?,
+        logger: Logger
+    ) async -> RunRecord {
+        let policy = job.retry
+        var attempts: [AttemptRecord] = []
+        var wait = Duration.zero
+        var last: PluginExecutor.Execution?
+        let firstStart = clock.now()
+
+        for number in 1...max(1, policy.attempts) {
+            let startedAt = clock.now()
+            var timeout = job.timeout
+            if number > 1, let nextTick {
+                timeout = min(timeout, .milliseconds(Int64(nextTick.timeIntervalSince(startedAt) * 1000)))
+            }
+            let execution = await executor.execute(
+                entry, parameters: job.parameters, timeout: max(timeout, .milliseconds(1)),
+                additionalSecrets: job.secretValues,
+                metadata: ["job": .string(job.name), "attempt": .stringConvertible(number)]
+            )
+            last = execution
+            attempts.append(AttemptRecord(
+                number: number, wait: wait, startedAt: startedAt, duration: execution.duration,
+                outcome: execution.outcome, retry: execution.result.retry,
+                message: execution.result.message, error: execution.result.error
+            ))
+
+            guard number < policy.attempts,
+                  policy.shouldRetry(execution.outcome, retryFlag: execution.result.retry),
+                  !Task.isCancelled else { break }
+            let next = policy.waitAfter(attempt: number)
+            let resumeAt = clock.now().addingTimeInterval(next.seconds)
+            if let maxDelay = policy.maxDelay, resumeAt.timeIntervalSince(firstStart) > maxDelay.seconds {
+                logger.debug("retry stopped: max_delay reached", metadata: ["job": .string(job.name)])
+                break
+            }
+            if let nextTick, resumeAt >= nextTick {
+                logger.debug("retry stopped: the next tick comes first", metadata: ["job": .string(job.name)])
+                break
+            }
+            logger.debug("retrying", metadata: [
+                "job": .string(job.name), "attempt": .stringConvertible(number + 1), "wait": .string(next.wardenFormatted),
+            ])
+            do {
+                try await clock.sleep(for: next)
+            } catch {
+                break
+            }
+            wait = next
+        }
+
+        let finishedAt = clock.now()
+        let result = last?.result ?? .failure("no attempt ran")
+        var status = RunStatus(last?.outcome ?? .error)
+        if Task.isCancelled && status != .ok { status = .interrupted }
+        return RunRecord(
+            job: job.name, plugin: entry.spec.name, trigger: trigger, scheduledAt: scheduledAt,
+            startedAt: firstStart, finishedAt: finishedAt,
+            duration: .microseconds(Int64(finishedAt.timeIntervalSince(firstStart) * 1_000_000)),
+            status: status, message: result.message, error: result.error, retry: result.retry,
+            data: result.data, configHash: job.configHash, attempts: attempts
+        )
+    }
+}

@@ -1,0 +1,128 @@
+import Foundation
+import Logging
+import Synchronization
+import WardenPluginKit
+
+/// Turns ticks into recorded runs: refuses overlap, waits for a concurrency slot, runs the
+/// attempts, and hands the record to the writer. Keeps the in-flight runs so that shutdown
+/// can let them finish, then interrupt what is left.
+public final class JobRunner: Sendable {
+    private struct InFlight {
+        var task: Task<Void, Never>
+    }
+
+    private let registry: PluginRegistry
+    private let loop: AttemptLoop
+    private let limiter: ConcurrencyLimiter
+    private let record: @Sendable (RunRecord) async -> Void
+    private let logger: Logger
+    private let inFlight = Mutex<[String: InFlight]>([:])
+    private let lastStatus = Mutex<[String: RunStatus]>([:])
+
+    public init(
+        registry: PluginRegistry,
+        loop: AttemptLoop,
+        limiter: ConcurrencyLimiter,
+        logger: Logger,
+        record: @escaping @Sendable (RunRecord) async -> Void
+    ) {
+        self.registry = registry
+        self.loop = loop
+        self.limiter = limiter
+        self.logger = logger
+        self.record = record
+    }
+
+    /// Called from the scheduler's queue when a job's timer fires; never blocks.
+    public func tick(_ job: JobDefinition, scheduledAt: Date, nextTick: Date?) {
+        let skipped = inFlight.withLock { running -> Bool in
+            if running[job.name] != nil { return true }
+            // The task is created inside the lock so that the entry is there before it can
+            // finish and remove itself.
+            let task = Task { [self] in
+                await self.perform(job, trigger: .schedule, scheduledAt: scheduledAt, nextTick: nextTick)
+                self.inFlight.withLock { _ = $0.removeValue(forKey: job.name) }
+            }
+            running[job.name] = InFlight(task: task)
+            return false
+        }
+        if skipped {
+            logger.warning("run skipped: previous run still going", metadata: ["job": .string(job.name)])
+            let run = RunRecord.skipped(job, scheduledAt: scheduledAt, reason: .overlap)
+            Task { await record(run) }
+        }
+    }
+
+    /// One run of `job` under the concurrency bound, recorded. Returns the record.
+    @discardableResult
+    public func perform(_ job: JobDefinition, trigger: RunRecord.Trigger, scheduledAt: Date, nextTick: Date?) async -> RunRecord {
+        let run: RunRecord
+        switch await limiter.acquire() {
+        case .granted:
+            defer { limiter.release() }
+            if let entry = registry.lookup(job.plugin) {
+                run = await loop.run(job, plugin: entry, trigger: trigger, scheduledAt: scheduledAt, nextTick: nextTick, logger: logger)
+            } else {
+                // A custom plugin removed from disk since the config was loaded.
+                let now = Date()
+                run = RunRecord(
+                    job: job.name, plugin: job.plugin, trigger: trigger, scheduledAt: scheduledAt, startedAt: now,
+                    finishedAt: now, duration: .zero, status: .error, message: "plugin `\(job.plugin)` is no longer registered",
+                    error: "unknown plugin `\(job.plugin)`", retry: false, data: .null, configHash: job.configHash, attempts: []
+                )
+            }
+        case .queueFull:
+            logger.warning("run skipped: max_concurrency reached and the queue is full", metadata: ["job": .string(job.name)])
+            run = RunRecord.skipped(job, scheduledAt: scheduledAt, reason: .queueFull)
+        case .closed:
+            var interrupted = RunRecord.skipped(job, scheduledAt: scheduledAt, reason: .shutdown)
+            interrupted.status = .interrupted
+            interrupted.message = "interrupted: the daemon stopped before this run got a slot"
+            run = interrupted
+        }
+        noteOutcome(run)
+        await record(run)
+        return run
+    }
+
+    /// Logs each run, loudly when a job starts or stops failing.
+    private func noteOutcome(_ run: RunRecord) {
+        guard run.status != .skipped else { return }
+        let previous = lastStatus.withLock { states in
+            defer { states[run.job] = run.status }
+            return states[run.job]
+        }
+        var metadata: Logger.Metadata = [
+            "job": .string(run.job), "plugin": .string(run.plugin), "status": .string(run.status.rawValue),
+            "attempts": .stringConvertible(run.attempts.count),
+        ]
+        if let error = run.error { metadata["error"] = .string(error) }
+        if run.status.isFailure && previous?.isFailure != true {
+            logger.warning("job failing: \(run.message)", metadata: metadata)
+        } else if run.status == .ok && previous?.isFailure == true {
+            logger.notice("job recovered: \(run.message)", metadata: metadata)
+        } else if run.status.isFailure {
+            logger.info("job still failing: \(run.message)", metadata: metadata)
+        } else {
+            logger.debug("run finished", metadata: metadata)
+        }
+    }
+
+    /// How many runs are going (waiting for a slot or running).
+    public var inFlightCount: Int { inFlight.withLock { $0.count } }
+
+    /// Waits for in-flight runs up to `grace`, then cancels the rest (their runs are recorded
+    /// as interrupted, external plugins killed with their process group) and waits for them.
+    public func drain(grace: Duration) async {
+        let deadline = ContinuousClock.now + grace
+        while inFlightCount > 0 && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        let remaining = inFlight.withLock { Array($0.values) }
+        if !remaining.isEmpty {
+            logger.notice("interrupting \(remaining.count) runs still going after the shutdown grace")
+        }
+        remaining.forEach { $0.task.cancel() }
+        for entry in remaining { await entry.task.value }
+    }
+}

@@ -1,0 +1,193 @@
+import ArgumentParser
+import Foundation
+import WardenEngine
+import WardenPluginKit
+
+struct HistoryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "history",
+        abstract: "Show recorded runs, newest first (reads the database; safe while the daemon runs)."
+    )
+
+    @OptionGroup var config: ConfigOptions
+
+    @Option(help: "Only this job.")
+    var job: String?
+
+    @Option(help: "Only runs with this status: \(RunStatus.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var status: String?
+
+    @Option(help: "Runs since a time or a duration ago (1h, 7d, 2026-11-24T10:00:00Z).")
+    var since: String?
+
+    @Option(help: "Runs until a time or a duration ago.")
+    var until: String?
+
+    @Option(help: "At most this many runs.")
+    var limit: Int = 50
+
+    @Flag(help: "Include every attempt of each run.")
+    var attempts = false
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    @Flag(help: "Print CSV.")
+    var csv = false
+
+    func validate() throws {
+        if json && csv { throw ValidationError("--json and --csv exclude each other") }
+        if limit < 1 { throw ValidationError("--limit must be at least 1") }
+        if let status, RunStatus(rawValue: status) == nil {
+            throw ValidationError("invalid --status `\(status)`: expected \(RunStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+    }
+
+    func run() async throws {
+        let query = HistoryQuery(
+            job: job,
+            status: status.flatMap(RunStatus.init(rawValue:)),
+            since: try since.map { try TimeArgument.parse($0, option: "--since") },
+            until: try until.map { try TimeArgument.parse($0, option: "--until") },
+            limit: limit,
+            includeAttempts: attempts
+        )
+        let store = try StoreAccess.openForReading(config)
+        let runs: [StoredRun]
+        do {
+            runs = try store.history(query)
+        } catch {
+            throw FatalError("reading \(store.path): \(error)")
+        }
+        if json {
+            print(JSONValue.array(runs.map { RunJSON.encode($0, attempts: attempts) }).jsonText(pretty: true))
+        } else if csv {
+            print(RunCSV.render(runs), terminator: "")
+        } else {
+            print(RunTable.render(runs, attempts: attempts))
+        }
+    }
+}
+
+enum StoreAccess {
+    static func openForReading(_ options: ConfigOptions) throws -> HistoryStore {
+        do {
+            return try HistoryStore.openForReading(path: options.daemonSettings().database)
+        } catch {
+            throw FatalError(error.description)
+        }
+    }
+}
+
+enum RunJSON {
+    static func encode(_ stored: StoredRun, attempts includeAttempts: Bool) -> JSONValue {
+        let run = stored.record
+        var object: JSONObject = [
+            "id": .int(Int(stored.id)),
+            "job": .string(run.job),
+            "plugin": .string(run.plugin),
+            "trigger": .string(run.trigger.description),
+            "scheduled_at": .string(TimeArgument.iso(run.scheduledAt)),
+            "started_at": run.startedAt.map { .string(TimeArgument.iso($0)) } ?? .null,
+            "finished_at": .string(TimeArgument.iso(run.finishedAt)),
+            "duration_ms": run.duration.map { .double(($0.seconds * 1000 * 1000).rounded() / 1000) } ?? .null,
+            "status": .string(run.status.rawValue),
+            "message": .string(run.message),
+            "error": run.error.map(JSONValue.string) ?? .null,
+            "retry": .bool(run.retry),
+            "data": run.data,
+            "config_hash": .string(run.configHash),
+        ]
+        if includeAttempts {
+            object["attempts"] = .array(run.attempts.map { attempt in
+                [
+                    "number": .int(attempt.number),
+                    "wait_ms": .double((attempt.wait.seconds * 1000 * 1000).rounded() / 1000),
+                    "started_at": .string(TimeArgument.iso(attempt.startedAt)),
+                    "duration_ms": .double((attempt.duration.seconds * 1000 * 1000).rounded() / 1000),
+                    "outcome": .string(attempt.outcome.rawValue),
+                    "retry": .bool(attempt.retry),
+                    "message": .string(attempt.message),
+                    "error": attempt.error.map(JSONValue.string) ?? .null,
+                ]
+            })
+        }
+        return .object(object)
+    }
+}
+
+enum RunCSV {
+    static let columns = ["id", "job", "plugin", "trigger", "scheduled_at", "started_at", "finished_at", "duration_ms", "status", "message", "error"]
+
+    static func render(_ runs: [StoredRun]) -> String {
+        var lines = [columns.joined(separator: ",")]
+        for stored in runs {
+            let run = stored.record
+            let fields = [
+                "\(stored.id)", run.job, run.plugin, run.trigger.description, TimeArgument.iso(run.scheduledAt),
+                run.startedAt.map(TimeArgument.iso) ?? "", TimeArgument.iso(run.finishedAt),
+                run.duration.map { String(format: "%.3f", $0.seconds * 1000) } ?? "", run.status.rawValue,
+                run.message, run.error ?? "",
+            ]
+            lines.append(fields.map(quote).joined(separator: ","))
+        }
+        return lines.joined(separator: "\r\n") + "\r\n"
+    }
+
+    /// RFC 4180: quote fields holding a comma, quote or line break; double inner quotes.
+    static func quote(_ field: String) -> String {
+        guard field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return field }
+        return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}
+
+enum RunTable {
+    static func render(_ runs: [StoredRun], attempts: Bool) -> String {
+        guard !runs.isEmpty else { return "no runs match" }
+        var rows = [["ID", "TIME", "JOB", "STATUS", "TRIES", "DURATION", "MESSAGE"]]
+        for stored in runs {
+            let run = stored.record
+            rows.append([
+                "\(stored.id)", TimeArgument.local(run.scheduledAt), run.job, run.status.rawValue,
+                run.status == .skipped ? "-" : "\(max(run.attempts.count, attempts ? 0 : 1))",
+                run.duration.map(Self.milliseconds) ?? "-",
+                Self.oneLine(run.error.map { "\(run.message) (\($0))" } ?? run.message),
+            ])
+            if attempts {
+                for attempt in run.attempts {
+                    rows.append([
+                        "", "  attempt \(attempt.number)", "waited \(Self.milliseconds(attempt.wait))", attempt.outcome.rawValue,
+                        "", Self.milliseconds(attempt.duration), Self.oneLine(attempt.error ?? attempt.message),
+                    ])
+                }
+            }
+        }
+        return TextTable.render(rows)
+    }
+
+    static func milliseconds(_ duration: Duration) -> String {
+        let value = duration.seconds * 1000
+        return value < 10 ? String(format: "%.1fms", value) : String(format: "%.0fms", value)
+    }
+
+    static func oneLine(_ text: String) -> String {
+        let flat = text.replacingOccurrences(of: "\n", with: " ")
+        return flat.count > 100 ? String(flat.prefix(99)) + "…" : flat
+    }
+}
+
+/// Left-aligned columns separated by two spaces; the last column is not padded.
+enum TextTable {
+    static func render(_ rows: [[String]]) -> String {
+        let columns = rows.map(\.count).max() ?? 0
+        var widths = [Int](repeating: 0, count: columns)
+        for row in rows {
+            for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) }
+        }
+        return rows.map { row in
+            row.enumerated().map { index, cell in
+                index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,100 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import WardenEngine
+import WardenPluginKit
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the daemon in the foreground (logs to stderr).",
+        discussion: """
+            SIGTERM or SIGINT stops scheduling, lets in-flight runs finish within daemon.shutdown_grace, \
+            records the rest as interrupted, flushes the history and exits 0.
+            """
+    )
+
+    @OptionGroup var config: ConfigOptions
+    @OptionGroup var loading: PluginLoadingOptions
+
+    func run() async throws {
+        let settings = config.daemonSettings()
+        let runtime = try await CommandRuntime.load(
+            directories: loading.directories(default: settings.pluginDirectories),
+            level: loading.level(default: settings.logLevel)
+        )
+        for problem in runtime.problems {
+            runtime.logger.warning("custom plugin not loaded: \(problem)")
+        }
+        let loaded = try runtime.loadConfig(config)
+        let httpClient = SharedHTTPClient.make()
+        let daemon = WardenDaemon(config: loaded, registry: runtime.registry, logger: runtime.logger, httpClient: httpClient)
+        let group = ServiceGroup(
+            services: [daemon],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: runtime.logger
+        )
+        do {
+            try await group.run()
+        } catch {
+            try? await httpClient.shutdown()
+            throw FatalError("\(error)")
+        }
+        try await httpClient.shutdown()
+    }
+}
+
+struct CheckConfigCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config",
+        abstract: "Validate a config file: every problem with file:line:column, exit 1 if any."
+    )
+
+    @OptionGroup var config: ConfigOptions
+    @OptionGroup var loading: PluginLoadingOptions
+
+    @Flag(help: "Print {ok, jobs, enabled, problems: [{file, line, column, message}]}.")
+    var json = false
+
+    func run() async throws {
+        let settings = config.daemonSettings()
+        let runtime = try await CommandRuntime.load(
+            directories: loading.directories(default: settings.pluginDirectories),
+            level: loading.level(default: .error)
+        )
+        let problems: [ConfigProblem]
+        var jobs: [JobDefinition] = []
+        do {
+            jobs = try runtime.loadConfig(config).jobs
+            problems = []
+        } catch let failure as ConfigFailure {
+            problems = failure.error.problems
+        }
+        if json {
+            let output: JSONValue = [
+                "ok": .bool(problems.isEmpty),
+                "jobs": .int(jobs.count),
+                "enabled": .int(jobs.filter(\.enabled).count),
+                "problems": .array(problems.map { problem in
+                    [
+                        "file": .string(problem.location.file), "line": .int(problem.location.line),
+                        "column": .int(problem.location.column), "message": .string(problem.message),
+                    ]
+                }),
+                "plugin_warnings": .array(runtime.problems.map { .string($0.description) }),
+            ]
+            print(output.jsonText(pretty: true))
+        } else {
+            for problem in runtime.problems { printError("warning: custom plugin not loaded: \(problem)") }
+            if problems.isEmpty {
+                let disabled = jobs.count - jobs.filter(\.enabled).count
+                print("OK: \(jobs.count) jobs" + (disabled > 0 ? " (\(disabled) disabled)" : ""))
+            } else {
+                for problem in problems { printError(problem.description) }
+                printError("\(problems.count) problem\(problems.count == 1 ? "" : "s") in \(config.configPath)")
+            }
+        }
+        if !problems.isEmpty { throw ExitCode(ExitStatus.pluginFailed) }
+    }
+}
