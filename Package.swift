@@ -123,6 +123,16 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "WardenEngineTests",
+            dependencies: [
+                "WardenEngine", "WardenPluginKit", "WardenPlugins", "WardenTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "WardenCLITests",
             dependencies: ["warden", "WardenTestSupport"],
             swiftSettings: strict

@@ -105,6 +105,17 @@ private final class RouteHandler: ChannelInboundHandler, RemovableChannelHandler
             context.eventLoop.scheduleTask(in: .milliseconds(delay)) {
                 Self.write(bound.value, status: .ok, body: "slow", contentType: "text/plain")
             }
+        } else if path == "/flaky" {
+            // The first `fail` requests for a `key` get 503, later ones 200: a service that
+            // recovers, for retry tests.
+            let key = query["key"] ?? ""
+            let failures = Int(query["fail"] ?? "") ?? 1
+            let seen = log.all.filter { URLComponents(string: $0.uri)?.path == "/flaky" && $0.uri.contains("key=\(key)") }.count
+            if seen <= failures {
+                respond(context, status: .serviceUnavailable, body: "failing (\(seen)/\(failures))")
+            } else {
+                respond(context, status: .ok, body: "recovered")
+            }
         } else if path == "/hang" {
             return  // accept, read, never answer
         } else {

@@ -105,18 +105,25 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
         day = day.adding(days: -1)
         // Wall-clock minutes more than three hours before `date` cannot map to a later instant.
         let earliest = (day.daysSinceEpoch + 1) * 1440 + start.hour! * 60 + start.minute! - 180
+        var best: (key: Int, instant: Date)?
         for _ in 0..<(366 * 8) {
             defer { day = day.adding(days: 1) }
             guard months.contains(day.month), matchesDay(day) else { continue }
             for hour in sortedHours {
-                for minute in sortedMinutes where day.daysSinceEpoch * 1440 + hour * 60 + minute >= earliest {
-                    if let instant = resolve(day, hour: hour, minute: minute, calendar: calendar, after: date) {
-                        return instant
+                for minute in sortedMinutes {
+                    let key = day.daysSinceEpoch * 1440 + hour * 60 + minute
+                    guard key >= earliest else { continue }
+                    // Wall-clock order is instant order except inside a repeated hour, so a
+                    // found instant is final once the scan is three wall hours past it.
+                    if let found = best, key > found.key + 180 { return found.instant }
+                    if let instant = resolve(day, hour: hour, minute: minute, calendar: calendar, after: date),
+                       best == nil || instant < best!.instant {
+                        best = (key, instant)
                     }
                 }
             }
         }
-        return nil
+        return best?.instant
     }
 
     private func matchesDay(_ day: CivilDate) -> Bool {
@@ -130,23 +137,28 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
     /// The instant a wall-clock time maps to, if it is after `date`.
     private func resolve(_ day: CivilDate, hour: Int, minute: Int, calendar: Calendar, after date: Date) -> Date? {
         let wall = DateComponents(year: day.year, month: day.month, day: day.day, hour: hour, minute: minute)
-        guard let first = calendar.date(from: wall) else { return nil }
-        let actual = calendar.dateComponents([.year, .month, .day, .hour, .minute], from: first)
-        if actual.hour != hour || actual.minute != minute || actual.day != day.day {
+        guard let guess = calendar.date(from: wall) else { return nil }
+        func isWall(_ instant: Date) -> Bool {
+            let actual = calendar.dateComponents([.day, .hour, .minute], from: instant)
+            return actual.day == day.day && actual.hour == hour && actual.minute == minute
+        }
+        guard isWall(guess) else {
             // Skipped by a spring-forward transition: fire once, when the clock jumps.
-            guard let transition = calendar.timeZone.nextDaylightSavingTimeTransition(after: first.addingTimeInterval(-4 * 3600)),
+            guard let transition = calendar.timeZone.nextDaylightSavingTimeTransition(after: guess.addingTimeInterval(-4 * 3600)),
                   transition > date else { return nil }
             return transition
         }
-        if first > date { return first }
-        // The second occurrence of a repeated wall time, for wildcard-hour expressions only.
-        guard hourWildcard else { return nil }
-        let shift = calendar.timeZone.secondsFromGMT(for: first) - calendar.timeZone.secondsFromGMT(for: first.addingTimeInterval(4 * 3600))
-        guard shift > 0 else { return nil }
-        let second = first.addingTimeInterval(TimeInterval(shift))
-        let again = calendar.dateComponents([.hour, .minute], from: second)
-        guard again.hour == hour, again.minute == minute, second > date else { return nil }
-        return second
+        // A fall-back transition nearby makes this wall time occur twice, `shift` apart.
+        let zone = calendar.timeZone
+        let shift = TimeInterval(zone.secondsFromGMT(for: guess.addingTimeInterval(-4 * 3600)) - zone.secondsFromGMT(for: guess.addingTimeInterval(4 * 3600)))
+        var occurrences = [guess]
+        if shift > 0 {
+            if isWall(guess.addingTimeInterval(-shift)) { occurrences.insert(guess.addingTimeInterval(-shift), at: 0) }
+            if isWall(guess.addingTimeInterval(shift)) { occurrences.append(guess.addingTimeInterval(shift)) }
+        }
+        // A fixed time of day runs once, the first time; `*`-hour expressions keep their rhythm.
+        let allowed = hourWildcard ? occurrences : [occurrences[0]]
+        return allowed.first { $0 > date }
     }
 }
 
