@@ -187,13 +187,15 @@ struct ConfigReader {
         var jobs: [JobDefinition] = []
         var seen: [String: ConfigLocation] = [:]
         for item in sequence {
-            guard let job = readJob(item, daemon: daemon) else { continue }
-            if let first = seen[job.name] {
-                problem(at: item, "duplicate job name `\(job.name)`: already defined at \(first)")
-                continue
+            // Duplicates are found by name even among jobs that have other problems.
+            if case .mapping(let mapping) = item, let name = mapping.first(where: { $0.key.string == "name" })?.value.string {
+                if let first = seen[name] {
+                    problem(at: item, "duplicate job name `\(name)`: already defined at \(first)")
+                    continue
+                }
+                seen[name] = location(of: item)
             }
-            seen[job.name] = job.location
-            jobs.append(job)
+            if let job = readJob(item, daemon: daemon) { jobs.append(job) }
         }
         return jobs
     }
