@@ -80,14 +80,17 @@ extension HistoryStore {
             }
             if let maxRunsPerJob, removed < limit {
                 for job in jobs where removed < limit {
-                    // The id of the oldest run to keep; everything older of this job goes.
-                    guard let boundary = try Int64.fetchOne(db, sql: """
-                        SELECT id FROM runs WHERE job = ? ORDER BY scheduled_at DESC, id DESC LIMIT 1 OFFSET ?
+                    // The oldest run to keep; everything older of this job goes.
+                    guard let boundary = try Row.fetchOne(db, sql: """
+                        SELECT scheduled_at, id FROM runs WHERE job = ? ORDER BY scheduled_at DESC, id DESC LIMIT 1 OFFSET ?
                         """, arguments: [job, maxRunsPerJob - 1]) else { continue }
+                    let keptTime: Int64 = boundary["scheduled_at"]
+                    let keptID: Int64 = boundary["id"]
                     try db.execute(sql: """
                         DELETE FROM runs WHERE id IN (
-                            SELECT id FROM runs WHERE job = ? AND id < ? ORDER BY id LIMIT ?)
-                        """, arguments: [job, boundary, limit - removed])
+                            SELECT id FROM runs WHERE job = ? AND (scheduled_at, id) < (?, ?)
+                            ORDER BY scheduled_at LIMIT ?)
+                        """, arguments: [job, keptTime, keptID, limit - removed])
                     removed += db.changesCount
                 }
             }

@@ -1,0 +1,161 @@
+import Foundation
+import GRDB
+import Synchronization
+import Testing
+import WardenPluginKit
+@testable import WardenEngine
+
+@Suite("history store")
+struct HistoryStoreTests {
+    static func run(_ job: String, _ status: RunStatus, at time: Date, attempts: Int = 1, duration: Duration = .milliseconds(5)) -> RunRecord {
+        RunRecord(
+            job: job, plugin: "probe", trigger: .schedule, scheduledAt: time, startedAt: time,
+            finishedAt: time.addingTimeInterval(duration.seconds), duration: duration, status: status,
+            message: "\(status)", error: status == .ok ? nil : "boom", retry: false, data: ["n": 1],
+            configHash: "hash",
+            attempts: (1...max(1, attempts)).map { number in
+                AttemptRecord(number: number, wait: .milliseconds(100 * (number - 1)), startedAt: time, duration: duration,
+                              outcome: number == attempts ? AttemptOutcome(rawValue: status.rawValue) ?? .ok : .failed,
+                              retry: true, message: "attempt \(number)", error: nil)
+            }
+        )
+    }
+
+    @Test func migratesCreatesPrivatelyAndRecordsTheMigration() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("sub/history.db")
+        let store = try HistoryStore.openForWriting(path: path)
+        let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        let applied = try store.reader.read { db in try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations") }
+        #expect(applied == ["0001_history"])
+        let journal = try store.reader.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
+        #expect(journal == "wal")
+        try store.close()
+        // Opening again applies nothing new and keeps working.
+        try HistoryStore.openForWriting(path: path).close()
+    }
+
+    @Test func aDatabaseFromANewerWardenIsRefused() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("history.db")
+        try HistoryStore.openForWriting(path: path).close()
+        let queue = try DatabaseQueue(path: path)
+        try queue.write { db in try db.execute(sql: "INSERT INTO grdb_migrations VALUES ('0099_future')") }
+        try queue.close()
+        #expect {
+            try HistoryStore.openForWriting(path: path)
+        } throws: { error in
+            "\(error)".contains("written by a newer Warden") && "\(error)".contains("0099_future")
+        }
+        #expect(throws: HistoryStore.OpenError.self) { try HistoryStore.openForReading(path: path) }
+    }
+
+    @Test func runsAttemptsAndJobStateRoundTrip() throws {
+        let directory = try TemporaryDirectory()
+        let store = try HistoryStore.openForWriting(path: directory.file("history.db"))
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        var runs: [RunRecord] = []
+        for (index, status) in [RunStatus.ok, .ok, .failed, .timeout, .skipped, .ok].enumerated() {
+            runs.append(Self.run("web", status, at: start.addingTimeInterval(Double(index) * 60), attempts: status == .failed ? 3 : 1))
+        }
+        runs.append(Self.run("db", .error, at: start))
+        let ids = try store.insert(runs)
+        #expect(ids.count == 7)
+
+        let web = try store.history(HistoryQuery(job: "web", limit: 10, includeAttempts: true))
+        #expect(web.map(\.record.status) == [.ok, .skipped, .timeout, .failed, .ok, .ok])
+        let failed = try #require(web.first { $0.record.status == .failed })
+        #expect(failed.record.attempts.map(\.number) == [1, 2, 3])
+        #expect(failed.record.attempts.map(\.wait) == [.zero, .milliseconds(100), .milliseconds(200)])
+        #expect(failed.record.data == ["n": 1])
+        #expect(try store.history(HistoryQuery(status: .error, limit: 10)).map(\.record.job) == ["db"])
+        let windowed = try store.history(HistoryQuery(job: "web", since: start.addingTimeInterval(100), until: start.addingTimeInterval(200)))
+        #expect(windowed.count == 2)
+
+        let state = try store.reader.read { db in try Row.fetchOne(db, sql: "SELECT * FROM job_state WHERE job = 'web'") }
+        // ok, ok, failed, timeout, (skipped does not count), ok: one success after two failures.
+        #expect(state?["consecutive_successes"] == 1)
+        #expect(state?["consecutive_failures"] == 0)
+        #expect(state?["last_status"] == "ok")
+
+        let stats = try store.statistics(since: start.addingTimeInterval(-1))
+        let webStats = try #require(stats.first { $0.job == "web" })
+        #expect(webStats.runs == 6 && webStats.ok == 3 && webStats.failed == 2 && webStats.skipped == 1)
+        #expect(webStats.successPercent == 60)
+        #expect(webStats.streak?.kind == "ok" && webStats.streak?.length == 1)
+        #expect(webStats.p50 == .milliseconds(5))
+        try store.close()
+    }
+
+    @Test func pruningRespectsAgeAndPerJobLimitsInChunks() throws {
+        let directory = try TemporaryDirectory()
+        let store = try HistoryStore.openForWriting(path: directory.file("history.db"))
+        let now = Date()
+        var runs: [RunRecord] = []
+        for index in 0..<1_200 {
+            runs.append(Self.run("old", .ok, at: now.addingTimeInterval(-40 * 86_400 + Double(index))))
+        }
+        for index in 0..<30 {
+            runs.append(Self.run("busy", .ok, at: now.addingTimeInterval(-Double(index))))
+        }
+        try store.insert(runs)
+        var removed: [Int] = []
+        while true {
+            let count = try store.prune(olderThan: now.addingTimeInterval(-30 * 86_400), maxRunsPerJob: 10, jobs: ["old", "busy"])
+            removed.append(count)
+            if count < 500 { break }
+        }
+        #expect(removed == [500, 500, 220])
+        let remaining = try store.reader.read { db in
+            try Row.fetchAll(db, sql: "SELECT job, count(*) AS n FROM runs GROUP BY job ORDER BY job")
+        }
+        #expect(remaining.map { $0["job"] as String } == ["busy"])
+        #expect(remaining.first?["n"] == 10)
+        // Attempts went with their runs.
+        let orphans = try store.reader.read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM attempts WHERE run_id NOT IN (SELECT id FROM runs)")
+        }
+        #expect(orphans == 0)
+        try store.close()
+    }
+
+    @Test func theWriterBatchesFlushesAndNeverLosesARun() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("history.db")
+        let store = try HistoryStore.openForWriting(path: path)
+        let batches = BatchCounter()
+        // A small queue forces producers to wait for the writer: backpressure, not loss.
+        let writer = HistoryWriter(store: store, logger: testLogger, capacity: 64) { batches.add($0.count) }
+        let start = Date()
+        await withTaskGroup(of: Void.self) { group in
+            for producer in 0..<8 {
+                group.addTask {
+                    for index in 0..<500 {
+                        await writer.record(Self.run("job\(producer)", .ok, at: start.addingTimeInterval(Double(index))))
+                    }
+                }
+            }
+        }
+        await writer.flush()
+        // A reader sees everything flushed while the writer is still open.
+        let reader = try HistoryStore.openForReading(path: path)
+        let count = try await reader.reader.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM runs") }
+        #expect(count == 4_000)
+        #expect(batches.total == 4_000)
+        #expect(batches.count < 4_000)  // group commit: fewer transactions than runs
+        await writer.close()
+        // After close, a late run is written directly rather than dropped.
+        await writer.record(Self.run("late", .ok, at: start))
+        let late = try await reader.reader.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM runs WHERE job = 'late'") }
+        #expect(late == 1)
+        try store.close()
+    }
+}
+
+final class BatchCounter: Sendable {
+    private let state = Mutex<(count: Int, total: Int)>((0, 0))
+    func add(_ size: Int) { state.withLock { $0.count += 1; $0.total += size } }
+    var count: Int { state.withLock { $0.count } }
+    var total: Int { state.withLock { $0.total } }
+}
