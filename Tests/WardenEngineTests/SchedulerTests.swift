@@ -1,0 +1,138 @@
+import Foundation
+import Synchronization
+import Testing
+import WardenPluginKit
+import WardenPlugins
+import WardenTestSupport
+@testable import WardenEngine
+
+/// The runs a runner records, in memory.
+final class RecordedRuns: Sendable {
+    private let runs = Mutex<[RunRecord]>([])
+    func add(_ run: RunRecord) { runs.withLock { $0.append(run) } }
+    var all: [RunRecord] { runs.withLock { $0 } }
+    func of(_ job: String) -> [RunRecord] { all.filter { $0.job == job } }
+}
+
+@Suite("scheduler", .serialized)
+struct SchedulerTests {
+    func job(_ name: String, every: Duration, timeout: Duration = .seconds(5), plugin: String = "probe", params: JSONObject? = nil) -> JobDefinition {
+        JobDefinition(
+            name: name, plugin: plugin, description: nil, parameters: params ?? ["tag": .string(name)],
+            schedule: .every(every), jitter: .zero, timeout: timeout, retry: .none, enabled: true,
+            secretValues: [], configHash: "h", location: ConfigLocation(file: "t", line: 1, column: 1)
+        )
+    }
+
+    func start(_ jobs: [JobDefinition], registry: PluginRegistry, maxConcurrent: Int = 16, maxQueue: Int = 64) -> (Scheduler, JobRunner, RecordedRuns) {
+        let recorded = RecordedRuns()
+        let executor = PluginExecutor(httpClient: sharedHTTPClient, logger: testLogger, environment: [:], cancellationGrace: .seconds(3))
+        let runner = JobRunner(
+            registry: registry, loop: AttemptLoop(executor: executor),
+            limiter: ConcurrencyLimiter(maxConcurrent: maxConcurrent, maxQueue: maxQueue), logger: testLogger,
+            record: { recorded.add($0) }
+        )
+        let scheduler = Scheduler(logger: testLogger) { job, scheduledAt, nextTick in
+            runner.tick(job, scheduledAt: scheduledAt, nextTick: nextTick)
+        }
+        scheduler.start(jobs)
+        return (scheduler, runner, recorded)
+    }
+
+    @Test func aJobNeverOverlapsItself() async throws {
+        let probe = ProbePlugin(delay: .milliseconds(450))
+        let registry = try makeRegistry([probe])
+        let (scheduler, runner, recorded) = start([job("slow", every: .milliseconds(200))], registry: registry)
+        try await Task.sleep(for: .milliseconds(1_700))
+        scheduler.stop()
+        await runner.drain(grace: .seconds(2))
+        let runs = recorded.of("slow")
+        let skipped = runs.filter { $0.status == .skipped }
+        #expect(probe.perJobPeak == 1)
+        #expect(runs.filter { $0.status == .ok }.count >= 2)
+        #expect(skipped.count >= 3)
+        #expect(skipped.allSatisfy { $0.error == "overlap" && $0.attempts.isEmpty })
+    }
+
+    @Test func theConcurrencyCapHoldsAndExcessWaits() async throws {
+        let probe = ProbePlugin(delay: .milliseconds(300))
+        let registry = try makeRegistry([probe])
+        let jobs = (0..<6).map { job("capped\($0)", every: .milliseconds(500)) }
+        let (scheduler, runner, recorded) = start(jobs, registry: registry, maxConcurrent: 2, maxQueue: 64)
+        try await Task.sleep(for: .milliseconds(2_200))
+        scheduler.stop()
+        await runner.drain(grace: .seconds(5))
+        #expect(probe.peak == 2)
+        // Waiting in the queue is not skipping: every job ran.
+        for index in 0..<6 { #expect(recorded.of("capped\(index)").contains { $0.status == .ok }) }
+    }
+
+    @Test func aFullQueueIsRecordedAsSkipped() async throws {
+        let probe = ProbePlugin(delay: .milliseconds(400))
+        let registry = try makeRegistry([probe])
+        let jobs = (0..<4).map { job("queued\($0)", every: .milliseconds(1_000)) }
+        let (scheduler, runner, recorded) = start(jobs, registry: registry, maxConcurrent: 1, maxQueue: 0)
+        try await Task.sleep(for: .milliseconds(1_100))
+        scheduler.stop()
+        await runner.drain(grace: .seconds(5))
+        let skipped = recorded.all.filter { $0.error == "queue-full" }
+        #expect(probe.peak == 1)
+        #expect(!skipped.isEmpty && skipped.allSatisfy { $0.status == .skipped })
+    }
+
+    @Test func aTimedOutExecutablePluginLeavesNoProcessBehind() async throws {
+        let fixtures = try PluginFixtureDirectory()
+        let pidFile = fixtures.path + "/grandchild.pid"
+        try fixtures.addScript("hang", spec: PluginFixtureDirectory.spec("hang"), body: """
+            sleep 300 &
+            echo $! > \(pidFile)
+            sleep 300
+            """)
+        let registry = try makeRegistry([])
+        _ = await PluginDirectory(paths: [fixtures.path]).discover(into: registry, logger: testLogger)
+        let hang = job("hang", every: .seconds(60), timeout: .milliseconds(500), plugin: "hang", params: [:])
+        let recorded = RecordedRuns()
+        let executor = PluginExecutor(httpClient: sharedHTTPClient, logger: testLogger, environment: [:], cancellationGrace: .seconds(3))
+        let runner = JobRunner(registry: registry, loop: AttemptLoop(executor: executor),
+                               limiter: ConcurrencyLimiter(maxConcurrent: 4, maxQueue: 4), logger: testLogger, record: { recorded.add($0) })
+        let started = ContinuousClock.now
+        let run = await runner.perform(hang, trigger: .manual, scheduledAt: Date(), nextTick: nil)
+        #expect(ContinuousClock.now - started < .seconds(4))
+        #expect(run.status == .timeout)
+        #expect(run.attempts.first?.outcome == .timeout)
+        let grandchild = try #require(await readPid(pidFile))
+        #expect(await eventually(within: .seconds(3)) { !processIsAlive(grandchild) })
+    }
+
+    @Test func drainInterruptsRunsThatOutlastTheGrace() async throws {
+        let probe = ProbePlugin(delay: .seconds(30))
+        let registry = try makeRegistry([probe])
+        let (scheduler, runner, recorded) = start([job("stuck", every: .milliseconds(100), timeout: .seconds(60))], registry: registry)
+        #expect(await eventually { runner.inFlightCount == 1 })
+        scheduler.stop()
+        let started = ContinuousClock.now
+        await runner.drain(grace: .milliseconds(300))
+        #expect(ContinuousClock.now - started < .seconds(3))
+        let runs = recorded.of("stuck").filter { $0.status != .skipped }
+        #expect(runs.map(\.status) == [.interrupted])
+    }
+
+    @Test func timersFireOnTheirPhaseAndDoNotDrift() async throws {
+        let probe = ProbePlugin()
+        let registry = try makeRegistry([probe])
+        let interval = Duration.milliseconds(250)
+        let (scheduler, runner, recorded) = start([job("beat", every: interval)], registry: registry)
+        try await Task.sleep(for: .milliseconds(1_400))
+        scheduler.stop()
+        await runner.drain(grace: .seconds(1))
+        let runs = recorded.of("beat")
+        #expect(runs.count >= 4)
+        let phase = JobSchedule.phase(forJob: "beat", interval: interval).milliseconds
+        for run in runs {
+            // Scheduled times sit exactly on phase + k·interval …
+            #expect(run.scheduledAt.epochMilliseconds % interval.milliseconds == phase)
+            // … and the runs start right on them.
+            #expect(run.startedAt!.timeIntervalSince(run.scheduledAt) < 0.05)
+        }
+    }
+}
