@@ -255,12 +255,18 @@ struct ConfigReader {
         var parameters: JSONObject = [:]
         var rawParameters: JSONValue = .object([:])
         var secretValues: [String] = []
+        var unresolved = Set<String>()
         let paramsNode = pairs.value(for: "params")
         if let paramsNode, !isNull(paramsNode) {
-            if case .mapping = paramsNode {
+            if case .mapping(let mapping) = paramsNode {
                 rawParameters = json(paramsNode, resolving: false, job: label, secrets: &secretValues)
-                let resolved = json(paramsNode, resolving: true, job: label, secrets: &secretValues)
-                parameters = resolved.objectValue ?? [:]
+                for (key, value) in mapping {
+                    let name = key.string ?? ""
+                    let before = problems.count
+                    parameters[name] = json(value, resolving: true, job: label, path: "params.\(name)", secrets: &secretValues)
+                    // A value whose secret did not resolve is reported once, not again by the schema.
+                    if problems.count > before { unresolved.insert(name) }
+                }
             } else {
                 problem(at: paramsNode, "\(label): `params` must be a mapping of parameter names to values, got \(describe(paramsNode))")
             }
@@ -270,7 +276,7 @@ struct ConfigReader {
             case .success(let validated):
                 parameters = validated
             case .failure(let error):
-                for violation in error.violations {
+                for violation in error.violations where !unresolved.contains(violation.parameter ?? "") {
                     let target = paramsNode.flatMap { Self.node(at: violation.pointer, in: $0) } ?? paramsNode ?? node
                     let parameter = violation.pointer.split(separator: "/").joined(separator: ".")
                     let message = violation.message.redactingOccurrences(of: secretValues)
