@@ -2,7 +2,7 @@
 SWIFT ?= swift
 BIN := .build/debug/warden
 
-.PHONY: setup build release test run docs clean
+.PHONY: setup build release test run history docs clean
 
 setup:
 	@scripts/setup.sh
@@ -19,9 +19,16 @@ test: setup
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
-# Until the daemon lands (issue 3) this shows the plugins Warden can run.
+# The daemon in the foreground on the shipped default config, history under ./var/.
+# Ctrl-C stops it cleanly (in-flight checks finish, every result is flushed).
 run: build
-	$(BIN) plugins
+	@mkdir -p var
+	$(BIN) run --config etc/warden/warden.yaml --database var/history.db \
+		--plugin-dir etc/warden/examples/plugins.d
+
+# Read the history `make run` writes.
+history: build
+	$(BIN) history --database var/history.db --attempts
 
 # Regenerates docs/plugins.md from the plugin specs.
 docs: build
