@@ -2,7 +2,7 @@
 SWIFT ?= swift
 BIN := .build/debug/warden
 
-.PHONY: setup build release test run history docs clean
+.PHONY: setup build release test run history bench docs clean
 
 setup:
 	@scripts/setup.sh
@@ -29,6 +29,11 @@ run: build
 # Read the history `make run` writes.
 history: build
 	$(BIN) history --database var/history.db --attempts
+
+# Measurements behind design choices (bench/README.md); release build.
+bench: setup
+	$(SWIFT) build -c release --product warden-bench
+	.build/release/warden-bench timers 1000,10000 5
 
 # Regenerates docs/plugins.md from the plugin specs.
 docs: build

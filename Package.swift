@@ -96,6 +96,13 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // `make bench`: measurements that back the engine's design choices (bench/README.md).
+        .executableTarget(
+            name: "warden-bench",
+            dependencies: ["WardenEngine", "WardenPluginKit", .product(name: "Logging", package: "swift-log")],
+            path: "bench/warden-bench",
+            swiftSettings: strict
+        ),
         .target(
             name: "WardenTestSupport",
             dependencies: [

@@ -64,6 +64,25 @@ public struct JobDefinition: Sendable {
     public var configHash: String
     /// Where the job is defined, for messages.
     public var location: ConfigLocation
+
+    public init(
+        name: String, plugin: String, description: String? = nil, parameters: JSONObject, schedule: JobSchedule,
+        jitter: Duration = .zero, timeout: Duration, retry: RetryPolicy = .none, enabled: Bool = true,
+        secretValues: [String] = [], configHash: String, location: ConfigLocation
+    ) {
+        self.name = name
+        self.plugin = plugin
+        self.description = description
+        self.parameters = parameters
+        self.schedule = schedule
+        self.jitter = jitter
+        self.timeout = timeout
+        self.retry = retry
+        self.enabled = enabled
+        self.secretValues = secretValues
+        self.configHash = configHash
+        self.location = location
+    }
 }
 
 /// A `file:line:column` position in a config file.
@@ -71,6 +90,12 @@ public struct ConfigLocation: Sendable, Hashable, CustomStringConvertible {
     public var file: String
     public var line: Int
     public var column: Int
+
+    public init(file: String, line: Int, column: Int) {
+        self.file = file
+        self.line = line
+        self.column = column
+    }
 
     public var description: String { "\(file):\(line):\(column)" }
 }

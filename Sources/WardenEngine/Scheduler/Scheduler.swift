@@ -7,8 +7,9 @@ import Synchronization
 ///
 /// Each timer is one-shot and re-armed for the next fire time computed from the schedule
 /// (never from when a run ended), against the wall clock, so cron jobs follow the local
-/// time and interval jobs keep their phase. Measured here: 10,000 timers fire with p99
-/// lateness under 0.1 ms at about a third of one core (`bench/timer-precision`).
+/// time and interval jobs keep their phase. Measured (`make bench`, bench/README.md): at
+/// 10,000 jobs p99 start lateness is 0.08 ms (bare timers: 0.05 ms) at ~4 % of one core, so
+/// a single timer driving a heap would buy nothing worth its code.
 public final class Scheduler: Sendable {
     public typealias Tick = @Sendable (_ job: JobDefinition, _ scheduledAt: Date, _ nextTick: Date?) -> Void
 

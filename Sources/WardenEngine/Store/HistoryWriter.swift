@@ -60,7 +60,7 @@ public final class HistoryWriter: Sendable {
                 return
             case .finished:
                 // Too late for the background task: write it here rather than lose it.
-                commit([run])
+                await commit([run])
                 return
             case .full:
                 await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
@@ -106,14 +106,14 @@ public final class HistoryWriter: Sendable {
                 if case .run(let run) = item { return run }
                 return nil
             }
-            if !runs.isEmpty { commit(runs) }
+            if !runs.isEmpty { await commit(runs) }
             for item in batch {
                 if case .flush(let continuation) = item { continuation.resume() }
             }
         }
     }
 
-    private func commit(_ runs: [RunRecord]) {
+    private func commit(_ runs: [RunRecord]) async {
         // A failed commit is retried a few times (a long-running reader holding a lock, a
         // full disk being cleared); the runs stay in memory meanwhile.
         for attempt in 1...5 {
@@ -125,7 +125,7 @@ public final class HistoryWriter: Sendable {
                 logger.error("history write failed", metadata: [
                     "attempt": "\(attempt)", "runs": "\(runs.count)", "error": "\(HistoryStore.describe(error))",
                 ])
-                Thread.sleep(forTimeInterval: 0.2 * Double(attempt))
+                try? await Task.sleep(for: .milliseconds(200 * attempt))
             }
         }
         logger.critical("history write failed 5 times; \(runs.count) runs were not stored")

@@ -1,0 +1,108 @@
+import Dispatch
+import Foundation
+import Synchronization
+import WardenEngine
+import Logging
+import WardenPluginKit
+
+// warden-bench timers [JOBS] [SECONDS]
+//
+// Timer precision of Warden's scheduler (one DispatchSourceTimer per job, re-armed from the
+// schedule) next to the floor: bare repeating DispatchSourceTimers with the same spread of
+// start offsets. Reports start lateness p50/p99/max and CPU time per second, side by side.
+
+struct Lateness {
+    var samples: [Double] = []
+
+    mutating func add(_ milliseconds: Double) { samples.append(milliseconds) }
+
+    func summary() -> (p50: Double, p99: Double, max: Double, count: Int) {
+        let sorted = samples.sorted()
+        guard !sorted.isEmpty else { return (0, 0, 0, 0) }
+        func rank(_ fraction: Double) -> Double { sorted[min(sorted.count - 1, Int(fraction * Double(sorted.count)))] }
+        return (rank(0.50), rank(0.99), sorted.last!, sorted.count)
+    }
+}
+
+func cpuSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+}
+
+func job(_ index: Int) -> JobDefinition {
+    JobDefinition(
+        name: "bench_\(index)", plugin: "noop", description: nil, parameters: [:], schedule: .every(.seconds(1)),
+        jitter: .zero, timeout: .seconds(1), retry: .none, enabled: true, secretValues: [], configHash: "",
+        location: ConfigLocation(file: "bench", line: 1, column: 1)
+    )
+}
+
+/// Warden's scheduler: lateness = when the tick ran − the schedule's planned time.
+func measureScheduler(jobs count: Int, seconds: Int) -> (Lateness, Double) {
+    let lateness = Mutex(Lateness())
+    let warmUp = Date().addingTimeInterval(1.5)
+    var logger = Logger(label: "bench")
+    logger.logLevel = .critical
+    let scheduler = Scheduler(logger: logger) { _, scheduledAt, _ in
+        let now = Date()
+        guard now > warmUp else { return }
+        lateness.withLock { $0.add(now.timeIntervalSince(scheduledAt) * 1000) }
+    }
+    scheduler.start((0..<count).map(job))
+    Thread.sleep(forTimeInterval: 1.5)
+    let cpuStart = cpuSeconds()
+    Thread.sleep(forTimeInterval: Double(seconds))
+    let cpu = cpuSeconds() - cpuStart
+    scheduler.stop()
+    return (lateness.withLock { $0 }, cpu / Double(seconds))
+}
+
+/// The floor: bare repeating timers, start offsets spread over the second.
+func measureBareTimers(count: Int, seconds: Int) -> (Lateness, Double) {
+    let lateness = Mutex(Lateness())
+    let queue = DispatchQueue(label: "bench.bare")
+    let start = DispatchTime.now().uptimeNanoseconds + 1_500_000_000
+    var timers: [any DispatchSourceTimer] = []
+    for index in 0..<count {
+        let offset = UInt64(index) * 1_000_000_000 / UInt64(count)
+        let first = start + offset
+        let fired = Mutex(0)
+        let timer = DispatchSource.makeTimerSource(flags: [.strict], queue: queue)
+        timer.setEventHandler {
+            let now = DispatchTime.now().uptimeNanoseconds
+            let k = fired.withLock { value -> UInt64 in defer { value += 1 }; return UInt64(value) }
+            let planned = first + k * 1_000_000_000
+            lateness.withLock { $0.add(Double(Int64(now) - Int64(planned)) / 1e6) }
+        }
+        timer.schedule(deadline: DispatchTime(uptimeNanoseconds: first), repeating: .seconds(1), leeway: .microseconds(200))
+        timer.activate()
+        timers.append(timer)
+    }
+    Thread.sleep(forTimeInterval: 1.5)
+    let cpuStart = cpuSeconds()
+    Thread.sleep(forTimeInterval: Double(seconds))
+    let cpu = cpuSeconds() - cpuStart
+    timers.forEach { $0.cancel() }
+    return (lateness.withLock { $0 }, cpu / Double(seconds))
+}
+
+let arguments = CommandLine.arguments.dropFirst()
+guard arguments.first == "timers" else {
+    FileHandle.standardError.write(Data("usage: warden-bench timers [JOBS] [SECONDS]\n".utf8))
+    exit(2)
+}
+let jobCounts = arguments.dropFirst().first.map { $0.split(separator: ",").compactMap { Int($0) } } ?? [1_000, 10_000]
+let seconds = arguments.dropFirst(2).first.flatMap(Int.init) ?? 5
+
+print("timer precision: every job at a 1 s interval, \(seconds) s measured after 1.5 s warm-up")
+print("| jobs | timers | starts | p50 ms | p99 ms | max ms | CPU % of a core |")
+print("|---:|---|---:|---:|---:|---:|---:|")
+for count in jobCounts {
+    for (name, measure) in [("bare DispatchSourceTimer (floor)", measureBareTimers), ("Warden scheduler", measureScheduler)] {
+        FileHandle.standardError.write(Data("measuring \(name) with \(count) jobs…\n".utf8))
+        let (lateness, cpu) = measure(count, seconds)
+        let summary = lateness.summary()
+        print(String(format: "| %d | %@ | %d | %.3f | %.3f | %.3f | %.1f |", count, name, summary.count, summary.p50, summary.p99, summary.max, cpu * 100))
+    }
+}
