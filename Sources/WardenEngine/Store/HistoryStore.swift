@@ -85,8 +85,13 @@ public final class HistoryStore: Sendable {
     /// History can hold hostnames, URLs and error text: only the daemon's user may read it.
     private static func createPrivately(_ path: String) throws {
         let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty && !FileManager.default.fileExists(atPath: directory) {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+        // mkdir -p with mode 0750, reporting the real errno.
+        var prefix = directory.hasPrefix("/") ? "" : "."
+        for component in directory.split(separator: "/") {
+            prefix += "/" + component
+            if mkdir(prefix, 0o750) != 0 && errno != EEXIST {
+                throw OpenError.sqlite(path: path, message: "cannot create the directory \(prefix): \(String(cString: strerror(errno)))")
+            }
         }
         let descriptor = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
