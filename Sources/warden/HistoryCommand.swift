@@ -26,7 +26,7 @@ struct HistoryCommand: AsyncParsableCommand {
     @Option(help: "At most this many runs.")
     var limit: Int = 50
 
-    @Flag(help: "Include every attempt of each run.")
+    @Flag(help: "Include every attempt of each run (JSON: `attempt_details`).")
     var attempts = false
 
     @Flag(help: "Print JSON.")
@@ -92,6 +92,7 @@ enum RunJSON {
             "finished_at": .string(TimeArgument.iso(run.finishedAt)),
             "duration_ms": run.duration.map { .double(($0.seconds * 1000 * 1000).rounded() / 1000) } ?? .null,
             "status": .string(run.status.rawValue),
+            "attempts": .int(stored.attemptCount),
             "message": .string(run.message),
             "error": run.error.map(JSONValue.string) ?? .null,
             "retry": .bool(run.retry),
@@ -99,7 +100,7 @@ enum RunJSON {
             "config_hash": .string(run.configHash),
         ]
         if includeAttempts {
-            object["attempts"] = .array(run.attempts.map { attempt in
+            object["attempt_details"] = .array(run.attempts.map { attempt in
                 [
                     "number": .int(attempt.number),
                     "wait_ms": .double((attempt.wait.seconds * 1000 * 1000).rounded() / 1000),
@@ -149,7 +150,7 @@ enum RunTable {
             let run = stored.record
             rows.append([
                 "\(stored.id)", TimeArgument.local(run.scheduledAt), run.job, run.status.rawValue,
-                run.status == .skipped ? "-" : "\(max(run.attempts.count, attempts ? 0 : 1))",
+                run.status == .skipped ? "-" : "\(stored.attemptCount)",
                 run.duration.map(Self.milliseconds) ?? "-",
                 Self.oneLine(run.error.map { "\(run.message) (\($0))" } ?? run.message),
             ])

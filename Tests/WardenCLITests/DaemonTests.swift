@@ -105,7 +105,8 @@ struct DaemonTests {
         let first = try #require(runs.last)
         #expect(first["status"] as? String == "ok")
         #expect(first["trigger"] as? String == "schedule")
-        let attempts = try #require(first["attempts"] as? [[String: Any]])
+        #expect(first["attempts"] as? Int == 3)
+        let attempts = try #require(first["attempt_details"] as? [[String: Any]])
         #expect(attempts.map { $0["outcome"] as? String } == ["failed", "failed", "ok"])
         #expect(attempts.map { $0["wait_ms"] as? Double } == [0, 300, 600])
         for (previous, next) in zip(attempts, attempts.dropFirst()) {
@@ -127,7 +128,7 @@ struct DaemonTests {
         let after = try await CLI.run(["history", "--config", config, "--attempts", "--json", "--limit", "1000"])
         let stored = try #require(after.json as? [[String: Any]])
         #expect(stored.count >= runs.count)
-        #expect(stored.allSatisfy { ($0["attempts"] as? [Any])?.isEmpty == false })
+        #expect(stored.allSatisfy { ($0["attempt_details"] as? [Any])?.count == $0["attempts"] as? Int && ($0["attempts"] as? Int ?? 0) >= 1 })
         let mode = try FileManager.default.attributesOfItem(atPath: directory + "/history.db")[.posixPermissions] as? Int
         #expect(mode == 0o600)
     }

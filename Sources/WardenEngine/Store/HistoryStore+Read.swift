@@ -25,10 +25,13 @@ public struct HistoryQuery: Sendable {
 public struct StoredRun: Sendable {
     public var id: Int64
     public var record: RunRecord
+    /// How many attempts the run had (its `attempts` list is only filled on request).
+    public var attemptCount: Int
 
-    public init(id: Int64, record: RunRecord) {
+    public init(id: Int64, record: RunRecord, attemptCount: Int? = nil) {
         self.id = id
         self.record = record
+        self.attemptCount = attemptCount ?? record.attempts.count
     }
 }
 
@@ -75,7 +78,7 @@ extension HistoryStore {
             _ = arguments.append(contentsOf: [query.limit])
             let rows = try Row.fetchAll(db, sql: """
                 SELECT id, job, plugin, trigger, scheduled_at, started_at, finished_at, duration_ms, status,
-                       message, error, retry, data, config_hash
+                       attempts, message, error, retry, data, config_hash
                 FROM runs \(filter)
                 ORDER BY scheduled_at DESC, id DESC
                 LIMIT ?
@@ -162,7 +165,7 @@ extension HistoryStore {
             message: row["message"], error: row["error"], retry: row["retry"], data: data,
             configHash: row["config_hash"], attempts: []
         )
-        return StoredRun(id: row["id"], record: record)
+        return StoredRun(id: row["id"], record: record, attemptCount: row["attempts"])
     }
 
     static func attempt(_ row: Row) -> AttemptRecord {
