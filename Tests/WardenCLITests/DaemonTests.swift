@@ -161,6 +161,42 @@ struct DaemonTests {
         #expect(!runs.contains { $0["status"] as? String == "interrupted" })
     }
 
+    @Test func resolvedSecretsReachNeitherTheHistoryNorTheLog() async throws {
+        let server = try await TestHTTPServer.start()
+        defer { Task { await server.stop() } }
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let token = "tok-\(UUID().uuidString)"
+        try token.write(toFile: directory + "/token", atomically: true, encoding: .utf8)
+        let config = directory + "/warden.yaml"
+        try """
+            daemon: {database: history.db, log_level: trace}
+            jobs:
+              - name: secret_url
+                plugin: service_status
+                every: 1s
+                params: {service_url: "\(server.baseURL)/status/503?token=${file:\(directory)/token}"}
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let daemon = try DaemonProcess(["--config", config], logFile: directory + "/daemon.log")
+        let history = try await poll { () -> String? in
+            let output = try await CLI.run(["history", "--config", config, "--attempts", "--json"])
+            return output.stdout.contains("secret_url") ? output.stdout : nil
+        }
+        let check = try await CLI.run(["check-config", "--config", config, "--json"])
+        #expect(await daemon.stop() == 0)
+        // The request really carried the token …
+        #expect(server.requests.contains { $0.uri.contains(token) })
+        // … and it appears nowhere Warden writes: history, log lines, check-config.
+        let stored = try #require(history)
+        #expect(stored.contains("token=***"))
+        #expect(!stored.contains(token))
+        #expect(!daemon.log.contains(token), "\(daemon.log)")
+        #expect(daemon.log.contains("secret_url"))
+        #expect(!check.stdout.contains(token) && !check.stderr.contains(token))
+        let database = try Data(contentsOf: URL(fileURLWithPath: directory + "/history.db"))
+        #expect(database.range(of: Data(token.utf8)) == nil)
+    }
+
     @Test func checkConfigReportsEveryProblemWithItsPosition() async throws {
         let fixtures = try PluginFixtureDirectory()
         try fixtures.addScript("fixer", spec: PluginFixtureDirectory.spec("restart_web", category: "remediation"), body: "exit 0")
