@@ -27,6 +27,12 @@ public struct PluginExecutor: Sendable {
         /// (the caller was cancelled, e.g. the daemon is stopping).
         public let outcome: AttemptOutcome
         public var timedOut: Bool { outcome == .timeout }
+
+        public init(result: PluginResult, duration: Duration, outcome: AttemptOutcome) {
+            self.result = result
+            self.duration = duration
+            self.outcome = outcome
+        }
     }
 
     /// Executes `entry` with parameters that passed `entry.validate`.

@@ -66,12 +66,16 @@ struct ConfigReader {
     let secrets: SecretResolver
     var problems: [ConfigProblem] = []
 
-    static let rootKeys = ["daemon", "jobs"]
+    static let rootKeys = ["daemon", "jobs", "rules", "maintenance"]
     static let daemonKeys = [
         "database", "plugin_dirs", "max_concurrency", "max_queue", "default_timeout", "retention",
-        "max_runs_per_job", "log_level", "shutdown_grace", "database_sync",
+        "max_runs_per_job", "log_level", "shutdown_grace", "database_sync", "remediation",
+        "max_concurrent_remediations", "flap_high", "flap_low",
     ]
-    static let jobKeys = ["name", "plugin", "description", "params", "every", "cron", "jitter", "timeout", "retry", "enabled"]
+    static let jobKeys = [
+        "name", "plugin", "description", "params", "every", "cron", "jitter", "timeout", "retry", "enabled",
+        "expect", "depends_on",
+    ]
     static let retryKeys = ["attempts", "max_delay", "wait", "delay", "multiplier", "min", "max", "exp_base", "retry_on"]
 
     init(file: String, registry: PluginRegistry, secrets: SecretResolver) {
@@ -105,9 +109,17 @@ struct ConfigReader {
         var jobs: [JobDefinition] = []
         if let node = pairs.value(for: "jobs") {
             jobs = readJobs(node, daemon: daemon)
+            checkDependencies(jobs, in: node)
         }
-        resolvePaths(in: &daemon)
-        return WardenConfig(source: file, daemon: daemon, jobs: jobs)
+        var config = WardenConfig(source: file, daemon: daemon, jobs: jobs)
+        if let node = pairs.value(for: "rules") {
+            config.rules = readRules(node, jobs: jobs)
+        }
+        if let node = pairs.value(for: "maintenance") {
+            config.maintenance = readMaintenance(node)
+        }
+        resolvePaths(in: &config.daemon)
+        return config
     }
 
     /// Relative paths in the config are relative to the config file's directory.
@@ -161,6 +173,22 @@ struct ConfigReader {
                 }
             case "shutdown_grace":
                 if let duration = duration(value, what: "daemon.shutdown_grace", positive: false) { settings.shutdownGrace = duration }
+            case "remediation":
+                if let text = string(value, what: "daemon.remediation") {
+                    if let mode = RemediationMode(rawValue: text) {
+                        settings.remediation = mode
+                    } else {
+                        problem(at: value, "invalid daemon.remediation `\(text)`: expected on, dry-run or off")
+                    }
+                }
+            case "max_concurrent_remediations":
+                if let number = integer(value, what: "daemon.max_concurrent_remediations", in: 1...1_000) { settings.maxConcurrentRemediations = number }
+            case "flap_high", "flap_low":
+                if let number = value.float ?? value.int.map(Double.init), (0...100).contains(number) {
+                    if key == "flap_high" { settings.flapHigh = number } else { settings.flapLow = number }
+                } else {
+                    problem(at: value, "daemon.\(key): expected a percentage from 0 to 100, got \(describe(value))")
+                }
             case "database_sync":
                 if let text = string(value, what: "daemon.database_sync") {
                     if let sync = DatabaseSync(rawValue: text) {
@@ -251,6 +279,14 @@ struct ConfigReader {
         if let value = pairs.value(for: "description") {
             description = string(value, what: "\(label): description")
         }
+        var expectations: [Expectation] = []
+        if let value = pairs.value(for: "expect") {
+            expectations = readExpectations(value, job: label)
+        }
+        var dependsOn: [String] = []
+        if let value = pairs.value(for: "depends_on") {
+            dependsOn = value.string.map { [$0] } ?? stringList(value, what: "\(label): depends_on") ?? []
+        }
 
         var parameters: JSONObject = [:]
         var rawParameters: JSONValue = .object([:])
@@ -292,7 +328,7 @@ struct ConfigReader {
             "timeout": .int(Int(timeout.milliseconds)), "retry": .string(String(describing: retry)),
             "enabled": .bool(enabled),
         ]
-        return JobDefinition(
+        var job = JobDefinition(
             name: name,
             plugin: entry.spec.name,
             description: description,
@@ -303,9 +339,13 @@ struct ConfigReader {
             retry: retry,
             enabled: enabled,
             secretValues: secretValues,
-            configHash: String(format: "%016llx", StableHash.fnv1a(hashInput.jsonText())),
+            configHash: String(format: "%016llx", StableHash.fnv1a(
+                hashInput.jsonText() + expectations.map(\.description).joined(separator: "\n") + dependsOn.joined(separator: ","))),
             location: location
         )
+        job.expectations = expectations
+        job.dependsOn = dependsOn
+        return job
     }
 
     mutating func plugin(_ node: Node, job label: String) -> RegisteredPlugin? {

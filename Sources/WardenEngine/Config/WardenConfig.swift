@@ -8,6 +8,8 @@ public struct WardenConfig: Sendable {
     public var source: String
     public var daemon: DaemonSettings
     public var jobs: [JobDefinition]
+    public var rules: [RuleDefinition] = []
+    public var maintenance: [MaintenanceWindow] = []
 
     public func job(named name: String) -> JobDefinition? {
         jobs.first { $0.name == name }
@@ -33,6 +35,12 @@ public struct DaemonSettings: Sendable, Hashable {
     /// How long in-flight runs may take to finish after SIGTERM before they are interrupted.
     public var shutdownGrace: Duration = .seconds(10)
     public var databaseSync: DatabaseSync = .normal
+    /// `on`, `dry-run` (record what would run, run nothing) or `off`.
+    public var remediation: RemediationMode = .on
+    public var maxConcurrentRemediations: Int = 4
+    /// Flap detection thresholds, percent of weighted state changes over the last 21 runs.
+    public var flapHigh: Double = 50
+    public var flapLow: Double = 25
 
     public init() {}
 }
@@ -57,6 +65,10 @@ public struct JobDefinition: Sendable {
     public var timeout: Duration
     public var retry: RetryPolicy
     public var enabled: Bool
+    /// `expect:` conditions; a run whose result fails one of them has failed.
+    public var expectations: [Expectation] = []
+    /// `depends_on:` while one of these jobs fails, remediation for this one is suppressed.
+    public var dependsOn: [String] = []
     /// Values that came from `${env:…}` / `${file:…}`: scrubbed from results and logs.
     public var secretValues: [String]
     /// Identifies this job's configuration (computed over its unresolved text, so no secret

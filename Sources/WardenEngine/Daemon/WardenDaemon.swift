@@ -38,9 +38,17 @@ public final class WardenDaemon: Service, Sendable {
     public func run() async throws {
         let settings = config.daemon
         let store = try HistoryStore.openForWriting(path: settings.database, sync: settings.databaseSync)
-        let writer = HistoryWriter(store: store, logger: logger)
-        let limiter = ConcurrencyLimiter(maxConcurrent: settings.maxConcurrency, maxQueue: settings.maxQueue)
         let executor = PluginExecutor(httpClient: httpClient, logger: logger, environment: environment)
+        let remediation = RemediationEngine(config: config, registry: registry, executor: executor, store: store, clock: clock, logger: logger)
+        await remediation.restore()
+        // Committed runs reach the rules in commit order, off the writer's path.
+        let (committed, feed) = AsyncStream.makeStream(of: [StoredRun].self)
+        let observing = Task {
+            for await runs in committed { await remediation.observe(runs) }
+        }
+        let forward: (@Sendable ([StoredRun]) -> Void)? = config.rules.isEmpty ? nil : { runs in _ = feed.yield(runs) }
+        let writer = HistoryWriter(store: store, logger: logger, onCommit: forward)
+        let limiter = ConcurrencyLimiter(maxConcurrent: settings.maxConcurrency, maxQueue: settings.maxQueue)
         let runner = JobRunner(
             registry: registry, loop: AttemptLoop(executor: executor, clock: clock), limiter: limiter, logger: logger,
             record: { await writer.record($0) }
@@ -70,6 +78,15 @@ public final class WardenDaemon: Service, Sendable {
         pruning.cancel()
         await pruning.value
         await writer.close()
+        feed.finish()
+        await observing.value
+        // Remediations under way (and their verification) get the same grace, then stop.
+        let stopRemediations = Task {
+            try? await Task.sleep(for: settings.shutdownGrace)
+            await remediation.cancelAll()
+        }
+        await remediation.waitUntilIdle()
+        stopRemediations.cancel()
         do {
             try store.close()
         } catch {

@@ -27,6 +27,7 @@ public struct AttemptLoop: Sendable {
         var attempts: [AttemptRecord] = []
         var wait = Duration.zero
         var last: PluginExecutor.Execution?
+        var conditions: [ConditionOutcome] = []
         let firstStart = clock.now()
 
         for number in 1...max(1, policy.attempts) {
@@ -35,11 +36,12 @@ public struct AttemptLoop: Sendable {
             if number > 1, let nextTick {
                 timeout = min(timeout, .milliseconds(Int64(nextTick.timeIntervalSince(startedAt) * 1000)))
             }
-            let execution = await executor.execute(
+            var execution = await executor.execute(
                 entry, parameters: job.parameters, timeout: max(timeout, .milliseconds(1)),
                 additionalSecrets: job.secretValues,
                 metadata: ["job": .string(job.name), "attempt": .stringConvertible(number)]
             )
+            (execution, conditions) = Self.applyExpectations(job.expectations, to: execution)
             last = execution
             attempts.append(AttemptRecord(
                 number: number, wait: wait, startedAt: startedAt, duration: execution.duration,
@@ -80,7 +82,24 @@ public struct AttemptLoop: Sendable {
             startedAt: firstStart, finishedAt: finishedAt,
             duration: .microseconds(Int64(finishedAt.timeIntervalSince(firstStart) * 1_000_000)),
             status: status, message: result.message, error: result.error, retry: result.retry,
-            data: result.data, configHash: job.configHash, attempts: attempts
+            data: result.data, configHash: job.configHash, attempts: attempts, conditions: conditions
         )
+    }
+
+    /// A successful result that fails one of the job's `expect:` conditions is a failed
+    /// attempt; the conditions' outcomes are kept either way.
+    static func applyExpectations(
+        _ expectations: [Expectation], to execution: PluginExecutor.Execution
+    ) -> (PluginExecutor.Execution, [ConditionOutcome]) {
+        guard !expectations.isEmpty, execution.outcome == .ok || execution.outcome == .failed else { return (execution, []) }
+        let outcomes = expectations.map { expectation in
+            let (passed, value) = expectation.evaluate(execution.result)
+            return ConditionOutcome(expression: expectation.description, passed: passed, value: value)
+        }
+        guard execution.outcome == .ok, let failed = outcomes.first(where: { !$0.passed }) else { return (execution, outcomes) }
+        var result = execution.result
+        result.success = false
+        result.error = "expectation failed: \(failed.expression) (value: \(failed.value.jsonText()))"
+        return (PluginExecutor.Execution(result: result, duration: execution.duration, outcome: .failed), outcomes)
     }
 }

@@ -78,7 +78,7 @@ extension HistoryStore {
             _ = arguments.append(contentsOf: [query.limit])
             let rows = try Row.fetchAll(db, sql: """
                 SELECT id, job, plugin, trigger, scheduled_at, started_at, finished_at, duration_ms, status,
-                       attempts, message, error, retry, data, config_hash
+                       attempts, message, error, retry, data, config_hash, conditions
                 FROM runs \(filter)
                 ORDER BY scheduled_at DESC, id DESC
                 LIMIT ?
@@ -165,7 +165,10 @@ extension HistoryStore {
             message: row["message"], error: row["error"], retry: row["retry"], data: data,
             configHash: row["config_hash"], attempts: []
         )
-        return StoredRun(id: row["id"], record: record, attemptCount: row["attempts"])
+        var withConditions = record
+        withConditions.conditions = ((row["conditions"] as String?).flatMap { try? JSONValue.parse($0) }?.arrayValue ?? [])
+            .compactMap(ConditionOutcome.init(json:))
+        return StoredRun(id: row["id"], record: withConditions, attemptCount: row["attempts"])
     }
 
     static func attempt(_ row: Row) -> AttemptRecord {
@@ -182,6 +185,7 @@ extension HistoryStore {
     static func trigger(_ text: String) -> RunRecord.Trigger {
         if text == "manual" { return .manual }
         if text.hasPrefix("retry-of:"), let id = Int64(text.dropFirst(9)) { return .retry(of: id) }
+        if text.hasPrefix("verify-of:"), let id = Int64(text.dropFirst(10)) { return .verification(of: id) }
         return .schedule
     }
 }

@@ -14,8 +14,8 @@ extension HistoryStore {
             ids.reserveCapacity(runs.count)
             let insertRun = try db.cachedStatement(sql: """
                 INSERT INTO runs (job, plugin, trigger, scheduled_at, started_at, finished_at, duration_ms,
-                                  status, attempts, message, error, retry, data, config_hash)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                  status, attempts, message, error, retry, data, config_hash, conditions)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             let insertAttempt = try db.cachedStatement(sql: """
                 INSERT INTO attempts (run_id, number, wait_ms, started_at, duration_ms, outcome, retry, message, error)
@@ -43,6 +43,7 @@ extension HistoryStore {
                     run.startedAt?.epochMilliseconds, run.finishedAt.epochMilliseconds,
                     run.duration?.fractionalMilliseconds, run.status.rawValue, run.attempts.count,
                     run.message, run.error, run.retry, run.data.isNull ? nil : run.data.jsonText(), run.configHash,
+                    run.conditions.isEmpty ? nil : JSONValue.array(run.conditions.map(\.json)).jsonText(),
                 ])
                 let id = db.lastInsertedRowID
                 ids.append(id)

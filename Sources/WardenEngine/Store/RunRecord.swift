@@ -7,12 +7,15 @@ public struct RunRecord: Sendable, Hashable {
         case schedule
         case manual
         case retry(of: Int64)
+        /// The re-check after a remediation.
+        case verification(of: Int64)
 
         public var description: String {
             switch self {
             case .schedule: return "schedule"
             case .manual: return "manual"
             case .retry(let id): return "retry-of:\(id)"
+            case .verification(let id): return "verify-of:\(id)"
             }
         }
     }
@@ -32,11 +35,13 @@ public struct RunRecord: Sendable, Hashable {
     public var data: JSONValue
     public var configHash: String
     public var attempts: [AttemptRecord]
+    /// The `expect:` conditions as evaluated on the last attempt's result.
+    public var conditions: [ConditionOutcome] = []
 
     public init(
         job: String, plugin: String, trigger: Trigger, scheduledAt: Date, startedAt: Date?, finishedAt: Date,
         duration: Duration?, status: RunStatus, message: String, error: String?, retry: Bool, data: JSONValue,
-        configHash: String, attempts: [AttemptRecord]
+        configHash: String, attempts: [AttemptRecord], conditions: [ConditionOutcome] = []
     ) {
         self.job = job
         self.plugin = plugin
@@ -52,6 +57,7 @@ public struct RunRecord: Sendable, Hashable {
         self.data = data
         self.configHash = configHash
         self.attempts = attempts
+        self.conditions = conditions
     }
 
     /// A run that never started: its tick found the job still running, the queue full, or
@@ -76,6 +82,27 @@ public enum SkipReason: String, Sendable {
         case .queueFull: return "skipped: max_concurrency reached and the wait queue was full"
         case .shutdown: return "skipped: the daemon was stopping"
         }
+    }
+}
+
+/// One `expect:` condition and how it came out.
+public struct ConditionOutcome: Sendable, Hashable {
+    public var expression: String
+    public var passed: Bool
+    /// The value the condition looked at (its left side), for explaining a failure.
+    public var value: JSONValue
+
+    public init(expression: String, passed: Bool, value: JSONValue) {
+        self.expression = expression
+        self.passed = passed
+        self.value = value
+    }
+
+    var json: JSONValue { ["expression": .string(expression), "passed": .bool(passed), "value": value] }
+
+    init?(json: JSONValue) {
+        guard let expression = json["expression"]?.stringValue, let passed = json["passed"]?.boolValue else { return nil }
+        self.init(expression: expression, passed: passed, value: json["value"] ?? .null)
     }
 }
 

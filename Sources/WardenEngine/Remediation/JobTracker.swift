@@ -1,0 +1,124 @@
+import Foundation
+import WardenPluginKit
+
+/// What the rules need to know about one job's recent runs: the streak, a window of results
+/// for the `failures within` triggers, and flap detection. Saved in SQLite after each run of
+/// a job that rules watch, so a restart or a SIGKILL does not reset it.
+struct JobTracker: Sendable {
+    struct Entry: Sendable {
+        var runID: Int64
+        var at: Int64
+        var failed: Bool
+    }
+
+    static let flapWindow = 21
+
+    var configHash: String
+    var consecutiveFailures = 0
+    /// nil until the first run: unknown is neither passing nor failing.
+    var failing: Bool?
+    var recent: [Entry] = []
+    var flapping = false
+    /// How many entries `recent` keeps (the largest window a rule needs, at least 21).
+    var capacity: Int
+
+    init(configHash: String, capacity: Int) {
+        self.configHash = configHash
+        self.capacity = max(capacity, Self.flapWindow)
+    }
+
+    /// Records a run; returns the state before it (nil: unknown).
+    @discardableResult
+    mutating func record(runID: Int64, at date: Date, failed: Bool, flapHigh: Double, flapLow: Double) -> Bool? {
+        let previous = failing
+        failing = failed
+        consecutiveFailures = failed ? consecutiveFailures + 1 : 0
+        recent.append(Entry(runID: runID, at: date.epochMilliseconds, failed: failed))
+        if recent.count > capacity { recent.removeFirst(recent.count - capacity) }
+        let percent = flapPercent
+        if flapping && percent < flapLow { flapping = false } else if !flapping && percent >= flapHigh { flapping = true }
+        return previous
+    }
+
+    /// Nagios-style: the share of state changes over the last 21 runs, weighted from 0.75
+    /// (oldest) to 1.25 (newest). A short history is padded with its oldest state, so a single
+    /// change early on does not look like flapping.
+    var flapPercent: Double {
+        let states = recent.suffix(Self.flapWindow).map(\.failed)
+        guard let first = states.first else { return 0 }
+        let padded = Array(repeating: first, count: Self.flapWindow - states.count) + states
+        var weighted = 0.0
+        var total = 0.0
+        for index in 1..<padded.count {
+            let weight = 0.75 + 0.5 * Double(index - 1) / Double(padded.count - 2)
+            total += weight
+            if padded[index] != padded[index - 1] { weighted += weight }
+        }
+        return total > 0 ? 100 * weighted / total : 0
+    }
+
+    func lastFailures(_ count: Int) -> [Int64] {
+        Array(recent.suffix(count).filter(\.failed).map(\.runID))
+    }
+
+    // MARK: persistence
+
+    var json: JSONValue {
+        [
+            "consecutive_failures": .int(consecutiveFailures),
+            "failing": failing.map(JSONValue.bool) ?? .null,
+            "flapping": .bool(flapping),
+            "recent": .array(recent.map { [.int(Int($0.runID)), .int(Int($0.at)), .bool($0.failed)] }),
+        ]
+    }
+
+    init(configHash: String, capacity: Int, json: JSONValue) {
+        self.init(configHash: configHash, capacity: capacity)
+        consecutiveFailures = json["consecutive_failures"]?.intValue ?? 0
+        failing = json["failing"]?.boolValue
+        flapping = json["flapping"]?.boolValue ?? false
+        recent = (json["recent"]?.arrayValue ?? []).compactMap { item in
+            guard let parts = item.arrayValue, parts.count == 3, let id = parts[0].intValue, let at = parts[1].intValue,
+                  let failed = parts[2].boolValue else { return nil }
+            return Entry(runID: Int64(id), at: Int64(at), failed: failed)
+        }.suffix(self.capacity).map { $0 }
+    }
+}
+
+/// A rule's memory: cooldown, budget use, escalation position.
+struct RuleState: Sendable {
+    var configHash: String
+    var lastRemediationAt: Int64?
+    var budgetUses: [Int64] = []
+    /// The escalation level (0-based) the next remediation runs.
+    var position = 0
+    /// Set when the budget ran out and `on_exhausted` ran; cleared when the window frees up.
+    var exhausted = false
+    var inProgress = false
+
+    init(configHash: String) {
+        self.configHash = configHash
+    }
+
+    func used(within window: Duration, at now: Date) -> Int {
+        let start = now.epochMilliseconds - window.milliseconds
+        return budgetUses.filter { $0 > start }.count
+    }
+
+    var json: JSONValue {
+        [
+            "last_remediation_at": lastRemediationAt.map { .int(Int($0)) } ?? .null,
+            "budget_uses": .array(budgetUses.map { .int(Int($0)) }),
+            "position": .int(position),
+            "exhausted": .bool(exhausted),
+        ]
+    }
+
+    init(configHash: String, json: JSONValue) {
+        self.init(configHash: configHash)
+        lastRemediationAt = json["last_remediation_at"]?.intValue.map(Int64.init)
+        budgetUses = (json["budget_uses"]?.arrayValue ?? []).compactMap { $0.intValue.map(Int64.init) }
+        position = json["position"]?.intValue ?? 0
+        exhausted = json["exhausted"]?.boolValue ?? false
+    }
+}

@@ -1,0 +1,488 @@
+import Foundation
+import Logging
+import WardenPluginKit
+
+/// Watches every recorded run, matches the rules' triggers, and runs remediation with the
+/// guards that keep a bad hour from becoming a restart storm: silences, maintenance
+/// windows, flap detection, dependencies, cooldown, budget, one remediation per rule (and
+/// target) at a time, and a global cap. Every decision, including each suppression, is
+/// written to the `remediations` table with the state that led to it.
+public actor RemediationEngine {
+    private let config: WardenConfig
+    private let registry: PluginRegistry
+    private let executor: PluginExecutor
+    private let loop: AttemptLoop
+    private let store: HistoryStore
+    private let clock: any RunClock
+    private let logger: Logger
+    private let slots: ConcurrencyLimiter
+
+    private let jobs: [String: JobDefinition]
+    private var trackers: [String: JobTracker] = [:]
+    private var ruleStates: [String: RuleState] = [:]
+    private var busyTargets: Set<String> = []
+    private var tasks: [Int: Task<Void, Never>] = [:]
+    private var nextTaskID = 0
+    /// Jobs whose tracker is saved after each run: watched by a rule, or a parent of one.
+    private let persistedJobs: Set<String>
+
+    public init(config: WardenConfig, registry: PluginRegistry, executor: PluginExecutor, store: HistoryStore, clock: any RunClock = SystemRunClock(), logger: Logger) {
+        self.config = config
+        self.registry = registry
+        self.executor = executor
+        self.loop = AttemptLoop(executor: executor, clock: clock)
+        self.store = store
+        self.clock = clock
+        self.logger = logger
+        self.slots = ConcurrencyLimiter(maxConcurrent: config.daemon.maxConcurrentRemediations, maxQueue: 100_000)
+        self.jobs = Dictionary(config.jobs.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        var watched = Set<String>()
+        for job in config.jobs where config.rules.contains(where: { $0.applies(to: job.name) }) {
+            watched.insert(job.name)
+            watched.formUnion(job.dependsOn)
+        }
+        self.persistedJobs = watched
+    }
+
+    /// Restores counters, windows, cooldowns and budgets saved under the same config hash.
+    public func restore() {
+        for job in config.jobs {
+            var tracker = JobTracker(configHash: job.configHash, capacity: capacity(for: job.name))
+            if persistedJobs.contains(job.name), let saved = try? store.engineState(kind: "job", name: job.name) {
+                if saved.configHash == job.configHash {
+                    tracker = JobTracker(configHash: job.configHash, capacity: capacity(for: job.name), json: saved.state)
+                } else {
+                    logger.notice("job configuration changed: its failure counters start fresh", metadata: ["job": .string(job.name)])
+                }
+            }
+            trackers[job.name] = tracker
+        }
+        for rule in config.rules {
+            var state = RuleState(configHash: rule.configHash)
+            if let saved = try? store.engineState(kind: "rule", name: rule.name) {
+                if saved.configHash == rule.configHash {
+                    state = RuleState(configHash: rule.configHash, json: saved.state)
+                } else {
+                    logger.notice("rule configuration changed: its cooldown, budget and escalation start fresh", metadata: ["rule": .string(rule.name)])
+                }
+            }
+            ruleStates[rule.name] = state
+        }
+    }
+
+    /// The largest window any rule watching the job needs.
+    private func capacity(for job: String) -> Int {
+        config.rules.filter { $0.applies(to: job) }.map { rule -> Int in
+            switch rule.trigger {
+            case .consecutiveFailures(let count): return count
+            case .failuresWithinRuns(_, let runs): return runs
+            case .failuresWithinTime(let failures, _): return max(failures * 4, 100)
+            case .becameFailing: return 2
+            }
+        }.max() ?? JobTracker.flapWindow
+    }
+
+    // MARK: observing runs
+
+    /// Feeds committed runs, in order. Skipped and interrupted runs say nothing about health.
+    public func observe(_ runs: [StoredRun]) {
+        for stored in runs where stored.record.status == .ok || stored.record.status.isFailure {
+            guard let job = jobs[stored.record.job] else { continue }
+            if case .verification = stored.record.trigger { continue }
+            let previous = track(stored, job: job)
+            evaluateRules(for: job, run: stored, previouslyFailing: previous)
+        }
+    }
+
+    @discardableResult
+    private func track(_ stored: StoredRun, job: JobDefinition) -> Bool? {
+        var tracker = trackers[job.name] ?? JobTracker(configHash: job.configHash, capacity: capacity(for: job.name))
+        let previous = tracker.record(
+            runID: stored.id, at: stored.record.finishedAt, failed: stored.record.status.isFailure,
+            flapHigh: config.daemon.flapHigh, flapLow: config.daemon.flapLow
+        )
+        trackers[job.name] = tracker
+        if persistedJobs.contains(job.name) {
+            save { try $0.saveEngineState(kind: "job", name: job.name, configHash: job.configHash, state: tracker.json) }
+        }
+        return previous
+    }
+
+    private func evaluateRules(for job: JobDefinition, run: StoredRun, previouslyFailing: Bool?) {
+        guard let tracker = trackers[job.name] else { return }
+        for rule in config.rules where rule.applies(to: job.name) {
+            guard var state = ruleStates[rule.name] else { continue }
+            if !run.record.status.isFailure {
+                // The job passes again: whatever happened, the next incident starts at level 1.
+                if state.position > 0 && !state.inProgress {
+                    state.position = 0
+                    ruleStates[rule.name] = state
+                    saveRuleState(rule)
+                }
+                continue
+            }
+            guard let match = Self.match(rule.trigger, tracker: tracker, run: run, previouslyFailing: previouslyFailing, now: clock.now()) else { continue }
+            decide(rule, job: job, run: run, match: match)
+        }
+    }
+
+    struct TriggerMatch {
+        var description: String
+        var runs: [Int64]
+    }
+
+    static func match(_ trigger: RuleTrigger, tracker: JobTracker, run: StoredRun, previouslyFailing: Bool?, now: Date) -> TriggerMatch? {
+        switch trigger {
+        case .consecutiveFailures(let count):
+            guard tracker.consecutiveFailures >= count else { return nil }
+            return TriggerMatch(description: "\(tracker.consecutiveFailures) consecutive failures (rule: \(count))", runs: tracker.lastFailures(count))
+        case .failuresWithinRuns(let failures, let runs):
+            let window = tracker.recent.suffix(runs)
+            let failed = window.filter(\.failed)
+            guard failed.count >= failures else { return nil }
+            return TriggerMatch(description: "\(failed.count) failures within the last \(window.count) runs (rule: \(failures) within \(runs))", runs: failed.map(\.runID))
+        case .failuresWithinTime(let failures, let window):
+            let start = now.epochMilliseconds - window.milliseconds
+            let failed = tracker.recent.filter { $0.failed && $0.at >= start }
+            guard failed.count >= failures else { return nil }
+            return TriggerMatch(description: "\(failed.count) failures within \(window.wardenFormatted) (rule: \(failures) within \(window.wardenFormatted))", runs: failed.map(\.runID))
+        case .becameFailing:
+            guard previouslyFailing != true else { return nil }
+            return TriggerMatch(description: "the job went from \(previouslyFailing == nil ? "unknown" : "passing") to failing", runs: [run.id])
+        }
+    }
+
+    // MARK: deciding
+
+    private func decide(_ rule: RuleDefinition, job: JobDefinition, run: StoredRun, match: TriggerMatch) {
+        guard var state = ruleStates[rule.name], !state.inProgress else { return }
+        let now = clock.now()
+        let target = targetKey(rule, job: job, run: run)
+        let snapshot = self.snapshot(rule, job: job, state: state, now: now)
+        var record = RemediationRecord(rule: rule.name, job: job.name, trigger: match.description, triggerRuns: match.runs, startedAt: now, outcome: .suppressed, state: snapshot.json)
+
+        if let reason = suppression(rule, job: job, state: &state, snapshot: snapshot, target: target, now: now) {
+            record.suppressedReason = reason
+            record.finishedAt = now
+            logger.notice("remediation suppressed: \(reason)", metadata: ["rule": .string(rule.name), "job": .string(job.name)])
+            save { try $0.save(record) }
+            ruleStates[rule.name] = state
+            saveRuleState(rule)
+            return
+        }
+        // A re-trigger soon after a remediation that did not fix it escalates.
+        if let last = state.lastRemediationAt, now.epochMilliseconds - last > rule.escalateWithin.milliseconds {
+            state.position = 0
+        }
+        state.inProgress = true
+        ruleStates[rule.name] = state
+        busyTargets.insert(target)
+        let taskID = nextTaskID
+        nextTaskID += 1
+        tasks[taskID] = Task {
+            await self.remediate(rule, job: job, run: run, record: record, level: state.position, target: target)
+            self.finished(taskID)
+        }
+    }
+
+    private func finished(_ taskID: Int) {
+        tasks[taskID] = nil
+    }
+
+    struct Snapshot {
+        var json: JSONValue
+        var silence: Silence?
+        var window: MaintenanceWindow?
+        var failingParent: String?
+        var flapPercent: Double
+        var flapping: Bool
+    }
+
+    private func snapshot(_ rule: RuleDefinition, job: JobDefinition, state: RuleState, now: Date) -> Snapshot {
+        let silence = (try? store.silences(activeAt: now))?.first { $0.covers(job: job.name, rule: rule.name) }
+        let window = config.maintenance.first { $0.covers(job: job.name, rule: rule.name) && $0.isActive(at: now) }
+        let tracker = trackers[job.name]
+        let parents = job.dependsOn.map { ($0, trackers[$0]?.failing == true) }
+        let used = rule.budget.map { state.used(within: $0.window, at: now) } ?? state.budgetUses.count
+        let json: JSONValue = [
+            "mode": .string(config.daemon.remediation.rawValue),
+            "dry_run": .bool(rule.dryRun || config.daemon.remediation == .dryRun),
+            "consecutive_failures": .int(tracker?.consecutiveFailures ?? 0),
+            "cooldown": [
+                "seconds": .double(rule.cooldown.seconds),
+                "last_remediation": state.lastRemediationAt.map { .string(Self.iso(Date(epochMilliseconds: $0))) } ?? .null,
+            ],
+            "budget": rule.budget.map { ["limit": .string($0.description), "used": .int(used)] } ?? .null,
+            "flap": ["percent": .double(((tracker?.flapPercent ?? 0) * 10).rounded() / 10), "flapping": .bool(tracker?.flapping ?? false)],
+            "parents": .object(Dictionary(parents.map { ($0.0, JSONValue.string($0.1 ? "failing" : "ok")) }, uniquingKeysWith: { a, _ in a })),
+            "silence": silence.map { ["id": .int(Int($0.id)), "reason": .string($0.reason), "until": .string(Self.iso($0.until))] } ?? .null,
+            "maintenance": window.map { .string($0.name) } ?? .null,
+            "escalation_level": .int(state.position + 1),
+        ]
+        return Snapshot(json: json, silence: silence, window: window, failingParent: parents.first { $0.1 }?.0,
+                        flapPercent: tracker?.flapPercent ?? 0, flapping: tracker?.flapping ?? false)
+    }
+
+    /// Why this remediation must not run now, or nil.
+    private func suppression(_ rule: RuleDefinition, job: JobDefinition, state: inout RuleState, snapshot: Snapshot, target: String, now: Date) -> String? {
+        if config.daemon.remediation == .off { return "remediation is off (daemon.remediation: off)" }
+        if let silence = snapshot.silence { return "silenced: \(silence.reason) (silence #\(silence.id) until \(Self.iso(silence.until)))" }
+        if let window = snapshot.window { return "maintenance window `\(window.name)`" }
+        if snapshot.flapping { return String(format: "flapping: %.1f%% state changes over the last 21 runs", snapshot.flapPercent) }
+        if let parent = snapshot.failingParent { return "parent failing: `\(parent)` (depends_on)" }
+        if busyTargets.contains(target) { return "target busy: another remediation of `\(target)` is running" }
+        if let last = state.lastRemediationAt, rule.cooldown > .zero, now.epochMilliseconds - last < rule.cooldown.milliseconds {
+            let remaining = Duration.milliseconds(rule.cooldown.milliseconds - (now.epochMilliseconds - last))
+            return "cooldown: \(remaining.wardenFormatted) left of \(rule.cooldown.wardenFormatted)"
+        }
+        if let reason = budgetExhausted(rule, state: &state, job: job, now: now) { return reason }
+        return nil
+    }
+
+    /// Checks the budget; on first exhaustion logs at error level and runs `on_exhausted` once.
+    private func budgetExhausted(_ rule: RuleDefinition, state: inout RuleState, job: JobDefinition, now: Date) -> String? {
+        guard let budget = rule.budget else { return nil }
+        let used = state.used(within: budget.window, at: now)
+        guard used >= budget.count else {
+            state.exhausted = false
+            return nil
+        }
+        if !state.exhausted {
+            state.exhausted = true
+            logger.error("remediation budget exhausted: no more remediation until the window frees up", metadata: [
+                "rule": .string(rule.name), "job": .string(job.name), "budget": .string(budget.description),
+            ])
+            if let step = rule.onExhausted {
+                let context = TemplateContext(jobName: job.name, jobParams: job.parameters, ruleName: rule.name, run: nil)
+                Task { _ = await self.runStep(step, context: context, job: job, dryRun: false) }
+            }
+        }
+        return "budget exhausted: \(used) of \(budget.description) used"
+    }
+
+    private func targetKey(_ rule: RuleDefinition, job: JobDefinition, run: StoredRun) -> String {
+        guard let template = rule.targetKey else { return "rule:" + rule.name }
+        let context = TemplateContext(jobName: job.name, jobParams: job.parameters, ruleName: rule.name, run: (run.id, run.record.result))
+        switch Template.render(.string(template), context) {
+        case .success(let value): return value.stringValue ?? value.jsonText()
+        case .failure: return "rule:" + rule.name
+        }
+    }
+
+    // MARK: remediating
+
+    private func remediate(_ rule: RuleDefinition, job: JobDefinition, run: StoredRun, record initial: RemediationRecord, level start: Int, target: String) async {
+        defer {
+            busyTargets.remove(target)
+            ruleStates[rule.name]?.inProgress = false
+            saveRuleState(rule)
+        }
+        guard await slots.acquire() == .granted else { return }
+        defer { slots.release() }
+        let dryRun = rule.dryRun || config.daemon.remediation == .dryRun
+        let context = TemplateContext(jobName: job.name, jobParams: job.parameters, ruleName: rule.name, run: (run.id, run.record.result))
+        var level = min(start, rule.levels.count - 1)
+        var record = initial
+        while true {
+            let now = clock.now()
+            guard var state = ruleStates[rule.name] else { return }
+            if level != start, let reason = budgetExhausted(rule, state: &state, job: job, now: now) {
+                // Escalation after a failed verification is the same incident (no cooldown),
+                // but it still spends budget.
+                var suppressed = RemediationRecord(rule: rule.name, job: job.name, trigger: "escalation after a failed verification", triggerRuns: record.triggerRuns, startedAt: now, outcome: .suppressed, state: snapshot(rule, job: job, state: state, now: now).json)
+                suppressed.suppressedReason = reason
+                suppressed.finishedAt = now
+                save { try $0.save(suppressed) }
+                ruleStates[rule.name] = state
+                return
+            }
+            state.lastRemediationAt = now.epochMilliseconds
+            state.budgetUses.append(now.epochMilliseconds)
+            if let budget = rule.budget {
+                let start = now.epochMilliseconds - budget.window.milliseconds
+                state.budgetUses.removeAll { $0 <= start }
+            }
+            ruleStates[rule.name] = state
+            saveRuleState(rule)
+
+            record.startedAt = now
+            record.step = level + 1
+            record.dryRun = dryRun
+            record.state = snapshot(rule, job: job, state: state, now: now).json
+            let action = rule.levels[level].action
+            record.plugin = action.plugin
+
+            // Diagnostics first: their results travel with the remediation record.
+            var gathered: [JSONValue] = []
+            for step in rule.levels[level].context {
+                let outcome = await runStep(step, context: context, job: job, dryRun: false)
+                gathered.append(["plugin": .string(step.plugin), "params": outcome.parameters, "result": outcome.result.json])
+            }
+            record.context = gathered.isEmpty ? nil : .array(gathered)
+
+            let prepared = prepare(action, context: context, job: job)
+            if case .success(let ready) = prepared {
+                // Recorded before it runs: a crash mid-remediation still leaves the attempt.
+                record.parameters = ready.shown
+                record.outcome = dryRun ? .dryRun : .running
+                record.id = save { try $0.save(record) } ?? record.id
+            }
+            let outcome = await execute(prepared, job: job, rule: rule.name, dryRun: dryRun)
+            record.parameters = outcome.parameters
+            record.finishedAt = clock.now()
+            record.message = outcome.result.message
+            record.error = outcome.result.error
+            record.data = outcome.result.data
+            record.outcome = dryRun ? .dryRun : Self.outcome(outcome.attempt)
+            logger.notice(dryRun ? "remediation dry run" : "remediation finished", metadata: [
+                "rule": .string(rule.name), "job": .string(job.name), "plugin": .string(action.plugin),
+                "step": .stringConvertible(level + 1), "outcome": .string(record.outcome.rawValue),
+            ])
+            if dryRun || !rule.verify || outcome.attempt == .interrupted || Task.isCancelled {
+                record.verification = .skipped
+                save { try $0.save(record) }
+                ruleStates[rule.name]?.position = dryRun ? 0 : min(level + 1, rule.levels.count - 1)
+                return
+            }
+            record.id = save { try $0.save(record) } ?? record.id
+
+            // Verification: the job's own diagnostic, after a short delay.
+            do { try await clock.sleep(for: rule.verifyAfter) } catch { return }
+            let check = await loop.run(job, plugin: registry.lookup(job.plugin)!, trigger: .verification(of: record.id ?? 0),
+                                       scheduledAt: clock.now(), nextTick: nil, logger: logger)
+            let checkID = save { try $0.insert([check]).first } ?? nil
+            if let checkID { track(StoredRun(id: checkID, record: check), job: job) }
+            let passed = check.status == .ok
+            record.verificationRunID = checkID
+            record.verification = passed ? .passed : .failed
+            save { try $0.save(record) }
+            logger.notice(passed ? "remediation verified: the job passes again" : "remediation did not fix the job", metadata: [
+                "rule": .string(rule.name), "job": .string(job.name), "step": .stringConvertible(level + 1),
+            ])
+            if passed {
+                ruleStates[rule.name]?.position = 0
+                return
+            }
+            guard level + 1 < rule.levels.count else {
+                ruleStates[rule.name]?.position = level
+                return
+            }
+            level += 1
+            record = RemediationRecord(rule: rule.name, job: job.name, trigger: "escalation: step \(level) did not fix the job (verification run \(checkID.map(String.init) ?? "?") failed)", triggerRuns: initial.triggerRuns + (checkID.map { [$0] } ?? []), startedAt: clock.now(), outcome: .running, state: .null)
+        }
+    }
+
+    struct StepOutcome {
+        var parameters: JSONValue
+        var result: PluginResult
+        var attempt: AttemptOutcome
+    }
+
+    struct PreparedStep {
+        var entry: RegisteredPlugin
+        var parameters: JSONObject
+        /// The parameters as they may be stored and logged: secrets redacted.
+        var shown: JSONValue
+    }
+
+    /// Renders and validates a step; a template that does not resolve or a parameter the
+    /// plugin refuses is a failed step, recorded like any other.
+    private func prepare(_ step: RuleStep, context: TemplateContext, job: JobDefinition) -> Result<PreparedStep, StepFailure> {
+        guard let entry = registry.lookup(step.plugin) else {
+            return .failure(StepFailure(parameters: step.parameters, message: "plugin `\(step.plugin)` is not registered"))
+        }
+        let rendered: JSONValue
+        switch Template.render(step.parameters, context) {
+        case .success(let value): rendered = value
+        case .failure(let failure):
+            return .failure(StepFailure(parameters: step.parameters, message: failure.description))
+        }
+        let shown = JSONValue.object(entry.redacted(rendered.objectValue ?? [:])).redactingOccurrences(of: job.secretValues)
+        switch entry.validate(rendered.objectValue ?? [:]) {
+        case .success(let validated):
+            return .success(PreparedStep(entry: entry, parameters: validated, shown: shown))
+        case .failure(let error):
+            return .failure(StepFailure(parameters: shown, message: "invalid parameters for `\(step.plugin)`: \(error.description.redactingOccurrences(of: job.secretValues))"))
+        }
+    }
+
+    struct StepFailure: Error {
+        var parameters: JSONValue
+        var message: String
+    }
+
+    private func execute(_ prepared: Result<PreparedStep, StepFailure>, job: JobDefinition, rule: String, dryRun: Bool) async -> StepOutcome {
+        let step: PreparedStep
+        switch prepared {
+        case .success(let ready): step = ready
+        case .failure(let failure):
+            return StepOutcome(parameters: failure.parameters, result: .failure(failure.message), attempt: .error)
+        }
+        if dryRun {
+            return StepOutcome(parameters: step.shown, result: .ok(message: "dry run: `\(step.entry.spec.name)` not executed"), attempt: .ok)
+        }
+        let execution = await executor.execute(step.entry, parameters: step.parameters, timeout: job.timeout, additionalSecrets: job.secretValues,
+                                               metadata: ["job": .string(job.name), "rule": .string(rule)])
+        return StepOutcome(parameters: step.shown, result: execution.result, attempt: execution.outcome)
+    }
+
+    private func runStep(_ step: RuleStep, context: TemplateContext, job: JobDefinition, dryRun: Bool) async -> StepOutcome {
+        await execute(prepare(step, context: context, job: job), job: job, rule: context.ruleName, dryRun: dryRun)
+    }
+
+    static func outcome(_ attempt: AttemptOutcome) -> RemediationRecord.Outcome {
+        switch attempt {
+        case .ok: return .ok
+        case .failed: return .failed
+        case .timeout: return .timeout
+        case .error: return .error
+        case .interrupted: return .interrupted
+        }
+    }
+
+    // MARK: bookkeeping
+
+    /// Waits for every remediation (and its verification) to finish.
+    public func waitUntilIdle() async {
+        while let task = tasks.values.first {
+            await task.value
+        }
+    }
+
+    /// Cancels remediations still going (shutdown past its grace); they record `interrupted`.
+    public func cancelAll() {
+        tasks.values.forEach { $0.cancel() }
+    }
+
+    private func saveRuleState(_ rule: RuleDefinition) {
+        guard let state = ruleStates[rule.name] else { return }
+        save { try $0.saveEngineState(kind: "rule", name: rule.name, configHash: rule.configHash, state: state.json) }
+    }
+
+    @discardableResult
+    private func save<T>(_ body: (HistoryStore) throws -> T) -> T? {
+        do {
+            return try body(store)
+        } catch {
+            logger.error("saving remediation state failed", metadata: ["error": "\(HistoryStore.describe(error))"])
+            return nil
+        }
+    }
+
+    static func iso(_ date: Date) -> String {
+        ISO8601DateFormatter().string(from: date)
+    }
+
+    // MARK: for tests and status
+
+    public func consecutiveFailures(of job: String) -> Int { trackers[job]?.consecutiveFailures ?? 0 }
+    public func budgetUsed(by rule: String) -> Int { ruleStates[rule]?.budgetUses.count ?? 0 }
+    public func isFlapping(_ job: String) -> Bool { trackers[job]?.flapping ?? false }
+}
+
+extension RunRecord {
+    /// The plugin result this run ended with, as templates and expectations see it.
+    var result: PluginResult {
+        PluginResult(success: status == .ok, data: data, message: message, error: error, retry: retry)
+    }
+}
