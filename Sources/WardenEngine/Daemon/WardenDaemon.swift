@@ -46,7 +46,10 @@ public final class WardenDaemon: Service, Sendable {
         let observing = Task {
             for await runs in committed { await remediation.observe(runs) }
         }
-        let forward: (@Sendable ([StoredRun]) -> Void)? = config.rules.isEmpty ? nil : { runs in _ = feed.yield(runs) }
+        var forward: (@Sendable ([StoredRun]) -> Void)?
+        if !config.rules.isEmpty {
+            forward = { @Sendable runs in _ = feed.yield(runs) }
+        }
         let writer = HistoryWriter(store: store, logger: logger, onCommit: forward)
         let limiter = ConcurrencyLimiter(maxConcurrent: settings.maxConcurrency, maxQueue: settings.maxQueue)
         let runner = JobRunner(
