@@ -114,6 +114,10 @@ final class ManualClock: RunClock {
     }
 
     var sleeps: [Duration] { state.withLock { $0.sleeps } }
+
+    func advance(by duration: Duration) {
+        state.withLock { $0.now = $0.now.addingTimeInterval(duration.seconds) }
+    }
 }
 
 /// Polls `condition` every 20 ms until it holds or `limit` passes.
