@@ -29,6 +29,12 @@ struct HistoryCommand: AsyncParsableCommand {
     @Flag(help: "Include every attempt of each run (JSON: `attempt_details`).")
     var attempts = false
 
+    @Flag(help: "Show remediations instead of runs (--status then filters the outcome: ok, failed, suppressed, dry-run, …).")
+    var remediations = false
+
+    @Option(help: "With --remediations: only this rule.")
+    var rule: String?
+
     @Flag(help: "Print JSON.")
     var json = false
 
@@ -38,12 +44,17 @@ struct HistoryCommand: AsyncParsableCommand {
     func validate() throws {
         if json && csv { throw ValidationError("--json and --csv exclude each other") }
         if limit < 1 { throw ValidationError("--limit must be at least 1") }
-        if let status, RunStatus(rawValue: status) == nil {
+        if remediations, let status, RemediationRecord.Outcome(rawValue: status) == nil {
+            throw ValidationError("invalid --status `\(status)` for remediations: expected running, ok, failed, timeout, error, interrupted, dry-run or suppressed")
+        }
+        if remediations && csv { throw ValidationError("--csv is for runs; use --json with --remediations") }
+        if !remediations, let status, RunStatus(rawValue: status) == nil {
             throw ValidationError("invalid --status `\(status)`: expected \(RunStatus.allCases.map(\.rawValue).joined(separator: ", "))")
         }
     }
 
     func run() async throws {
+        if remediations { return try showRemediations() }
         let query = HistoryQuery(
             job: job,
             status: status.flatMap(RunStatus.init(rawValue:)),
@@ -69,10 +80,39 @@ struct HistoryCommand: AsyncParsableCommand {
     }
 }
 
+extension HistoryCommand {
+    func showRemediations() throws {
+        let store = try StoreAccess.openForReading(config)
+        let records: [RemediationRecord]
+        do {
+            records = try store.remediations(
+                job: job, rule: rule,
+                since: try since.map { try TimeArgument.parse($0, option: "--since") },
+                until: try until.map { try TimeArgument.parse($0, option: "--until") },
+                outcome: status, limit: limit
+            )
+        } catch let usage as UsageError {
+            throw usage
+        } catch {
+            throw FatalError("reading \(store.path): \(error)")
+        }
+        print(json ? JSONValue.array(records.map(RemediationJSON.encode)).jsonText(pretty: true) : RemediationJSON.table(records))
+    }
+}
+
 enum StoreAccess {
     static func openForReading(_ options: ConfigOptions) throws -> HistoryStore {
         do {
             return try HistoryStore.openForReading(path: options.daemonSettings().database)
+        } catch {
+            throw FatalError(error.description)
+        }
+    }
+
+    static func openForWriting(_ options: ConfigOptions) throws -> HistoryStore {
+        let settings = options.daemonSettings()
+        do {
+            return try HistoryStore.openForWriting(path: settings.database, sync: settings.databaseSync)
         } catch {
             throw FatalError(error.description)
         }

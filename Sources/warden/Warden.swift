@@ -10,6 +10,7 @@ struct Warden: AsyncParsableCommand {
         version: WardenVersion.current,
         subcommands: [
             RunCommand.self, CheckConfigCommand.self, HistoryCommand.self, StatsCommand.self, RunJobCommand.self,
+            ExplainCommand.self, SilenceCommand.self,
             PluginsCommand.self, ExecCommand.self,
         ]
     )

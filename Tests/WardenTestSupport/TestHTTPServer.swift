@@ -24,6 +24,10 @@ public final class TestHTTPServer: Sendable {
     public var baseURL: String { "http://127.0.0.1:\(port)" }
     public var requests: [Request] { log.all }
 
+    /// Marks `/service?key=…` broken (503) until `/service/fix?key=…` is requested.
+    public func breakService(_ key: String) { log.broken.withLock { _ = $0.insert(key) } }
+    public func isBroken(_ key: String) -> Bool { log.broken.withLock { $0.contains(key) } }
+
     public static func start() async throws -> TestHTTPServer {
         let log = RequestLog()
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -61,6 +65,8 @@ public final class TestHTTPServer: Sendable {
 
 final class RequestLog: Sendable {
     private let storage = Mutex<[TestHTTPServer.Request]>([])
+    /// Services that `/service/break` marked broken (by key).
+    let broken = Mutex<Set<String>>([])
     func append(_ request: TestHTTPServer.Request) { storage.withLock { $0.append(request) } }
     var all: [TestHTTPServer.Request] { storage.withLock { $0 } }
 }
@@ -116,6 +122,20 @@ private final class RouteHandler: ChannelInboundHandler, RemovableChannelHandler
             } else {
                 respond(context, status: .ok, body: "recovered")
             }
+        } else if path == "/service" {
+            // A service that stays broken until `/service/fix` (a remediation) repairs it.
+            let key = query["key"] ?? ""
+            if log.broken.withLock({ $0.contains(key) }) {
+                respond(context, status: .serviceUnavailable, body: "broken")
+            } else {
+                respond(context, status: .ok, body: "healthy")
+            }
+        } else if path == "/service/break" {
+            log.broken.withLock { _ = $0.insert(query["key"] ?? "") }
+            respond(context, status: .ok, body: "broken now")
+        } else if path == "/service/fix" {
+            log.broken.withLock { _ = $0.remove(query["key"] ?? "") }
+            respond(context, status: .ok, body: "fixed")
         } else if path == "/hang" {
             return  // accept, read, never answer
         } else {

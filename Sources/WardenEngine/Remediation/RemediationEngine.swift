@@ -296,6 +296,8 @@ public actor RemediationEngine {
                 ruleStates[rule.name] = state
                 return
             }
+            // The guards' state as it was when this remediation was decided, before it counts.
+            if level != start { record.state = snapshot(rule, job: job, state: state, now: now).json }
             state.lastRemediationAt = now.epochMilliseconds
             state.budgetUses.append(now.epochMilliseconds)
             if let budget = rule.budget {
@@ -308,7 +310,6 @@ public actor RemediationEngine {
             record.startedAt = now
             record.step = level + 1
             record.dryRun = dryRun
-            record.state = snapshot(rule, job: job, state: state, now: now).json
             let action = rule.levels[level].action
             record.plugin = action.plugin
 

@@ -56,6 +56,15 @@ public struct Silence: Sendable {
     public var createdAt: Date
     public var until: Date
 
+    public init(id: Int64, job: String?, rule: String?, reason: String, createdAt: Date, until: Date) {
+        self.id = id
+        self.job = job
+        self.rule = rule
+        self.reason = reason
+        self.createdAt = createdAt
+        self.until = until
+    }
+
     public func covers(job name: String, rule ruleName: String) -> Bool {
         (job.map { Glob.matches($0, name) } ?? false) || (rule.map { Glob.matches($0, ruleName) } ?? false)
     }
