@@ -226,8 +226,12 @@ extension ConfigReader {
         }
         var levels: [EscalationLevel] = []
         var pending: [RuleStep] = []
+        var unreadable = false
         for item in sequence {
-            guard let step = readStep(item, rule: label, matching: matching, anyCategory: true) else { continue }
+            guard let step = readStep(item, rule: label, matching: matching, anyCategory: true) else {
+                unreadable = true
+                continue
+            }
             if step.category == .remediation {
                 levels.append(EscalationLevel(context: pending, action: step))
                 pending = []
@@ -235,7 +239,7 @@ extension ConfigReader {
                 pending.append(step)
             }
         }
-        if levels.isEmpty {
+        if levels.isEmpty && !unreadable {
             problem(at: node, "\(label): `then` must contain at least one remediation step (see `warden plugins --category remediation`)")
         } else if !pending.isEmpty {
             levels[levels.count - 1].context += pending

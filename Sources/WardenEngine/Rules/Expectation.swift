@@ -278,10 +278,11 @@ struct ExpressionParser {
             case "len", "has":
                 try advance()
                 try expect("(")
+                let argumentStart = tokenStart
                 let argument = try parseOr()
                 try expect(")")
                 if name == "has", case .path = argument {} else if name == "has" {
-                    throw error("has() takes a path such as `data.error`")
+                    throw Expectation.ParseError(offset: argumentStart, message: "has() takes a path such as `data.error`")
                 }
                 return name == "len" ? .length(argument) : .has(argument)
             default:
