@@ -65,8 +65,11 @@ struct CheckConfigCommand: AsyncParsableCommand {
         )
         let problems: [ConfigProblem]
         var jobs: [JobDefinition] = []
+        var rules = 0
         do {
-            jobs = try runtime.loadConfig(config).jobs
+            let loaded = try runtime.loadConfig(config)
+            jobs = loaded.jobs
+            rules = loaded.rules.count
             problems = []
         } catch let failure as ConfigFailure {
             problems = failure.error.problems
@@ -76,6 +79,7 @@ struct CheckConfigCommand: AsyncParsableCommand {
                 "ok": .bool(problems.isEmpty),
                 "jobs": .int(jobs.count),
                 "enabled": .int(jobs.filter(\.enabled).count),
+                "rules": .int(rules),
                 "problems": .array(problems.map { problem in
                     [
                         "file": .string(problem.location.file), "line": .int(problem.location.line),
@@ -89,7 +93,7 @@ struct CheckConfigCommand: AsyncParsableCommand {
             for problem in runtime.problems { printError("warning: custom plugin not loaded: \(problem)") }
             if problems.isEmpty {
                 let disabled = jobs.count - jobs.filter(\.enabled).count
-                print("OK: \(jobs.count) jobs" + (disabled > 0 ? " (\(disabled) disabled)" : ""))
+                print("OK: \(jobs.count) jobs" + (disabled > 0 ? " (\(disabled) disabled)" : "") + (rules > 0 ? ", \(rules) rules" : ""))
             } else {
                 for problem in problems { printError(problem.description) }
                 printError("\(problems.count) problem\(problems.count == 1 ? "" : "s") in \(config.configPath)")

@@ -133,3 +133,27 @@ struct RemediationEndToEndTests {
         #expect(await daemon.stop() == 0)
     }
 }
+
+@Suite("warden silence")
+struct SilenceCLITests {
+    @Test func addListRemove() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let database = directory + "/history.db"
+        let added = try await CLI.run(["silence", "add", "--database", database, "--job", "web-*", "--for", "30m", "--reason", "deploying", "--json"])
+        #expect(added.status == 0, "\(added.stderr)")
+        let silence = try #require(added.json as? [String: Any])
+        #expect(silence["job"] as? String == "web-*" && silence["reason"] as? String == "deploying")
+        let id = try #require(silence["id"] as? Int)
+        let listed = try await CLI.run(["silence", "list", "--database", database, "--json"])
+        #expect((listed.json as? [[String: Any]])?.map { $0["id"] as? Int } == [id])
+        let text = try await CLI.run(["silence", "list", "--database", database])
+        #expect(text.stdout.contains("deploying") && text.stdout.contains("web-*"))
+        #expect(try await CLI.run(["silence", "remove", "\(id)", "--database", database]).status == 0)
+        #expect((try await CLI.run(["silence", "list", "--database", database, "--json"]).json as? [Any])?.isEmpty == true)
+        let missing = try await CLI.run(["silence", "remove", "\(id)", "--database", database])
+        #expect(missing.status == 2 && missing.stderr.contains("no silence #\(id)"))
+        let bad = try await CLI.run(["silence", "add", "--database", database, "--for", "30m", "--reason", "x"])
+        #expect(bad.status == 2 && bad.stderr.contains("--job or --rule"))
+    }
+}

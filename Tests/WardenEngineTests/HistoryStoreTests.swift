@@ -28,7 +28,12 @@ struct HistoryStoreTests {
         let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
         #expect(mode == 0o600)
         let applied = try store.reader.read { db in try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations") }
-        #expect(applied == ["0001_history"])
+        // Every file in migrations/, in order: the build plugin embedded them all.
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let files = try FileManager.default.contentsOfDirectory(atPath: repository.path + "/migrations")
+            .filter { $0.hasSuffix(".sql") }.sorted().map { String($0.dropLast(4)) }
+        #expect(applied == files)
+        #expect(files.first == "0001_history")
         let journal = try store.reader.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
         #expect(journal == "wal")
         try store.close()

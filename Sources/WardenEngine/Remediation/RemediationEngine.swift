@@ -46,6 +46,9 @@ public actor RemediationEngine {
 
     /// Restores counters, windows, cooldowns and budgets saved under the same config hash.
     public func restore() {
+        if let stale = save({ try $0.interruptUnfinishedRemediations(at: clock.now()) }), stale > 0 {
+            logger.warning("\(stale) remediations were cut off by the last stop; recorded as interrupted")
+        }
         for job in config.jobs {
             var tracker = JobTracker(configHash: job.configHash, capacity: capacity(for: job.name))
             if persistedJobs.contains(job.name), let saved = try? store.engineState(kind: "job", name: job.name) {

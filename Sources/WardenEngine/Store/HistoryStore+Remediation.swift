@@ -98,6 +98,19 @@ extension HistoryStore {
         }
     }
 
+    /// Remediations a crash left `running` did not finish: mark them interrupted.
+    @discardableResult
+    public func interruptUnfinishedRemediations(at date: Date = Date()) throws -> Int {
+        try writer.write { db in
+            try db.execute(sql: """
+                UPDATE remediations SET outcome = 'interrupted', finished_at = ?,
+                       error = coalesce(error, 'the daemon stopped before this remediation finished')
+                WHERE outcome = 'running'
+                """, arguments: [date.epochMilliseconds])
+            return db.changesCount
+        }
+    }
+
     public func remediation(id: Int64) throws -> RemediationRecord? {
         try reader.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM remediations WHERE id = ?", arguments: [id]).map(Self.remediation)
