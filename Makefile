@@ -34,6 +34,7 @@ history: build
 bench: setup
 	$(SWIFT) build -c release --product warden-bench
 	.build/release/warden-bench timers 1000,10000 5
+	.build/release/warden-bench expect
 
 # Regenerates docs/plugins.md from the plugin specs.
 docs: build

@@ -87,9 +87,43 @@ func measureBareTimers(count: Int, seconds: Int) -> (Lateness, Double) {
     return (lateness.withLock { $0 }, cpu / Double(seconds))
 }
 
+/// `expect:` evaluation cost next to the same check written by hand in Swift.
+func measureExpectations() throws {
+    let result = PluginResult(success: true, data: [
+        "status_code": 200, "response_time": 0.12, "state": "ok", "items": [1, 2, 3], "pods": [["ready": true]],
+    ], message: "ok")
+    let cases: [(String, @Sendable (PluginResult) -> Bool)] = [
+        ("data.status_code == 200", { $0.data["status_code"]?.intValue == 200 }),
+        (#"data.state in ["ok", "warning"]"#, { ["ok", "warning"].contains($0.data["state"]?.stringValue ?? "") }),
+        ("len(data.items) > 0 and data.pods[0].ready == true", {
+            ($0.data["items"]?.arrayValue?.count ?? 0) > 0 && $0.data["pods"]?.arrayValue?.first?["ready"]?.boolValue == true
+        }),
+    ]
+    let iterations = 1_000_000
+    print("expect: evaluations of one condition over a result, \(iterations) each, release build")
+    print("| condition | Warden ns/eval | hand-written Swift ns/eval | ratio |")
+    print("|---|---:|---:|---:|")
+    for (text, native) in cases {
+        let expectation = try Expectation(text)
+        var passed = 0
+        let start = ContinuousClock.now
+        for _ in 0..<iterations where expectation.evaluate(result).passed { passed += 1 }
+        let warden = (ContinuousClock.now - start).seconds * 1e9 / Double(iterations)
+        let nativeStart = ContinuousClock.now
+        for _ in 0..<iterations where native(result) { passed += 1 }
+        let swift = (ContinuousClock.now - nativeStart).seconds * 1e9 / Double(iterations)
+        guard passed == 2 * iterations else { fatalError("\(text) did not hold") }
+        print(String(format: "| `%@` | %.0f | %.0f | %.1f× |", text, warden, swift, warden / swift))
+    }
+}
+
 let arguments = CommandLine.arguments.dropFirst()
+if arguments.first == "expect" {
+    try measureExpectations()
+    exit(0)
+}
 guard arguments.first == "timers" else {
-    FileHandle.standardError.write(Data("usage: warden-bench timers [JOBS] [SECONDS]\n".utf8))
+    FileHandle.standardError.write(Data("usage: warden-bench timers [JOBS] [SECONDS] | warden-bench expect\n".utf8))
     exit(2)
 }
 let jobCounts = arguments.dropFirst().first.map { $0.split(separator: ",").compactMap { Int($0) } } ?? [1_000, 10_000]

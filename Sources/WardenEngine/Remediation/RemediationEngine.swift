@@ -79,7 +79,10 @@ public actor RemediationEngine {
             switch rule.trigger {
             case .consecutiveFailures(let count): return count
             case .failuresWithinRuns(_, let runs): return runs
-            case .failuresWithinTime(let failures, _): return max(failures * 4, 100)
+            case .failuresWithinTime(let failures, let window):
+                // Enough entries to cover the window at the job's own pace.
+                guard case .every(let interval)? = jobs[job]?.schedule, interval > .zero else { return max(failures, 1_000) }
+                return min(10_000, max(failures, Int(window.milliseconds / interval.milliseconds) + 1))
             case .becameFailing: return 2
             }
         }.max() ?? JobTracker.flapWindow

@@ -269,7 +269,12 @@ struct ExpressionParser {
                 }
             }
             try expect("]")
-            return .list(items)
+            // A list of literals is built once, here, not on every evaluation.
+            let literals = items.compactMap { item -> JSONValue? in
+                if case .literal(let value) = item { return value }
+                return nil
+            }
+            return literals.count == items.count ? .literal(.array(literals)) : .list(items)
         case .identifier(let name):
             switch name {
             case "true": try advance(); return .literal(.bool(true))
