@@ -136,7 +136,7 @@ extension ConfigReader {
             case "budget":
                 rule.budget = readBudget(value, what: what)
             case "on_exhausted":
-                rule.onExhausted = readStep(value, rule: label, matching: matching, anyCategory: true)
+                rule.onExhausted = readStep(value, rule: label, matching: matching)
             case "dry_run":
                 if let flag = boolean(value, what: what) { rule.dryRun = flag }
             case "target":
@@ -228,7 +228,7 @@ extension ConfigReader {
         var pending: [RuleStep] = []
         var unreadable = false
         for item in sequence {
-            guard let step = readStep(item, rule: label, matching: matching, anyCategory: true) else {
+            guard let step = readStep(item, rule: label, matching: matching) else {
                 unreadable = true
                 continue
             }
@@ -247,7 +247,7 @@ extension ConfigReader {
         return levels
     }
 
-    mutating func readStep(_ node: Node, rule label: String, matching: [JobDefinition], anyCategory: Bool) -> RuleStep? {
+    mutating func readStep(_ node: Node, rule label: String, matching: [JobDefinition]) -> RuleStep? {
         guard let pairs = mapping(node, what: "\(label): a step") else { return nil }
         checkKeys(pairs, allowed: Self.stepKeys, in: "a step")
         guard let pluginNode = pairs.value(for: "plugin") else {
