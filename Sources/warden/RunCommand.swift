@@ -18,18 +18,48 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var config: ConfigOptions
     @OptionGroup var loading: PluginLoadingOptions
 
+    @Option(name: .customLong("log-target"), help: "auto (the journal when stderr is connected to it), journal or stderr.")
+    var logTarget: String = LogTarget.auto.rawValue
+
+    func validate() throws {
+        guard LogTarget(rawValue: logTarget) != nil else {
+            throw ValidationError("invalid --log-target `\(logTarget)`: expected auto, journal or stderr")
+        }
+    }
+
     func run() async throws {
         let settings = config.daemonSettings()
         let runtime = try await CommandRuntime.load(
             directories: loading.directories(default: settings.pluginDirectories),
-            level: loading.level(default: settings.logLevel)
+            level: loading.level(default: settings.logLevel),
+            target: LogTarget(rawValue: logTarget) ?? .auto
         )
         for problem in runtime.problems {
             runtime.logger.warning("custom plugin not loaded: \(problem)")
         }
         let loaded = try runtime.loadConfig(config)
         let httpClient = SharedHTTPClient.make()
-        let daemon = WardenDaemon(config: loaded, registry: runtime.registry, logger: runtime.logger, httpClient: httpClient)
+        let options = (config, loading)
+        let logger = runtime.logger
+        // SIGHUP: plugins are discovered again and the file re-read and re-validated.
+        let reloader: WardenDaemon.Reloader = {
+            let settings = options.0.daemonSettings()
+            do {
+                let (registry, problems) = try await CommandRuntime.discover(options.1.directories(default: settings.pluginDirectories), logger: logger)
+                for problem in problems { logger.warning("custom plugin not loaded: \(problem)") }
+                var config = try ConfigLoader(registry: registry).load(path: options.0.configPath)
+                if let database = options.0.databasePath { config.daemon.database = ConfigOptions.absolute(database) }
+                return .success(LoadedConfiguration(config: config, registry: registry))
+            } catch let error as ConfigError {
+                return .failure(error)
+            } catch {
+                return .failure(ConfigError(problems: [ConfigProblem(location: ConfigLocation(file: options.0.configPath, line: 1, column: 1), message: "\(error)")]))
+            }
+        }
+        let daemon = WardenDaemon(
+            configuration: LoadedConfiguration(config: loaded, registry: runtime.registry),
+            logger: runtime.logger, httpClient: httpClient, reloader: reloader
+        )
         let group = ServiceGroup(
             services: [daemon],
             gracefulShutdownSignals: [.sigterm, .sigint],

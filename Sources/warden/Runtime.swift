@@ -58,17 +58,19 @@ struct CommandRuntime {
     let logger: Logger
     let problems: [PluginDirectory.Problem]
 
-    static func load(directories: [String], level: Logger.Level) async throws -> CommandRuntime {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+    static func load(directories: [String], level: Logger.Level, target: LogTarget = .stderr) async throws -> CommandRuntime {
+        LoggingSystem.bootstrap { _ in target.makeHandler(level: level) }
         let logger = Logger(label: "warden")
+        let (registry, problems) = try await discover(directories, logger: logger)
+        return CommandRuntime(registry: registry, logger: logger, problems: problems)
+    }
+
+    /// Built-ins plus the custom plugins found in `directories`, in a fresh registry.
+    static func discover(_ directories: [String], logger: Logger) async throws -> (PluginRegistry, [PluginDirectory.Problem]) {
         let registry = PluginRegistry()
         try BuiltinPlugins.register(into: registry)
         let report = await PluginDirectory(paths: directories).discover(into: registry, logger: logger)
-        return CommandRuntime(registry: registry, logger: logger, problems: report.problems)
+        return (registry, report.problems)
     }
 
     static func load(_ options: PluginLoadingOptions) async throws -> CommandRuntime {

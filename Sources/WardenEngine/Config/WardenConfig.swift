@@ -117,6 +117,11 @@ public struct ConfigProblem: Sendable, Hashable, CustomStringConvertible {
     public var location: ConfigLocation
     public var message: String
 
+    public init(location: ConfigLocation, message: String) {
+        self.location = location
+        self.message = message
+    }
+
     public var description: String { "\(location): \(message)" }
 }
 
@@ -124,4 +129,8 @@ public struct ConfigProblem: Sendable, Hashable, CustomStringConvertible {
 public struct ConfigError: Error, Sendable, CustomStringConvertible {
     public var problems: [ConfigProblem]
     public var description: String { problems.map(\.description).joined(separator: "\n") }
+
+    public init(problems: [ConfigProblem]) {
+        self.problems = problems
+    }
 }

@@ -2,93 +2,134 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
+import UnixSignals
 import WardenPluginKit
 
-/// The daemon: opens the history, arms the scheduler, and on graceful shutdown (SIGTERM or
+/// A configuration and the plugins it was validated against.
+public struct LoadedConfiguration: Sendable {
+    public var config: WardenConfig
+    public var registry: PluginRegistry
+
+    public init(config: WardenConfig, registry: PluginRegistry) {
+        self.config = config
+        self.registry = registry
+    }
+}
+
+/// The daemon: opens the history, arms the scheduler, tells systemd (READY, STATUS,
+/// WATCHDOG, RELOADING, STOPPING), reloads on SIGHUP, and on graceful shutdown (SIGTERM or
 /// SIGINT through swift-service-lifecycle) stops scheduling, lets in-flight runs finish
 /// within the grace period, records the rest as interrupted, and flushes every result.
 public final class WardenDaemon: Service, Sendable {
-    public let config: WardenConfig
-    private let registry: PluginRegistry
+    public typealias Reloader = @Sendable () async -> Result<LoadedConfiguration, ConfigError>
+
+    private let initial: LoadedConfiguration
     private let logger: Logger
     private let httpClient: HTTPClient
     private let environment: [String: String]
     private let clock: any RunClock
-    /// Called once the scheduler is armed (tests, and `READY=1` in issue 5).
+    private let reloader: Reloader?
+    private let notifier: SystemdNotifier
+    /// Called once the daemon is fully up (tests; systemd gets READY=1 at the same point).
     private let onReady: (@Sendable () -> Void)?
 
     public init(
-        config: WardenConfig,
-        registry: PluginRegistry,
+        configuration: LoadedConfiguration,
         logger: Logger,
         httpClient: HTTPClient,
         environment: [String: String] = ProcessInfo.processInfo.environment,
         clock: any RunClock = SystemRunClock(),
+        notifier: SystemdNotifier = SystemdNotifier(),
+        reloader: Reloader? = nil,
         onReady: (@Sendable () -> Void)? = nil
     ) {
-        self.config = config
-        self.registry = registry
+        self.initial = configuration
         self.logger = logger
         self.httpClient = httpClient
         self.environment = environment
         self.clock = clock
+        self.notifier = notifier
+        self.reloader = reloader
         self.onReady = onReady
     }
 
     public func run() async throws {
-        let settings = config.daemon
+        let settings = initial.config.daemon
         let store = try HistoryStore.openForWriting(path: settings.database, sync: settings.databaseSync)
         let executor = PluginExecutor(httpClient: httpClient, logger: logger, environment: environment)
-        let remediation = RemediationEngine(config: config, registry: registry, executor: executor, store: store, clock: clock, logger: logger)
-        await remediation.restore()
-        // Committed runs reach the rules in commit order, off the writer's path.
+        let state = DaemonState(configuration: initial)
+        let firstEngine = RemediationEngine(config: initial.config, registry: initial.registry, executor: executor, store: store, clock: clock, logger: logger)
+        await firstEngine.restore()
+        state.engine.withLock { $0 = firstEngine }
+
+        // Committed runs are logged (with their ids) and reach the rules in commit order,
+        // off the writer's path.
+        let outcomes = RunOutcomeLog(logger: logger)
         let (committed, feed) = AsyncStream.makeStream(of: [StoredRun].self)
         let observing = Task {
-            for await runs in committed { await remediation.observe(runs) }
+            for await runs in committed {
+                outcomes.note(runs)
+                await state.engine.withLock { $0 }?.observe(runs)
+            }
         }
-        var forward: (@Sendable ([StoredRun]) -> Void)?
-        if !config.rules.isEmpty {
-            forward = { @Sendable runs in _ = feed.yield(runs) }
-        }
-        let writer = HistoryWriter(store: store, logger: logger, onCommit: forward)
+        let writer = HistoryWriter(store: store, logger: logger, onCommit: { @Sendable runs in _ = feed.yield(runs) })
         let limiter = ConcurrencyLimiter(maxConcurrent: settings.maxConcurrency, maxQueue: settings.maxQueue)
         let runner = JobRunner(
-            registry: registry, loop: AttemptLoop(executor: executor, clock: clock), limiter: limiter, logger: logger,
+            registry: initial.registry, loop: AttemptLoop(executor: executor, clock: clock), limiter: limiter, logger: logger,
             record: { await writer.record($0) }
         )
         let scheduler = Scheduler(logger: logger) { job, scheduledAt, nextTick in
             runner.tick(job, scheduledAt: scheduledAt, nextTick: nextTick)
         }
-        let pruner = RetentionPruner(store: store, settings: settings, jobs: config.jobs.map(\.name), logger: logger)
-        let pruning = Task { await pruner.run() }
+        let pruning = Task { await RetentionPruner(store: store, settings: settings, jobs: { state.jobNames }, logger: logger).run() }
 
-        scheduler.start(config.jobs)
-        let enabled = config.jobs.filter(\.enabled).count
+        scheduler.start(initial.config.jobs)
+        // SIGHUP is trapped before READY=1: a reload request can never kill the daemon.
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        let status = StatusReporter(state: state, outcomes: outcomes, notifier: notifier)
+        let reloading = Task {
+            for await _ in hangups {
+                await self.reload(state: state, scheduler: scheduler, runner: runner, executor: executor, store: store, status: status)
+            }
+        }
+        let watchdog = Task { await Watchdog(notifier: notifier, scheduler: scheduler, environment: environment, logger: logger).run() }
+        let reporting = Task { await status.run() }
+
+        let enabled = initial.config.jobs.filter(\.enabled).count
         logger.notice("warden started", metadata: [
-            "config": .string(config.source), "database": .string(store.path),
-            "jobs": .stringConvertible(enabled), "disabled": .stringConvertible(config.jobs.count - enabled),
-            "version": .string(WardenVersion.current),
+            "config": .string(initial.config.source), "database": .string(store.path),
+            "jobs": .stringConvertible(enabled), "disabled": .stringConvertible(initial.config.jobs.count - enabled),
+            "rules": .stringConvertible(initial.config.rules.count), "version": .string(WardenVersion.current),
         ])
+        notifier.ready(status: await status.line())
         onReady?()
 
         // Returns on SIGTERM/SIGINT (graceful shutdown) or throws if the group is cancelled.
         try? await gracefulShutdown()
 
-        logger.notice("stopping: no new runs; waiting up to \(settings.shutdownGrace.wardenFormatted) for \(runner.inFlightCount) in flight")
+        let grace = state.configuration.withLock { $0.config.daemon.shutdownGrace }
+        // Drain, then remediations, may each take the grace; ask systemd for that and a margin.
+        notifier.stopping(extend: grace * 2 + .seconds(10))
+        logger.notice("stopping: no new runs; waiting up to \(grace.wardenFormatted) for \(runner.inFlightCount) in flight")
+        reloading.cancel()
+        reporting.cancel()
+        watchdog.cancel()
         scheduler.stop()
         limiter.close()
-        await runner.drain(grace: settings.shutdownGrace)
+        await runner.drain(grace: grace)
         pruning.cancel()
         await pruning.value
         await writer.close()
         feed.finish()
         await observing.value
         // Remediations under way (and their verification) get the same grace, then stop.
+        let engines = state.allEngines()
         let stopRemediations = Task {
-            try? await Task.sleep(for: settings.shutdownGrace)
-            await remediation.cancelAll()
+            try? await Task.sleep(for: grace)
+            for engine in engines { await engine.cancelAll() }
         }
-        await remediation.waitUntilIdle()
+        for engine in engines { await engine.waitUntilIdle() }
         stopRemediations.cancel()
         do {
             try store.close()
@@ -97,13 +138,133 @@ public final class WardenDaemon: Service, Sendable {
         }
         logger.notice("warden stopped; history flushed")
     }
+
+    /// SIGHUP: RELOADING=1, load and validate the file again; on success apply it (unchanged
+    /// jobs keep their timers and state), on failure keep running the old one and say why in
+    /// STATUS=. Then READY=1 either way.
+    private func reload(state: DaemonState, scheduler: Scheduler, runner: JobRunner, executor: PluginExecutor, store: HistoryStore, status: StatusReporter) async {
+        guard let reloader else { return }
+        notifier.reloading()
+        logger.notice("reloading the configuration")
+        switch await reloader() {
+        case .failure(let error):
+            for problem in error.problems {
+                logger.error("reload failed: \(problem)", metadata: ["message_id": .string(MessageID.reloadFailed)])
+            }
+            let first = error.problems.first.map { ": \($0)" } ?? ""
+            await status.setReloadFailure("reload failed (\(error.problems.count) problem\(error.problems.count == 1 ? "" : "s")\(first)); running the previous configuration")
+        case .success(let loaded):
+            runner.use(loaded.registry)
+            let changes = scheduler.update(loaded.config.jobs)
+            let engine = RemediationEngine(config: loaded.config, registry: loaded.registry, executor: executor, store: store, clock: clock, logger: logger)
+            await engine.restore()
+            state.replace(loaded, engine: engine)
+            await status.setReloadFailure(nil)
+            logger.notice("reload done: \(changes)", metadata: ["message_id": .string(MessageID.reloadDone)])
+        }
+        notifier.ready(status: await status.line())
+    }
+}
+
+/// What the daemon runs now; swapped by a reload.
+final class DaemonState: Sendable {
+    let configuration: Mutex<LoadedConfiguration>
+    let engine = Mutex<RemediationEngine?>(nil)
+    /// Engines replaced by reloads, kept until their remediations finish at shutdown.
+    private let retired = Mutex<[RemediationEngine]>([])
+
+    init(configuration: LoadedConfiguration) {
+        self.configuration = Mutex(configuration)
+    }
+
+    var jobNames: [String] { configuration.withLock { $0.config.jobs.map(\.name) } }
+
+    func replace(_ loaded: LoadedConfiguration, engine newEngine: RemediationEngine) {
+        configuration.withLock { $0 = loaded }
+        let old = engine.withLock { current in
+            defer { current = newEngine }
+            return current
+        }
+        if let old { retired.withLock { $0.append(old) } }
+    }
+
+    func allEngines() -> [RemediationEngine] {
+        retired.withLock { $0 } + (engine.withLock { $0 }.map { [$0] } ?? [])
+    }
+}
+
+/// `STATUS=` kept current: `42 jobs · 2 failing · 1 remediating · last run 3s ago`.
+actor StatusReporter {
+    private let state: DaemonState
+    private let outcomes: RunOutcomeLog
+    private let notifier: SystemdNotifier
+    private var reloadFailure: String?
+
+    init(state: DaemonState, outcomes: RunOutcomeLog, notifier: SystemdNotifier) {
+        self.state = state
+        self.outcomes = outcomes
+        self.notifier = notifier
+    }
+
+    func setReloadFailure(_ text: String?) {
+        reloadFailure = text
+    }
+
+    func line() async -> String {
+        let jobs = state.configuration.withLock { $0.config.jobs.filter(\.enabled).map(\.name) }
+        let remediating = await state.engine.withLock { $0 }?.activeCount ?? 0
+        var parts = ["\(jobs.count) jobs", "\(outcomes.failingCount(among: Set(jobs))) failing", "\(remediating) remediating"]
+        if let last = outcomes.lastRunAt {
+            parts.append("last run \(max(0, Int(Date().timeIntervalSince(last))))s ago")
+        } else {
+            parts.append("no run yet")
+        }
+        if let reloadFailure { parts.append(reloadFailure) }
+        return parts.joined(separator: " · ")
+    }
+
+    func run() async {
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: .seconds(5)) } catch { return }
+            notifier.status(await line())
+        }
+    }
+}
+
+/// `WATCHDOG=1` every half of `WatchdogSec=`, sent from the scheduler's own queue: if that
+/// queue stalls, the pings stop and systemd restarts Warden.
+struct Watchdog: Sendable {
+    /// Test-only fault injection: stall the scheduler queue this many seconds after start.
+    static let stallVariable = "WARDEN_TEST_STALL_SCHEDULER_AFTER"
+
+    let notifier: SystemdNotifier
+    let scheduler: Scheduler
+    let environment: [String: String]
+    let logger: Logger
+
+    func run() async {
+        if let text = environment[Self.stallVariable], let seconds = Double(text) {
+            Task {
+                try? await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
+                logger.critical("test fault injection: stalling the scheduler queue (\(Self.stallVariable))")
+                scheduler.onQueue { while true { sleep(3600) } }
+            }
+        }
+        guard let interval = notifier.watchdogPingInterval() else { return }
+        logger.info("systemd watchdog enabled: pinging every \(interval.wardenFormatted) from the scheduler queue")
+        let notifier = self.notifier
+        while !Task.isCancelled {
+            scheduler.onQueue { notifier.watchdog() }
+            do { try await Task.sleep(for: interval) } catch { return }
+        }
+    }
 }
 
 /// Deletes runs past retention in small chunks, once a minute, off the writer's path.
 struct RetentionPruner: Sendable {
     let store: HistoryStore
     let settings: DaemonSettings
-    let jobs: [String]
+    let jobs: @Sendable () -> [String]
     let logger: Logger
 
     func run() async {
@@ -113,11 +274,12 @@ struct RetentionPruner: Sendable {
             do { try await Task.sleep(for: delay) } catch { return }
             delay = .seconds(60)
             var total = 0
+            let names = jobs()
             while !Task.isCancelled {
                 let cutoff = settings.retention.map { Date().addingTimeInterval(-$0.seconds) }
                 let removed: Int
                 do {
-                    removed = try store.prune(olderThan: cutoff, maxRunsPerJob: settings.maxRunsPerJob, jobs: jobs)
+                    removed = try store.prune(olderThan: cutoff, maxRunsPerJob: settings.maxRunsPerJob, jobs: names)
                 } catch {
                     logger.error("pruning the history failed", metadata: ["error": "\(HistoryStore.describe(error))"])
                     break

@@ -170,8 +170,11 @@ public actor RemediationEngine {
         if let reason = suppression(rule, job: job, state: &state, snapshot: snapshot, target: target, now: now) {
             record.suppressedReason = reason
             record.finishedAt = now
-            logger.notice("remediation suppressed: \(reason)", metadata: ["rule": .string(rule.name), "job": .string(job.name)])
-            save { try $0.save(record) }
+            let id = save { try $0.save(record) }
+            logger.notice("remediation suppressed: \(reason)", metadata: [
+                "rule": .string(rule.name), "job": .string(job.name), "remediation_id": "\(id ?? 0)",
+                "message_id": .string(MessageID.remediationSuppressed),
+            ])
             ruleStates[rule.name] = state
             saveRuleState(rule)
             return
@@ -257,6 +260,7 @@ public actor RemediationEngine {
             state.exhausted = true
             logger.error("remediation budget exhausted: no more remediation until the window frees up", metadata: [
                 "rule": .string(rule.name), "job": .string(job.name), "budget": .string(budget.description),
+                "message_id": .string(MessageID.budgetExhausted),
             ])
             if let step = rule.onExhausted {
                 let context = TemplateContext(jobName: job.name, jobParams: job.parameters, ruleName: rule.name, run: nil)
@@ -334,6 +338,11 @@ public actor RemediationEngine {
                 record.outcome = dryRun ? .dryRun : .running
                 record.id = save { try $0.save(record) } ?? record.id
             }
+            logger.notice(dryRun ? "remediation dry run started" : "remediation started", metadata: [
+                "rule": .string(rule.name), "job": .string(job.name), "plugin": .string(action.plugin),
+                "step": .stringConvertible(level + 1), "remediation_id": "\(record.id ?? 0)",
+                "message_id": .string(MessageID.remediationStarted),
+            ])
             let outcome = await execute(prepared, job: job, rule: rule.name, dryRun: dryRun)
             record.parameters = outcome.parameters
             record.finishedAt = clock.now()
@@ -341,9 +350,10 @@ public actor RemediationEngine {
             record.error = outcome.result.error
             record.data = outcome.result.data
             record.outcome = dryRun ? .dryRun : Self.outcome(outcome.attempt)
-            logger.notice(dryRun ? "remediation dry run" : "remediation finished", metadata: [
+            logger.notice(dryRun ? "remediation dry run finished" : "remediation finished", metadata: [
                 "rule": .string(rule.name), "job": .string(job.name), "plugin": .string(action.plugin),
                 "step": .stringConvertible(level + 1), "outcome": .string(record.outcome.rawValue),
+                "remediation_id": "\(record.id ?? 0)", "message_id": .string(MessageID.remediationFinished),
             ])
             if dryRun || !rule.verify || outcome.attempt == .interrupted || Task.isCancelled {
                 record.verification = .skipped
@@ -365,6 +375,7 @@ public actor RemediationEngine {
             save { try $0.save(record) }
             logger.notice(passed ? "remediation verified: the job passes again" : "remediation did not fix the job", metadata: [
                 "rule": .string(rule.name), "job": .string(job.name), "step": .stringConvertible(level + 1),
+                "remediation_id": "\(record.id ?? 0)", "run_id": "\(checkID ?? 0)",
             ])
             if passed {
                 ruleStates[rule.name]?.position = 0
@@ -485,6 +496,8 @@ public actor RemediationEngine {
     public func consecutiveFailures(of job: String) -> Int { trackers[job]?.consecutiveFailures ?? 0 }
     public func budgetUsed(by rule: String) -> Int { ruleStates[rule]?.budgetUses.count ?? 0 }
     public func isFlapping(_ job: String) -> Bool { trackers[job]?.flapping ?? false }
+    /// Remediations under way (for `STATUS=`).
+    public var activeCount: Int { tasks.count }
 }
 
 extension RunRecord {

@@ -11,13 +11,12 @@ public final class JobRunner: Sendable {
         var task: Task<Void, Never>
     }
 
-    private let registry: PluginRegistry
+    private let registry: Mutex<PluginRegistry>
     private let loop: AttemptLoop
     private let limiter: ConcurrencyLimiter
     private let record: @Sendable (RunRecord) async -> Void
     private let logger: Logger
     private let inFlight = Mutex<[String: InFlight]>([:])
-    private let lastStatus = Mutex<[String: RunStatus]>([:])
 
     public init(
         registry: PluginRegistry,
@@ -26,7 +25,7 @@ public final class JobRunner: Sendable {
         logger: Logger,
         record: @escaping @Sendable (RunRecord) async -> Void
     ) {
-        self.registry = registry
+        self.registry = Mutex(registry)
         self.loop = loop
         self.limiter = limiter
         self.logger = logger
@@ -60,7 +59,7 @@ public final class JobRunner: Sendable {
         switch await limiter.acquire() {
         case .granted:
             defer { limiter.release() }
-            if let entry = registry.lookup(job.plugin) {
+            if let entry = registry.withLock({ $0 }).lookup(job.plugin) {
                 run = await loop.run(job, plugin: entry, trigger: trigger, scheduledAt: scheduledAt, nextTick: nextTick, logger: logger)
             } else {
                 // A custom plugin removed from disk since the config was loaded.
@@ -80,32 +79,13 @@ public final class JobRunner: Sendable {
             interrupted.message = "interrupted: the daemon stopped before this run got a slot"
             run = interrupted
         }
-        noteOutcome(run)
         await record(run)
         return run
     }
 
-    /// Logs each run, loudly when a job starts or stops failing.
-    private func noteOutcome(_ run: RunRecord) {
-        guard run.status != .skipped else { return }
-        let previous = lastStatus.withLock { states in
-            defer { states[run.job] = run.status }
-            return states[run.job]
-        }
-        var metadata: Logger.Metadata = [
-            "job": .string(run.job), "plugin": .string(run.plugin), "status": .string(run.status.rawValue),
-            "attempts": .stringConvertible(run.attempts.count),
-        ]
-        if let error = run.error { metadata["error"] = .string(error) }
-        if run.status.isFailure && previous?.isFailure != true {
-            logger.warning("job failing: \(run.message)", metadata: metadata)
-        } else if run.status == .ok && previous?.isFailure == true {
-            logger.notice("job recovered: \(run.message)", metadata: metadata)
-        } else if run.status.isFailure {
-            logger.info("job still failing: \(run.message)", metadata: metadata)
-        } else {
-            logger.debug("run finished", metadata: metadata)
-        }
+    /// After a reload: the plugins the new configuration was validated against.
+    public func use(_ newRegistry: PluginRegistry) {
+        registry.withLock { $0 = newRegistry }
     }
 
     /// How many runs are going (waiting for a slot or running).

@@ -34,6 +34,48 @@ public final class Scheduler: Sendable {
         }
     }
 
+    /// What a reload changed.
+    public struct Changes: Sendable, CustomStringConvertible {
+        public var added: [String] = []
+        public var removed: [String] = []
+        public var changed: [String] = []
+        public var unchanged: [String] = []
+
+        public var description: String {
+            "\(added.count) added, \(removed.count) removed, \(changed.count) changed, \(unchanged.count) unchanged"
+        }
+    }
+
+    /// Applies a reloaded job list. A job whose config hash is unchanged keeps its timer and
+    /// phase (its definition is swapped, for rotated secrets); a removed one stops (its
+    /// in-flight run finishes); a new or changed one starts.
+    @discardableResult
+    public func update(_ jobs: [JobDefinition]) -> Changes {
+        var changes = Changes()
+        let wanted = Dictionary(jobs.filter(\.enabled).map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let (stopped, kept): ([JobTimer], Set<String>) = timers.withLock { timers in
+            var stopped: [JobTimer] = []
+            var kept = Set<String>()
+            for (name, timer) in timers {
+                if let job = wanted[name], job.configHash == timer.job.configHash {
+                    timer.replace(job)
+                    kept.insert(name)
+                    changes.unchanged.append(name)
+                } else {
+                    stopped.append(timer)
+                    timers[name] = nil
+                    if wanted[name] == nil { changes.removed.append(name) } else { changes.changed.append(name) }
+                }
+            }
+            return (stopped, kept)
+        }
+        stopped.forEach { $0.cancel() }
+        let fresh = jobs.filter { $0.enabled && !kept.contains($0.name) }
+        for job in fresh where !changes.changed.contains(job.name) { changes.added.append(job.name) }
+        start(fresh)
+        return changes
+    }
+
     /// Stops every timer; runs already going are not touched.
     public func stop() {
         let all = timers.withLock { timers in
@@ -57,7 +99,8 @@ public final class Scheduler: Sendable {
 /// One job's timer. `@unchecked` only for the Dispatch source, whose schedule and cancel
 /// calls are thread-safe; the other mutable state sits behind a Mutex.
 final class JobTimer: @unchecked Sendable {
-    let job: JobDefinition
+    private let definition: Mutex<JobDefinition>
+    var job: JobDefinition { definition.withLock { $0 } }
     private let source: any DispatchSourceTimer
     private let timeZone: TimeZone
     private let logger: Logger
@@ -67,7 +110,7 @@ final class JobTimer: @unchecked Sendable {
     private let planned = Mutex<Date?>(nil)
 
     init(job: JobDefinition, queue: DispatchQueue, timeZone: TimeZone, logger: Logger, onTick: @escaping Scheduler.Tick) {
-        self.job = job
+        self.definition = Mutex(job)
         self.timeZone = timeZone
         self.logger = logger
         self.onTick = onTick
@@ -84,6 +127,11 @@ final class JobTimer: @unchecked Sendable {
     }
 
     var nextFire: Date? { planned.withLock { $0 } }
+
+    /// A definition with the same config hash (same schedule): takes effect on the next tick.
+    func replace(_ job: JobDefinition) {
+        definition.withLock { $0 = job }
+    }
 
     func cancel() {
         source.cancel()

@@ -1,0 +1,20 @@
+/// Fixed 128-bit `MESSAGE_ID`s for Warden's key events, so that
+/// `journalctl MESSAGE_ID=<id>` finds every occurrence whatever the message text.
+/// Log calls attach them as the `message_id` metadata key.
+public enum MessageID {
+    public static let runFailed = "94a18cfe615d4c9a842879bb786a5cd1"
+    public static let jobRecovered = "d27cf98864ff4580b3b76fb253b0c663"
+    public static let remediationStarted = "6b31b119d18f458483e4826b6818f67b"
+    public static let remediationFinished = "93b52ba6171646b8a23ddc83b2c3c321"
+    public static let remediationSuppressed = "3e652119b12e45a38b868fbee28e7ac5"
+    public static let budgetExhausted = "904314a97cb44e6b96d341205dd7a22e"
+    public static let reloadDone = "1f3aa84d664f47b18419f7fea390db67"
+    public static let reloadFailed = "8cc5eee86d6c4ee7ae59cfbfcede7e42"
+
+    /// For `docs/operations.md` and `warden --help`: name and id.
+    public static let all: [(event: String, id: String)] = [
+        ("run failed", runFailed), ("job recovered", jobRecovered), ("remediation started", remediationStarted),
+        ("remediation finished", remediationFinished), ("remediation suppressed", remediationSuppressed),
+        ("budget exhausted", budgetExhausted), ("reload done", reloadDone), ("reload failed", reloadFailed),
+    ]
+}
