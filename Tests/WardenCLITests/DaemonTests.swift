@@ -7,8 +7,9 @@ final class DaemonProcess {
     let process = Process()
     let logFile: String
 
-    init(_ arguments: [String], logFile: String) throws {
+    init(_ arguments: [String], logFile: String, environment: [String: String] = [:]) throws {
         self.logFile = logFile
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         _ = FileManager.default.createFile(atPath: logFile, contents: nil)
         process.executableURL = URL(fileURLWithPath: CLI.binary)
         process.arguments = ["run"] + arguments
@@ -19,6 +20,9 @@ final class DaemonProcess {
     }
 
     var log: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
+
+    var pid: Int32 { process.processIdentifier }
+    var isRunning: Bool { process.isRunning }
 
     /// Sends `signal` and waits for the exit status.
     func stop(with signal: Int32 = SIGTERM, within limit: Duration = .seconds(20)) async -> Int32? {
