@@ -1,0 +1,99 @@
+import Foundation
+import Testing
+import WardenTestSupport
+
+/// A real systemd-journald, started for the test when none runs (as root), stopped after.
+final class TestJournald {
+    private var process: Process?
+    static let socketPath = "/run/systemd/journal/socket"
+
+    init() async throws {
+        if Self.listening() { return }
+        let journald = Process()
+        journald.executableURL = URL(fileURLWithPath: "/lib/systemd/systemd-journald")
+        journald.standardOutput = FileHandle.nullDevice
+        journald.standardError = FileHandle.nullDevice
+        try journald.run()
+        process = journald
+        for _ in 0..<100 where !Self.listening() {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        guard Self.listening() else { throw POSIXError(.ECONNREFUSED) }
+    }
+
+    /// Whether something accepts datagrams on the journal socket (a stale file does not).
+    static func listening() -> Bool {
+        let descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(descriptor) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: socketPath.utf8) }
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        } == 0
+    }
+
+    func stop() {
+        guard let process, process.isRunning else { return }
+        process.terminate()
+        process.waitUntilExit()
+    }
+
+    deinit { stop() }
+}
+
+@Suite("journald", .serialized, .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/lib/systemd/systemd-journald")))
+struct JournalTests {
+    @Test func entriesCarryWardensFields() async throws {
+        let journald = try await TestJournald()
+        defer { journald.stop() }
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let job = "journal_" + UUID().uuidString.prefix(8).lowercased()
+        let config = directory + "/warden.yaml"
+        try """
+            daemon: {database: history.db, shutdown_grace: 1s}
+            jobs:
+              - {name: \(job), plugin: nagios, every: 1s, params: {command: /usr/lib/nagios/plugins/check_dummy, args: ["2", "down"]}}
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let daemon = try DaemonProcess(["--config", config, "--log-target", "journal"], logFile: directory + "/daemon.log")
+        try await Task.sleep(for: .milliseconds(2_600))
+        #expect(await daemon.stop() == 0, "\(daemon.log)")
+        // Nothing went to stderr: the journal got it all.
+        #expect(!daemon.log.contains("job failing"))
+
+        let entries = try await poll(within: .seconds(5)) { () -> [[String: Any]]? in
+            let output = try await runJournalctl(["-o", "json", "--no-pager", "WARDEN_JOB=\(job)"])
+            let lines = output.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            return lines.contains { $0["MESSAGE_ID"] as? String != nil } ? lines : nil
+        }
+        let all = try #require(entries, "journalctl found nothing for \(job)")
+        let failed = try #require(all.first { ($0["MESSAGE"] as? String)?.hasPrefix("job failing") == true })
+        #expect(failed["SYSLOG_IDENTIFIER"] as? String == "warden")
+        #expect(failed["PRIORITY"] as? String == "4")
+        #expect(failed["MESSAGE_ID"] as? String == "94a18cfe615d4c9a842879bb786a5cd1")
+        #expect(failed["WARDEN_JOB"] as? String == job)
+        #expect(failed["WARDEN_PLUGIN"] as? String == "nagios")
+        #expect(failed["WARDEN_STATUS"] as? String == "failed")
+        #expect(Int(failed["WARDEN_RUN_ID"] as? String ?? "") ?? 0 > 0)
+        #expect(failed["WARDEN_ATTEMPT"] as? String == "1")
+        #expect((failed["CODE_FILE"] as? String)?.hasSuffix(".swift") == true)
+        #expect(Int(failed["CODE_LINE"] as? String ?? "") ?? 0 > 0)
+        #expect(failed["CODE_FUNC"] != nil)
+        // Later failures are logged too, as "still failing", with the same MESSAGE_ID.
+        #expect(all.filter { $0["MESSAGE_ID"] as? String == "94a18cfe615d4c9a842879bb786a5cd1" }.count >= 2)
+    }
+
+    func runJournalctl(_ arguments: [String]) async throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/journalctl")
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+}
