@@ -2,7 +2,17 @@
 SWIFT ?= swift
 BIN := .build/debug/warden
 
-.PHONY: setup build release test run history bench docs clean
+.PHONY: setup build release test run history bench docs install uninstall deb clean
+
+# Installation layout (`make install PREFIX=/usr/local DESTDIR=/tmp/stage`).
+PREFIX ?= /usr
+DESTDIR ?=
+BINDIR := $(PREFIX)/bin
+DATADIR := $(PREFIX)/share/warden
+DOCDIR := $(PREFIX)/share/doc/warden
+SYSCONFDIR ?= /etc
+UNITDIR ?= /lib/systemd/system
+VERSION := $(shell sed -n 's/.*current = "\(.*\)".*/\1/p' Sources/WardenEngine/WardenVersion.swift)
 
 setup:
 	@scripts/setup.sh
@@ -10,8 +20,11 @@ setup:
 build: setup
 	$(SWIFT) build
 
+# Swift's runtime is linked in statically: the installed binary needs only Debian's libraries.
+RELEASE_FLAGS := -c release --static-swift-stdlib
+
 release: setup
-	$(SWIFT) build -c release
+	$(SWIFT) build $(RELEASE_FLAGS)
 
 # The whole suite: unit tests plus tests against real parts (loopback HTTP servers,
 # child processes, Debian's monitoring-plugins).
@@ -32,13 +45,49 @@ history: build
 
 # Measurements behind design choices (bench/README.md); release build.
 bench: setup
-	$(SWIFT) build -c release --product warden-bench
+	$(SWIFT) build $(RELEASE_FLAGS) --product warden-bench
 	.build/release/warden-bench timers 1000,10000 5
 	.build/release/warden-bench expect
 
 # Regenerates docs/plugins.md from the plugin specs.
 docs: build
 	$(BIN) plugins --markdown --plugin-dir /nonexistent > docs/plugins.md
+
+# The release binary, the unit, the migrations (also compiled into the binary), the docs,
+# /etc/warden/plugins.d (root, 0755: Warden refuses plugin directories others can write)
+# and /etc/warden/warden.yaml, which an existing one is never overwritten by.
+install: release
+	install -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DATADIR)/migrations \
+		$(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/warden $(DESTDIR)$(SYSCONFDIR)/warden/plugins.d
+	install -m 0755 -s .build/release/warden $(DESTDIR)$(BINDIR)/warden
+	sed -e 's|/usr/bin/warden|$(BINDIR)/warden|g' -e 's|/etc/warden/|$(SYSCONFDIR)/warden/|g' systemd/warden.service \
+		> $(DESTDIR)$(UNITDIR)/warden.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/warden.service
+	install -m 0644 migrations/*.sql $(DESTDIR)$(DATADIR)/migrations/
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
+	cp -R etc/warden/examples $(DESTDIR)$(DOCDIR)/examples
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/warden/warden.yaml ]; then \
+		echo "keeping the existing $(DESTDIR)$(SYSCONFDIR)/warden/warden.yaml"; \
+	else \
+		install -m 0644 etc/warden/warden.yaml $(DESTDIR)$(SYSCONFDIR)/warden/warden.yaml; \
+	fi
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+
+# Removes what `install` put in place except the config (/etc/warden) and the history
+# (/var/lib/warden): remove those by hand if they should go too.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/warden $(DESTDIR)$(UNITDIR)/warden.service
+	rm -rf $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR)
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+	@echo "kept $(SYSCONFDIR)/warden and /var/lib/warden"
+
+# A Debian package: .build/warden_$(VERSION)_$(ARCH).deb
+ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
+deb: release
+	rm -rf .build/deb && mkdir -p .build/deb/DEBIAN
+	$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/.build/deb PREFIX=/usr
+	scripts/debian-control.sh $(VERSION) $(ARCH) .build/deb
+	dpkg-deb --root-owner-group --build .build/deb .build/warden_$(VERSION)_$(ARCH).deb
 
 clean:
 	rm -rf .build var

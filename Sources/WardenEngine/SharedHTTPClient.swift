@@ -19,7 +19,3 @@ public enum SharedHTTPClient {
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 }
-
-public enum WardenVersion {
-    public static let current = "0.1.0"
-}
