@@ -10,6 +10,10 @@ packages=(
   monitoring-plugins-basic  # the `nagios` plugin's tests run Debian's checks
   python3             # the example custom plugin in etc/warden/examples
   procps              # ps/pgrep for process checks
+  systemd             # the unit tests: systemd as PID 1 of a test namespace, journald, systemd-analyze
+  dbus                # the test namespace's system bus
+  util-linux          # unshare/nsenter for that namespace
+  dpkg-dev            # `make deb` (dpkg-deb, dpkg --print-architecture)
 )
 
 missing=()

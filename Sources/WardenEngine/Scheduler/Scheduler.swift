@@ -13,7 +13,7 @@ import Synchronization
 public final class Scheduler: Sendable {
     public typealias Tick = @Sendable (_ job: JobDefinition, _ scheduledAt: Date, _ nextTick: Date?) -> Void
 
-    private let queue = DispatchQueue(label: "warden.scheduler", qos: .userInitiated)
+    private let queue = DispatchQueue(label: "warden.scheduler")
     private let timers = Mutex<[String: JobTimer]>([:])
     private let timeZone: TimeZone
     private let logger: Logger
