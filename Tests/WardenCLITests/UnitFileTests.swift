@@ -17,28 +17,20 @@ struct UnitFileTests {
         return path
     }
 
-    func analyze(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-analyze")
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    func analyze(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        let result = try await CLI.command("/usr/bin/systemd-analyze", arguments)
+        return (result.status, result.stdout + result.stderr)
     }
 
-    @Test func verifyIsClean() throws {
+    @Test func verifyIsClean() async throws {
         let unit = try adjustedUnit()
-        let result = try analyze(["verify", unit])
+        let result = try await analyze(["verify", unit])
         #expect(result.status == 0 && result.output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "\(result.output)")
     }
 
-    @Test func securityExposureStaysLow() throws {
+    @Test func securityExposureStaysLow() async throws {
         let unit = try adjustedUnit()
-        let result = try analyze(["security", "--offline=true", "--no-pager", unit])
+        let result = try await analyze(["security", "--offline=true", "--no-pager", unit])
         let line = try #require(result.output.split(separator: "\n").first { $0.contains("Overall exposure level") }, "\(result.output)")
         let score = Double(line.split(separator: ":").last?.split(separator: " ").first ?? "") ?? 10
         #expect(score <= 4.0, "\(line)")

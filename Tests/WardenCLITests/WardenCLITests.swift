@@ -20,10 +20,16 @@ struct CLI {
     }()
 
     static func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> Output {
+        try await command(binary, arguments, environment: environment)
+    }
+
+    /// Any program, awaited without blocking a thread of the test run's small pool (a
+    /// blocking wait there stalls every other test's timers on a 2-core machine).
+    static func command(_ path: String, _ arguments: [String], environment: [String: String] = [:]) async throws -> Output {
         var overrides: [Environment.Key: String?] = [:]
         for (key, value) in environment { overrides[Environment.Key(stringLiteral: key)] = value }
         let result = try await Subprocess.run(
-            .path(FilePath(binary)),
+            .path(FilePath(path)),
             arguments: Arguments(arguments),
             environment: .inherit.updating(overrides),
             output: .string(limit: 4 << 20),
