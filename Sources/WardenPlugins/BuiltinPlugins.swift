@@ -6,6 +6,14 @@ public enum BuiltinPlugins {
         // Monitor
         ServiceStatusPlugin(),
         ExternalAPIPlugin(),
+        TCPConnectPlugin(),
+        DNSResolvePlugin(),
+        // Host
+        DiskUsagePlugin(),
+        LoadAveragePlugin(),
+        MemoryPlugin(),
+        ProcessRunningPlugin(),
+        FileAgePlugin(),
         // Nagios / monitoring-plugins compatibility
         NagiosCheckPlugin(),
     ]

@@ -57,7 +57,7 @@ struct WardenCLITests {
         #expect(output.status == 0)
         let plugins = try #require(output.json as? [[String: Any]])
         let byName = Dictionary(uniqueKeysWithValues: plugins.map { ($0["name"] as? String ?? "", $0) })
-        for name in ["service_status", "external_api", "nagios"] {
+        for name in ["service_status", "external_api", "nagios", "tcp_connect", "dns_resolve", "disk_usage", "load_average", "memory", "process_running", "file_age"] {
             let plugin = try #require(byName[name], "\(name) missing")
             #expect(plugin["category"] as? String == "diagnostic")
             let schema = try #require(plugin["parameters"] as? [String: Any])
@@ -66,7 +66,7 @@ struct WardenCLITests {
         }
         let table = try await CLI.run(["plugins", "--plugin-dir", "/nonexistent"])
         #expect(table.stdout.hasPrefix("NAME"))
-        #expect(table.stdout.contains("service_status  diagnostic"))
+        #expect(table.stdout.split(separator: "\n").contains { $0.hasPrefix("service_status ") && $0.contains(" diagnostic ") })
     }
 
     @Test func pluginsShowOneSpec() async throws {
@@ -250,5 +250,29 @@ struct ExamplePluginTests {
         #expect(invalid.status == 2)
         #expect(invalid.stderr.contains("parameter `path`"))
         #expect(invalid.stderr.contains("parameter `pattern`"))
+    }
+}
+
+@Suite("host checks through the CLI")
+struct HostChecksCLITests {
+    @Test func diskUsageOfRootMatchesStatvfs() async throws {
+        let output = try await CLI.run(["exec", "disk_usage", "--param", "path=/", "--json", "--plugin-dir", "/nonexistent"])
+        let result = try #require(output.json as? [String: Any], "\(output.stderr)")
+        let data = try #require(result["data"] as? [String: Any])
+        var stats = statvfs()
+        #expect(statvfs("/", &stats) == 0)
+        #expect(data["total_bytes"] as? Int == Int(UInt64(stats.f_blocks) * UInt64(stats.f_frsize)))
+        // Other tests write meanwhile: the same figure within 1% of the filesystem.
+        let total = Int(UInt64(stats.f_blocks) * UInt64(stats.f_frsize))
+        #expect(abs((data["free_bytes"] as? Int ?? 0) - Int(UInt64(stats.f_bavail) * UInt64(stats.f_frsize))) < total / 100)
+    }
+
+    @Test func loadAverageMatchesProc() async throws {
+        let output = try await CLI.run(["exec", "load_average", "--json", "--plugin-dir", "/nonexistent"])
+        let result = try #require(output.json as? [String: Any], "\(output.stderr)")
+        let data = try #require(result["data"] as? [String: Any])
+        let proc = try String(contentsOfFile: "/proc/loadavg", encoding: .utf8).split(separator: " ")
+        #expect(abs((data["load_15m"] as? Double ?? -1) - (Double(proc[2]) ?? 0)) < 0.2)
+        #expect(data["cores"] as? Int == sysconf(Int32(_SC_NPROCESSORS_ONLN)))
     }
 }
