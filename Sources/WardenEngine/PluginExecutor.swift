@@ -12,12 +12,15 @@ public struct PluginExecutor: Sendable {
     /// How long a timed-out plugin may take to wind down after cancellation (an external
     /// plugin gets SIGTERM, then SIGKILL) before the executor stops waiting for it.
     public var cancellationGrace: Duration
+    /// The daemon's plugin limits (`allowed_units`, `shell_allow`, `runbooks`).
+    public var settings: JSONObject
 
-    public init(httpClient: HTTPClient, logger: Logger, environment: [String: String], cancellationGrace: Duration = .seconds(5)) {
+    public init(httpClient: HTTPClient, logger: Logger, environment: [String: String], cancellationGrace: Duration = .seconds(5), settings: JSONObject = [:]) {
         self.httpClient = httpClient
         self.logger = logger
         self.environment = environment
         self.cancellationGrace = cancellationGrace
+        self.settings = settings
     }
 
     public struct Execution: Sendable {
@@ -63,7 +66,8 @@ public struct PluginExecutor: Sendable {
             httpClient: httpClient,
             dryRun: dryRun,
             environment: environment,
-            secrets: secrets
+            secrets: secrets,
+            settings: settings
         )
         let plugin = entry.plugin
         let task = Task { try await plugin.execute(parameters, context: context) }

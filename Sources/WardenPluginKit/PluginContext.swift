@@ -17,6 +17,9 @@ public struct PluginContext: Sendable {
     /// Values of this run's secret (`writeOnly`) parameters, so a plugin can scrub them from
     /// anything it logs; the engine scrubs the result itself.
     public var secrets: [String]
+    /// Host-wide limits from the daemon's config that bound what plugins may touch:
+    /// `allowed_units` (globs), `shell_allow` (programs), `runbooks` (a directory).
+    public var settings: JSONObject
 
     public init(
         logger: Logger,
@@ -24,7 +27,8 @@ public struct PluginContext: Sendable {
         httpClient: HTTPClient,
         dryRun: Bool = false,
         environment: [String: String] = [:],
-        secrets: [String] = []
+        secrets: [String] = [],
+        settings: JSONObject = [:]
     ) {
         self.logger = logger
         self.deadline = deadline
@@ -32,6 +36,7 @@ public struct PluginContext: Sendable {
         self.dryRun = dryRun
         self.environment = environment
         self.secrets = secrets
+        self.settings = settings
     }
 
     /// Time left before the deadline (zero once it has passed).

@@ -14,6 +14,11 @@ public enum BuiltinPlugins {
         MemoryPlugin(),
         ProcessRunningPlugin(),
         FileAgePlugin(),
+        // System
+        ShellExecPlugin(),
+        ShellExecWritePlugin(),
+        HTTPRequestPlugin(),
+        RunbookSearchPlugin(),
         // Nagios / monitoring-plugins compatibility
         NagiosCheckPlugin(),
     ]

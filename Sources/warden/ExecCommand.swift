@@ -38,6 +38,11 @@ struct ExecCommand: AsyncParsableCommand {
     @Flag(help: "Print the result as JSON: {success, data, message, error, retry}.")
     var json = false
 
+    @Option(name: .customLong("config"), help: ArgumentHelp(
+        "A config whose daemon limits (allowed_units, shell_allow, runbooks) apply; none are applied when it does not exist.",
+        valueName: "path"))
+    var configPath: String = ConfigLoader.defaultPath
+
     func run() async throws {
         let limit: Duration
         do {
@@ -67,10 +72,13 @@ struct ExecCommand: AsyncParsableCommand {
         }
 
         let httpClient = SharedHTTPClient.make()
+        let settings = FileManager.default.fileExists(atPath: configPath)
+            ? (ConfigLoader.daemonSettings(path: configPath) ?? DaemonSettings()).pluginSettings : [:]
         let executor = PluginExecutor(
             httpClient: httpClient,
             logger: runtime.logger,
-            environment: ProcessInfo.processInfo.environment
+            environment: ProcessInfo.processInfo.environment,
+            settings: settings
         )
         let execution = await executor.execute(entry, parameters: validated, timeout: limit, dryRun: dryRun)
         try? await httpClient.shutdown()

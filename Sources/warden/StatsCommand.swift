@@ -107,7 +107,8 @@ struct RunJobCommand: AsyncParsableCommand {
             throw FatalError(error.description)
         }
         let httpClient = SharedHTTPClient.make()
-        let executor = PluginExecutor(httpClient: httpClient, logger: runtime.logger, environment: ProcessInfo.processInfo.environment)
+        let executor = PluginExecutor(httpClient: httpClient, logger: runtime.logger, environment: ProcessInfo.processInfo.environment,
+                                      settings: loaded.daemon.pluginSettings)
         let run = await AttemptLoop(executor: executor).run(
             job, plugin: entry, trigger: .manual, scheduledAt: Date(), nextTick: nil, logger: runtime.logger
         )

@@ -18,10 +18,13 @@ func makeContext(timeout: Duration = .seconds(10), environment: [String: String]
 }
 
 /// Validates like the engine does, then executes.
-func run(_ plugin: any Plugin, _ parameters: JSONObject, timeout: Duration = .seconds(10), environment: [String: String] = [:]) async throws -> PluginResult {
+func run(
+    _ plugin: any Plugin, _ parameters: JSONObject, timeout: Duration = .seconds(10), environment: [String: String] = [:],
+    settings: JSONObject = [:], dryRun: Bool = false
+) async throws -> PluginResult {
     let registry = PluginRegistry()
     let entry = try registry.register(plugin)
     let validated = try entry.validate(parameters).get()
-    let executor = PluginExecutor(httpClient: sharedHTTPClient, logger: Logger(label: "test"), environment: environment)
-    return await executor.execute(entry, parameters: validated, timeout: timeout).result
+    let executor = PluginExecutor(httpClient: sharedHTTPClient, logger: Logger(label: "test"), environment: environment, settings: settings)
+    return await executor.execute(entry, parameters: validated, timeout: timeout, dryRun: dryRun).result
 }

@@ -70,7 +70,7 @@ struct ConfigReader {
     static let daemonKeys = [
         "database", "plugin_dirs", "max_concurrency", "max_queue", "default_timeout", "retention",
         "max_runs_per_job", "log_level", "shutdown_grace", "database_sync", "remediation",
-        "max_concurrent_remediations", "flap_high", "flap_low",
+        "max_concurrent_remediations", "flap_high", "flap_low", "allowed_units", "shell_allow", "runbooks",
     ]
     static let jobKeys = [
         "name", "plugin", "description", "params", "every", "cron", "jitter", "timeout", "retry", "enabled",
@@ -127,6 +127,7 @@ struct ConfigReader {
         let directory = URL(fileURLWithPath: file).deletingLastPathComponent().path
         daemon.database = Self.absolute(daemon.database, relativeTo: directory)
         daemon.pluginDirectories = daemon.pluginDirectories.map { Self.absolute($0, relativeTo: directory) }
+        daemon.runbooks = Self.absolute(daemon.runbooks, relativeTo: directory)
     }
 
     static func absolute(_ path: String, relativeTo directory: String) -> String {
@@ -189,6 +190,17 @@ struct ConfigReader {
                 } else {
                     problem(at: value, "daemon.\(key): expected a percentage from 0 to 100, got \(describe(value))")
                 }
+            case "allowed_units":
+                if let list = stringList(value, what: "daemon.allowed_units") { settings.allowedUnits = list }
+            case "shell_allow":
+                if let list = stringList(value, what: "daemon.shell_allow") {
+                    for (index, item) in list.enumerated() where !item.hasPrefix("/") {
+                        problem(at: value.array().indices.contains(index) ? value.array()[index] : value, "daemon.shell_allow: `\(item)` must be an absolute path (or a glob of paths)")
+                    }
+                    settings.shellAllow = list
+                }
+            case "runbooks":
+                if let path = string(value, what: "daemon.runbooks") { settings.runbooks = path }
             case "database_sync":
                 if let text = string(value, what: "daemon.database_sync") {
                     if let sync = DatabaseSync(rawValue: text) {

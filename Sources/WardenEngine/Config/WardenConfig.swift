@@ -41,8 +41,23 @@ public struct DaemonSettings: Sendable, Hashable {
     /// Flap detection thresholds, percent of weighted state changes over the last 21 runs.
     public var flapHigh: Double = 50
     public var flapLow: Double = 25
+    /// Systemd units (globs) the systemd_* remediation plugins may touch; empty: none.
+    public var allowedUnits: [String] = []
+    /// Programs (absolute paths or globs) `shell.exec` may run.
+    public var shellAllow: [String] = []
+    /// Directory of Markdown runbooks for `runbook.search`.
+    public var runbooks: String = "/etc/warden/runbooks"
 
     public init() {}
+
+    /// What plugins see of these settings (`PluginContext.settings`).
+    public var pluginSettings: JSONObject {
+        [
+            "allowed_units": .array(allowedUnits.map(JSONValue.string)),
+            "shell_allow": .array(shellAllow.map(JSONValue.string)),
+            "runbooks": .string(runbooks),
+        ]
+    }
 }
 
 /// SQLite's `synchronous` level for the history database (in WAL mode).

@@ -57,7 +57,7 @@ public final class WardenDaemon: Service, Sendable {
     public func run() async throws {
         let settings = initial.config.daemon
         let store = try HistoryStore.openForWriting(path: settings.database, sync: settings.databaseSync)
-        let executor = PluginExecutor(httpClient: httpClient, logger: logger, environment: environment)
+        let executor = PluginExecutor(httpClient: httpClient, logger: logger, environment: environment, settings: settings.pluginSettings)
         let state = DaemonState(configuration: initial)
         let firstEngine = RemediationEngine(config: initial.config, registry: initial.registry, executor: executor, store: store, clock: clock, logger: logger)
         await firstEngine.restore()
