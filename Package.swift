@@ -47,6 +47,7 @@ let package = Package(
             name: "WardenPlugins",
             dependencies: [
                 "WardenPluginKit",
+                "CSystemd",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

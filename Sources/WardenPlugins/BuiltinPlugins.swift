@@ -14,7 +14,12 @@ public enum BuiltinPlugins {
         MemoryPlugin(),
         ProcessRunningPlugin(),
         FileAgePlugin(),
+        // systemd
+        SystemdUnitStatusPlugin(),
         // System
+        SystemdRestartUnitPlugin(),
+        SystemdStartUnitPlugin(),
+        SystemdStopUnitPlugin(),
         ShellExecPlugin(),
         ShellExecWritePlugin(),
         HTTPRequestPlugin(),

@@ -99,4 +99,60 @@ struct SystemdUnitTests {
         #expect(try await property("ActiveState") == "inactive")
         #expect(try await property("Result") == "success")
     }
+
+    @Test func systemdPluginsActOnUnitsOverDBus() async throws {
+        let work = "/var/lib/warden-systemd-test-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let binary = work + "/warden"
+        try FileManager.default.copyItem(atPath: CLI.binary, toPath: binary)
+        try "[Unit]\nDescription=test service\n[Service]\nExecStart=/bin/sleep 1000\n".write(toFile: work + "/hello.service", atomically: true, encoding: .utf8)
+        try "daemon: {allowed_units: [\"other-*.service\"]}\njobs: []\n".write(toFile: work + "/limited.yaml", atomically: true, encoding: .utf8)
+
+        let started = try await Self.shell(["start", work, work + "/hello.service"])
+        let pid = try #require(Int32(started.output.split(separator: "\n").last ?? ""), "systemd did not come up: \(started.output)")
+        defer {
+            let stop = Process()
+            stop.executableURL = URL(fileURLWithPath: Self.script)
+            stop.arguments = ["stop", "\(pid)"]
+            try? stop.run()
+            stop.waitUntilExit()
+        }
+        func warden(_ arguments: [String]) async throws -> [String: Any] {
+            let output = try await Self.shell(["exec", "\(pid)", binary] + arguments + ["--json", "--plugin-dir", "/nonexistent", "--config", "/nonexistent"])
+            let json = output.output.split(separator: "\n", omittingEmptySubsequences: false).drop { !$0.hasPrefix("{") }.joined(separator: "\n")
+            return try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], "\(output.output)")
+        }
+
+        let start = try await warden(["exec", "systemd_start_unit", "--allow-write", "--param", "unit=hello.service"])
+        #expect(start["success"] as? Bool == true, "\(start)")
+        let before = try #require((start["data"] as? [String: Any])?["main_pid"] as? Int)
+        #expect(before > 0)
+
+        let status = try await warden(["exec", "systemd_unit_status", "--param", "unit=hello.service"])
+        let statusData = try #require(status["data"] as? [String: Any])
+        #expect(statusData["active_state"] as? String == "active" && statusData["sub_state"] as? String == "running")
+        #expect(statusData["main_pid"] as? Int == before)
+
+        // The check: a restart changes the unit's MainPID.
+        let restart = try await warden(["exec", "systemd_restart_unit", "--allow-write", "--param", "unit=hello.service"])
+        let restarted = try #require(restart["data"] as? [String: Any])
+        #expect(restart["success"] as? Bool == true && restarted["active_state"] as? String == "active")
+        #expect(restarted["previous_main_pid"] as? Int == before)
+        let after = try #require(restarted["main_pid"] as? Int)
+        #expect(after > 0 && after != before)
+
+        let dry = try await warden(["exec", "systemd_stop_unit", "--dry-run", "--param", "unit=hello.service"])
+        #expect(dry["success"] as? Bool == true && (dry["message"] as? String)?.hasPrefix("dry run: would stop hello.service") == true)
+        let stop = try await warden(["exec", "systemd_stop_unit", "--allow-write", "--param", "unit=hello.service"])
+        #expect(stop["success"] as? Bool == true && (stop["data"] as? [String: Any])?["active_state"] as? String == "inactive")
+
+        // daemon.allowed_units bounds what may be touched.
+        let output = try await Self.shell(["exec", "\(pid)", binary, "exec", "systemd_restart_unit", "--allow-write", "--param", "unit=hello.service",
+                                           "--json", "--plugin-dir", "/nonexistent", "--config", work + "/limited.yaml"])
+        #expect(output.output.contains("hello.service is not in daemon.allowed_units"), "\(output.output)")
+
+        let missing = try await warden(["exec", "systemd_unit_status", "--param", "unit=no-such.service"])
+        #expect(missing["success"] as? Bool == false)
+    }
 }
