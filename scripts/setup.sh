@@ -14,6 +14,8 @@ packages=(
   dbus                # the test namespace's system bus
   util-linux          # unshare/nsenter for that namespace
   dpkg-dev            # `make deb` (dpkg-deb, dpkg --print-architecture)
+  prometheus          # prom.query tests run a real Prometheus on loopback
+  openssl             # tls_cert tests make a certificate and serve it with s_server
 )
 
 missing=()

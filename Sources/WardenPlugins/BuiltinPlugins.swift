@@ -16,6 +16,11 @@ public enum BuiltinPlugins {
         FileAgePlugin(),
         // systemd
         SystemdUnitStatusPlugin(),
+        // Observability
+        PromQueryPlugin(),
+        PromQueryRangePlugin(),
+        LokiQueryPlugin(),
+        SentryGetIssuePlugin(),
         // System
         SystemdRestartUnitPlugin(),
         SystemdStartUnitPlugin(),

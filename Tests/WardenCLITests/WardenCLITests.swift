@@ -276,3 +276,17 @@ struct HostChecksCLITests {
         #expect(data["cores"] as? Int == sysconf(Int32(_SC_NPROCESSORS_ONLN)))
     }
 }
+
+@Suite("prom.query through the CLI", .enabled(if: TestPrometheus.available))
+struct PromQueryCLITests {
+    @Test func upOfTheScrapedTarget() async throws {
+        let prometheus = try TestPrometheus()
+        defer { prometheus.stop() }
+        #expect(await prometheus.waitUntilScraped())
+        let output = try await CLI.run(["exec", "prom.query", "--param", "url=\(prometheus.baseURL)", "--param", #"query=up{job="self"}"#,
+                                        "--json", "--plugin-dir", "/nonexistent"])
+        #expect(output.status == 0, "\(output.stderr)")
+        let data = try #require((output.json as? [String: Any])?["data"] as? [String: Any])
+        #expect(data["value"] as? Double == 1)
+    }
+}

@@ -122,6 +122,33 @@ private final class RouteHandler: ChannelInboundHandler, RemovableChannelHandler
             } else {
                 respond(context, status: .ok, body: "recovered")
             }
+        } else if path == "/loki/api/v1/query_range" {
+            // Loki's documented answer: streams with [nanosecond timestamp, line] values.
+            let now = Int64(Date().timeIntervalSince1970 * 1e9)
+            let query = query["query"] ?? ""
+            let body: [String: Any] = [
+                "status": "success",
+                "data": [
+                    "resultType": "streams",
+                    "result": [
+                        ["stream": ["unit": "nginx.service", "query": query], "values": [["\(now - 2_000_000_000)", "older error"], ["\(now - 1_000_000_000)", "newest error"]]],
+                        ["stream": ["unit": "php-fpm.service", "query": query], "values": [["\(now - 1_500_000_000)", "middle error"]]],
+                    ],
+                ],
+            ]
+            let data = (try? JSONSerialization.data(withJSONObject: body)) ?? Data()
+            respond(context, status: .ok, body: String(decoding: data, as: UTF8.self), contentType: "application/json")
+        } else if path.hasPrefix("/api/0/issues/") {
+            // Sentry's issue API: the token `sentry-test-token` is accepted, issue 404 does not exist.
+            let id = path.dropFirst("/api/0/issues/".count).split(separator: "/").first.map(String.init) ?? ""
+            if headers["authorization"] != "Bearer sentry-test-token" {
+                respond(context, status: .unauthorized, body: #"{"detail":"Invalid token"}"#, contentType: "application/json")
+            } else if id == "404" {
+                respond(context, status: .notFound, body: #"{"detail":"The requested resource does not exist"}"#, contentType: "application/json")
+            } else {
+                let issue = #"{"id":"\#(id)","shortId":"WEB-1A","title":"ZeroDivisionError: division by zero","culprit":"app.views in index","status":"unresolved","level":"error","count":"42","userCount":7,"firstSeen":"2026-11-20T10:00:00Z","lastSeen":"2026-11-24T09:00:00Z","permalink":"https://sentry.example/issues/\#(id)/"}"#
+                respond(context, status: .ok, body: issue, contentType: "application/json")
+            }
         } else if path == "/service" {
             // A service that stays broken until `/service/fix` (a remediation) repairs it.
             let key = query["key"] ?? ""
