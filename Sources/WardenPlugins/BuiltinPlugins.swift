@@ -16,6 +16,7 @@ public enum BuiltinPlugins {
         FileAgePlugin(),
         // systemd
         SystemdUnitStatusPlugin(),
+        JournalErrorsPlugin(),
         // Observability
         PromQueryPlugin(),
         PromQueryRangePlugin(),

@@ -2,46 +2,6 @@ import Foundation
 import Testing
 import WardenTestSupport
 
-/// A real systemd-journald, started for the test when none runs (as root), stopped after.
-final class TestJournald {
-    private var process: Process?
-    static let socketPath = "/run/systemd/journal/socket"
-
-    init() async throws {
-        if Self.listening() { return }
-        let journald = Process()
-        journald.executableURL = URL(fileURLWithPath: "/lib/systemd/systemd-journald")
-        journald.standardOutput = FileHandle.nullDevice
-        journald.standardError = FileHandle.nullDevice
-        try journald.run()
-        process = journald
-        for _ in 0..<100 where !Self.listening() {
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        guard Self.listening() else { throw POSIXError(.ECONNREFUSED) }
-    }
-
-    /// Whether something accepts datagrams on the journal socket (a stale file does not).
-    static func listening() -> Bool {
-        let descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
-        defer { close(descriptor) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: socketPath.utf8) }
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        } == 0
-    }
-
-    func stop() {
-        guard let process, process.isRunning else { return }
-        process.terminate()
-        process.waitUntilExit()
-    }
-
-    deinit { stop() }
-}
-
 @Suite("journald", .serialized, .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/lib/systemd/systemd-journald")))
 struct JournalTests {
     @Test func entriesCarryWardensFields() async throws {
