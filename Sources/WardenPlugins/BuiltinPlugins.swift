@@ -7,6 +7,7 @@ public enum BuiltinPlugins {
         ServiceStatusPlugin(),
         ExternalAPIPlugin(),
         TCPConnectPlugin(),
+        TLSCertPlugin(),
         DNSResolvePlugin(),
         // Host
         DiskUsagePlugin(),
