@@ -57,9 +57,15 @@ struct WardenCLITests {
         #expect(output.status == 0)
         let plugins = try #require(output.json as? [[String: Any]])
         let byName = Dictionary(uniqueKeysWithValues: plugins.map { ($0["name"] as? String ?? "", $0) })
-        for name in ["service_status", "external_api", "nagios", "tcp_connect", "dns_resolve", "disk_usage", "load_average", "memory", "process_running", "file_age"] {
+        let remediations: Set = ["systemd_restart_unit", "systemd_start_unit", "systemd_stop_unit", "shell.exec_write", "http_request"]
+        let expected = [
+            "service_status", "external_api", "nagios", "tcp_connect", "tls_cert", "dns_resolve", "disk_usage", "load_average",
+            "memory", "process_running", "file_age", "systemd_unit_status", "journal_errors", "prom.query", "prom.query_range",
+            "loki.query", "sentry.get_issue", "shell.exec", "runbook.search",
+        ] + remediations.sorted()
+        for name in expected {
             let plugin = try #require(byName[name], "\(name) missing")
-            #expect(plugin["category"] as? String == "diagnostic")
+            #expect(plugin["category"] as? String == (remediations.contains(name) ? "remediation" : "diagnostic"), "\(name)")
             let schema = try #require(plugin["parameters"] as? [String: Any])
             #expect(schema["type"] as? String == "object")
             #expect(schema["properties"] is [String: Any])

@@ -64,33 +64,3 @@ struct SystemdUnitAction {
         return .ok(.object(data), message: summary)
     }
 }
-
-/// `systemctl restart` over D-Bus, waiting for the job.
-public struct SystemdRestartUnitPlugin: Plugin {
-    public let spec = SystemdUnitAction.spec(name: "systemd_restart_unit", verb: "restart",
-        description: "Restart a systemd unit (RestartUnit, mode replace) within daemon.allowed_units, wait for the job, return the resulting state.")
-    public init() {}
-    public func execute(_ parameters: JSONObject, context: PluginContext) async throws -> PluginResult {
-        try await SystemdUnitAction(method: "RestartUnit", verb: "restart").run(parameters, context: context)
-    }
-}
-
-/// `systemctl start` over D-Bus, waiting for the job.
-public struct SystemdStartUnitPlugin: Plugin {
-    public let spec = SystemdUnitAction.spec(name: "systemd_start_unit", verb: "start",
-        description: "Start a systemd unit (StartUnit, mode replace) within daemon.allowed_units, wait for the job, return the resulting state.")
-    public init() {}
-    public func execute(_ parameters: JSONObject, context: PluginContext) async throws -> PluginResult {
-        try await SystemdUnitAction(method: "StartUnit", verb: "start").run(parameters, context: context)
-    }
-}
-
-/// `systemctl stop` over D-Bus, waiting for the job.
-public struct SystemdStopUnitPlugin: Plugin {
-    public let spec = SystemdUnitAction.spec(name: "systemd_stop_unit", verb: "stop",
-        description: "Stop a systemd unit (StopUnit, mode replace) within daemon.allowed_units, wait for the job, return the resulting state.")
-    public init() {}
-    public func execute(_ parameters: JSONObject, context: PluginContext) async throws -> PluginResult {
-        try await SystemdUnitAction(method: "StopUnit", verb: "stop").run(parameters, context: context)
-    }
-}
