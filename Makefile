@@ -2,7 +2,7 @@
 SWIFT ?= swift
 BIN := .build/debug/warden
 
-.PHONY: setup build release test run history bench docs install uninstall deb clean
+.PHONY: setup build release test run history bench bench-full docs install uninstall deb clean
 
 # Installation layout (`make install PREFIX=/usr/local DESTDIR=/tmp/stage`).
 PREFIX ?= /usr
@@ -43,11 +43,13 @@ run: build
 history: build
 	$(BIN) history --database var/history.db --attempts
 
-# Measurements behind design choices (bench/README.md); release build.
-bench: setup
-	$(SWIFT) build $(RELEASE_FLAGS) --product warden-bench
-	.build/release/warden-bench timers 1000,10000 5
-	.build/release/warden-bench expect
+# Benchmarks, side by side with Monit in the same run (bench/README.md, BENCHMARKS.md):
+# `make bench` is the short version (a few minutes), `make bench-full` the long one.
+bench: release
+	bench/bench.py
+
+bench-full: release
+	bench/bench.py --full
 
 # Regenerates docs/plugins.md from the plugin specs.
 docs: build

@@ -16,6 +16,8 @@ packages=(
   dpkg-dev            # `make deb` (dpkg-deb, dpkg --print-architecture)
   prometheus          # prom.query tests run a real Prometheus on loopback
   openssl             # tls_cert tests make a certificate and serve it with s_server
+  monit               # `make bench`: the peer Warden is measured against
+  nginx-light         # `make bench`: the loopback HTTP target both tools check
 )
 
 missing=()

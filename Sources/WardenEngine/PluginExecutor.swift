@@ -70,9 +70,7 @@ public struct PluginExecutor: Sendable {
             settings: settings
         )
         let plugin = entry.plugin
-        let task = Task { try await plugin.execute(parameters, context: context) }
-
-        let outcome = await awaitResult(of: task, within: timeout)
+        let (outcome, task) = await runWithDeadline(timeout) { try await plugin.execute(parameters, context: context) }
         let result: PluginResult
         var attemptOutcome: AttemptOutcome
         switch outcome {

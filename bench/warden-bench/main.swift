@@ -117,9 +117,86 @@ func measureExpectations() throws {
     }
 }
 
+/// Storage: write throughput through the real writer, then a database of `total` runs
+/// generated through the real schema, its size, and history query latency on it.
+func measureStore(total: Int, directory: String) async throws {
+    try? FileManager.default.removeItem(atPath: directory)
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    var logger = Logger(label: "bench")
+    logger.logLevel = .critical
+    let jobs = 1_000
+    let now = Date()
+    func run(_ index: Int, at date: Date) -> RunRecord {
+        let started = date.addingTimeInterval(0.001)
+        return RunRecord(
+            job: "job_\(index % jobs)", plugin: "service_status", trigger: .schedule, scheduledAt: date, startedAt: started,
+            finishedAt: started.addingTimeInterval(0.002), duration: .milliseconds(2), status: index % 50 == 0 ? .failed : .ok,
+            message: "http://127.0.0.1:8080/health is healthy: HTTP 200 in 2 ms", error: nil, retry: false,
+            data: ["status_code": 200, "healthy": true, "response_time": 0.002], configHash: "0123456789abcdef",
+            attempts: [AttemptRecord(number: 1, wait: .zero, startedAt: started, duration: .milliseconds(2), outcome: .ok, retry: false, message: "ok", error: nil)]
+        )
+    }
+
+    // 1. Results per second through the real writer (group commit), 200,000 runs.
+    let writerPath = directory + "/writer.db"
+    let store = try HistoryStore.openForWriting(path: writerPath)
+    let writer = HistoryWriter(store: store, logger: logger)
+    let count = 200_000
+    let started = ContinuousClock.now
+    for index in 0..<count { await writer.record(run(index, at: now.addingTimeInterval(Double(index) / 1000))) }
+    await writer.flush()
+    let writeSeconds = (ContinuousClock.now - started).seconds
+    await writer.close()
+    try store.close()
+    print(String(format: "| writer throughput | %.0f runs/s | %d runs with one attempt each, group commit, synchronous=NORMAL |", Double(count) / writeSeconds, count))
+
+    // 2. A database of `total` runs over 30 days, 1,000 jobs, through the real schema.
+    let path = directory + "/history.db"
+    let big = try HistoryStore.openForWriting(path: path)
+    let span = 30.0 * 86_400
+    let batch = 20_000
+    var written = 0
+    let fillStart = ContinuousClock.now
+    while written < total {
+        let size = min(batch, total - written)
+        try big.insert((0..<size).map { offset in
+            let index = written + offset
+            return run(index, at: now.addingTimeInterval(-span + span * Double(index) / Double(total)))
+        })
+        written += size
+        if written % 1_000_000 == 0 { FileHandle.standardError.write(Data("  \(written / 1_000_000)M runs written\n".utf8)) }
+    }
+    let fillSeconds = (ContinuousClock.now - fillStart).seconds
+    try big.close()
+    let bytes = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+    print(String(format: "| generate %dM runs | %.0f runs/s | batches of %d, one transaction each |", total / 1_000_000, Double(total) / fillSeconds, batch))
+    print(String(format: "| database size | %.0f MB per million runs | %.1f GB for %dM runs (runs + attempts + indexes) |",
+                 Double(bytes) / 1e6 / (Double(total) / 1e6), Double(bytes) / 1e9, total / 1_000_000))
+
+    // 3. `history --job J --since 1h --limit 50`, in process, 200 times on random jobs.
+    let reader = try HistoryStore.openForReading(path: path)
+    var samples: [Double] = []
+    for iteration in 0..<200 {
+        let query = HistoryQuery(job: "job_\((iteration * 37) % jobs)", since: now.addingTimeInterval(-3600), limit: 50)
+        let start = ContinuousClock.now
+        let found = try reader.history(query)
+        samples.append((ContinuousClock.now - start).seconds * 1000)
+        guard !found.isEmpty else { fatalError("no runs found for \(query)") }
+    }
+    samples.sort()
+    print(String(format: "| history query (in process) | p50 %.2f ms, p99 %.2f ms | --job J --since 1h --limit 50 on %dM runs |",
+                 samples[samples.count / 2], samples[samples.count * 99 / 100], total / 1_000_000))
+}
+
 let arguments = CommandLine.arguments.dropFirst()
 if arguments.first == "expect" {
     try measureExpectations()
+    exit(0)
+}
+if arguments.first == "store" {
+    let total = arguments.dropFirst().first.flatMap(Int.init) ?? 1_000_000
+    let directory = arguments.dropFirst(2).first ?? NSTemporaryDirectory() + "warden-bench-store"
+    try await measureStore(total: total, directory: directory)
     exit(0)
 }
 guard arguments.first == "timers" else {

@@ -28,6 +28,8 @@ final class RunOutcomeLog: Sendable {
                 }
                 return state.lastStatus[run.job]
             }
+            // Most runs pass a passing job: nothing is logged then, so nothing is built.
+            guard run.status.isFailure || previous?.isFailure == true || logger.logLevel <= .debug else { continue }
             var metadata: Logger.Metadata = [
                 "job": .string(run.job), "plugin": .string(run.plugin), "status": .string(run.status.rawValue),
                 "run_id": .stringConvertible(stored.id), "attempt": .stringConvertible(stored.attemptCount),
