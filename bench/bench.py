@@ -158,6 +158,7 @@ def checks_at_scale(work, counts, warmup, window):
             rows.append((count, warden, monit, served_total, stored))
     finally:
         nginx.stop()
+    sys.stdout.flush()
     print("\n### Checks at scale (HTTP health checks at a 1 s interval, counted at nginx)\n")
     print("| checks | tool | served/s | CPU s per 1,000 checks | peak RSS MB | steady RSS MB | Warden runs stored / served |")
     print("|---:|---|---:|---:|---:|---:|---|")
@@ -167,6 +168,20 @@ def checks_at_scale(work, counts, warmup, window):
         ratio = warden["served_per_s"] / max(monit["served_per_s"], 1e-9)
         print(f"| {count:,} | ratio Warden/Monit | {ratio:.2f}× | {warden['cpu_per_1000'] / max(monit['cpu_per_1000'], 1e-9):.2f}× | "
               f"{warden['peak_mb'] / max(monit['peak_mb'], 1e-9):.2f}× | {warden['steady_mb'] / max(monit['steady_mb'], 1e-9):.2f}× | |")
+
+
+def history_cli(database, total, rounds=30):
+    """`warden history --job J --since 1h --limit 50` as an operator runs it: the whole process."""
+    samples = []
+    for round_ in range(rounds):
+        begin = time.monotonic()
+        subprocess.run([WARDEN, "history", "--database", database, "--job", f"job_{(round_ * 37) % 1000}", "--since", "1h",
+                        "--limit", "50", "--json"], check=True, stdout=subprocess.DEVNULL)
+        samples.append((time.monotonic() - begin) * 1000)
+    samples.sort()
+    print(f"| `warden history` (whole process) | p50 {samples[len(samples) // 2]:.1f} ms, p99 {samples[-1]:.1f} ms | "
+          f"--job J --since 1h --limit 50 --json on {total // 1_000_000}M runs, {rounds} runs of the CLI |")
+    sys.stdout.flush()
 
 
 def start_and_reload(work, jobs, rounds):
@@ -230,7 +245,9 @@ def main():
         progress("storage")
         print("\n### Storage\n\n| measure | figure | how |\n|---|---|---|")
         sys.stdout.flush()
-        subprocess.run([BENCH, "store", str(10_000_000 if args.full else 1_000_000), os.path.join(work, "store")], check=True)
+        total = 10_000_000 if args.full else 1_000_000
+        subprocess.run([BENCH, "store", str(total), os.path.join(work, "store")], check=True)
+        history_cli(os.path.join(work, "store", "history.db"), total)
         start_and_reload(work, 1000, 5 if args.full else 3)
         print("\n### expect: conditions\n")
         sys.stdout.flush()
