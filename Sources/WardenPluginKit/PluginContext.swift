@@ -44,3 +44,11 @@ public struct PluginContext: Sendable {
         max(.zero, deadline - .now)
     }
 }
+
+extension Duration {
+    /// The duration in (fractional) seconds: for timestamps, timeouts and response times.
+    public var seconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}

@@ -123,8 +123,7 @@ enum ParameterInput {
 /// The human form of a result.
 enum ResultText {
     static func render(_ result: PluginResult, plugin: String, duration: Duration) -> String {
-        let milliseconds = Int((Double(duration.components.seconds) * 1000
-            + Double(duration.components.attoseconds) / 1e15).rounded())
+        let milliseconds = Int((duration.seconds * 1000).rounded())
         var lines = ["\(result.success ? "OK" : "FAILED") \(plugin) (\(milliseconds) ms): \(result.message)"]
         if let error = result.error { lines.append("error: \(error)") }
         if !result.success { lines.append("retry: \(result.retry ? "yes (transient)" : "no")") }

@@ -40,7 +40,7 @@ public struct DNSResolvePlugin: Plugin {
             DispatchQueue.global().async { continuation.resume(returning: Self.resolve(name, family: family)) }
         }
         let elapsed = ContinuousClock.now - started
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.seconds
         switch outcome {
         case .failure(let error):
             throw PluginError(error.message, message: "cannot resolve \(name)", retry: error.transient)

@@ -61,7 +61,7 @@ public struct ServiceStatusPlugin: Plugin {
             throw HTTPFailure.error(error, url: url, timeout: timeout)
         }
         let elapsed = ContinuousClock.now - started
-        let responseTime = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let responseTime = elapsed.seconds
         let healthy = expected.contains(statusCode)
         let data: JSONValue = [
             "status_code": .int(statusCode),

@@ -47,7 +47,7 @@ public struct TCPConnectPlugin: Plugin {
         let elapsed = ContinuousClock.now - started
         let address = channel.remoteAddress?.ipAddress ?? host
         try? await channel.close()
-        let milliseconds = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
+        let milliseconds = elapsed.seconds * 1000
         return .ok(
             ["host": .string(host), "port": .int(port), "address": .string(address), "connect_time": .double(milliseconds / 1000)],
             message: String(format: "connected to %@ (%@) in %.1f ms", target, address, milliseconds)

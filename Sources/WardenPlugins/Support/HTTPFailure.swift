@@ -56,7 +56,6 @@ enum HTTPFailure {
 extension Duration {
     /// `5s`, `0.5s`: for messages about timeouts given in seconds.
     var formattedSeconds: String {
-        let seconds = Double(components.seconds) + Double(components.attoseconds) / 1e18
         return seconds.rounded() == seconds ? "\(Int(seconds))s" : "\(seconds)s"
     }
 

@@ -35,7 +35,7 @@ struct SystemdUnitAction {
             data["dry_run"] = true
             return .ok(.object(data), message: "dry run: would \(verb) \(unit) (now \(state?["active_state"]?.stringValue ?? "unknown"))")
         }
-        let deadline = Date().addingTimeInterval(Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18)
+        let deadline = Date().addingTimeInterval(timeout.seconds)
         let outcome: (state: JSONObject, finished: Bool, before: JSONObject)
         do {
             outcome = try await SystemdBus.with { bus throws(SystemdBus.Failure) in
