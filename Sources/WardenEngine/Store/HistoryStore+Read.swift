@@ -77,8 +77,7 @@ extension HistoryStore {
             let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
             _ = arguments.append(contentsOf: [query.limit])
             let rows = try Row.fetchAll(db, sql: """
-                SELECT id, job, plugin, trigger, scheduled_at, started_at, finished_at, duration_ms, status,
-                       attempts, message, error, retry, data, config_hash, conditions
+                SELECT \(Self.runColumns)
                 FROM runs \(filter)
                 ORDER BY scheduled_at DESC, id DESC
                 LIMIT ?
@@ -152,6 +151,12 @@ extension HistoryStore {
         let value = sorted[min(sorted.count - 1, max(0, rank - 1))]
         return .microseconds(Int64((value * 1000).rounded()))
     }
+
+    /// What `storedRun` reads: every reader of runs selects exactly these.
+    static let runColumns = """
+        id, job, plugin, trigger, scheduled_at, started_at, finished_at, duration_ms, status,
+        attempts, message, error, retry, data, config_hash, conditions
+        """
 
     static func storedRun(_ row: Row) -> StoredRun {
         let data = (row["data"] as String?).flatMap { try? JSONValue.parse($0) } ?? .null

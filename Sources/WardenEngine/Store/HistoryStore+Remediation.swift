@@ -143,8 +143,7 @@ extension HistoryStore {
         guard !ids.isEmpty else { return [] }
         return try reader.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT id, job, plugin, trigger, scheduled_at, started_at, finished_at, duration_ms, status,
-                       attempts, message, error, retry, data, config_hash, conditions
+                SELECT \(Self.runColumns)
                 FROM runs WHERE id IN (\(ids.map { _ in "?" }.joined(separator: ","))) ORDER BY id
                 """, arguments: StatementArguments(ids)).map(Self.storedRun)
         }
