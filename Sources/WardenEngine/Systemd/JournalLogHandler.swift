@@ -22,9 +22,7 @@ public struct JournalLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var merged = metadata
-        if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
-        if let extra = event.metadata { merged.merge(extra) { _, new in new } }
+        let merged = Logger.Metadata.merging(metadata, metadataProvider, event.metadata)
         var fields = [
             "MESSAGE=\(event.message)",
             "PRIORITY=\(Self.priority(event.level))",
@@ -96,9 +94,7 @@ public struct LogfmtHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var merged = metadata
-        if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
-        if let extra = event.metadata { merged.merge(extra) { _, new in new } }
+        let merged = Logger.Metadata.merging(metadata, metadataProvider, event.metadata)
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         var line = "time=\(formatter.string(from: Date())) level=\(event.level.rawValue) msg=\(Self.quote(event.message.description))"
@@ -136,5 +132,15 @@ public enum LogTarget: String, Sendable, CaseIterable {
         case .journal: return JournalLogHandler(label: "warden", level: level)
         default: return LogfmtHandler(level: level)
         }
+    }
+}
+
+extension Logger.Metadata {
+    /// The handler's metadata, then the provider's, then the call's: later ones win.
+    static func merging(_ handler: Logger.Metadata, _ provider: Logger.MetadataProvider?, _ call: Logger.Metadata?) -> Logger.Metadata {
+        var merged = handler
+        if let provided = provider?.get() { merged.merge(provided) { _, new in new } }
+        if let call { merged.merge(call) { _, new in new } }
+        return merged
     }
 }
