@@ -18,13 +18,13 @@ struct SystemdUnitTests {
     }
 
     @Test func theUnitStartsReloadsIsRestartedByTheWatchdogAndStopsCleanly() async throws {
-        // Outside /tmp (the namespace mounts its own: a checkout under /tmp is invisible
-        // there) and /var/tmp (the unit's PrivateTmp); the binary is copied in for that reason.
-        let work = "/var/lib/warden-systemd-test-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: work) }
-        let binary = work + "/warden"
-        try FileManager.default.copyItem(atPath: CLI.binary, toPath: binary)
+        let sandbox = try SystemdSandbox()
+        let stateExisted = FileManager.default.fileExists(atPath: "/var/lib/warden")
+        defer {
+            sandbox.tearDown()
+            if !stateExisted { try? FileManager.default.removeItem(atPath: "/var/lib/warden") }
+        }
+        let (work, binary) = (sandbox.work, sandbox.binary)
         try """
             daemon: {database: \(work)/history.db, shutdown_grace: 2s}
             jobs:
@@ -35,21 +35,9 @@ struct SystemdUnitTests {
             .replacingOccurrences(of: "/etc/warden/warden.yaml", with: work + "/warden.yaml")
             .replacingOccurrences(of: "WatchdogSec=30s", with: "WatchdogSec=3s")
         try unit.write(toFile: work + "/warden.service", atomically: true, encoding: .utf8)
-        let stateExisted = FileManager.default.fileExists(atPath: "/var/lib/warden")
-
-        let started = try await Self.shell(["start", work, work + "/warden.service"])
-        let pid = try #require(Int32(started.output.split(separator: "\n").last ?? ""), "systemd did not come up: \(started.output)")
-        defer {
-            // Synchronous on purpose: a defer cannot await, and this must run whatever happened.
-            let stop = Process()
-            stop.executableURL = URL(fileURLWithPath: Self.script)
-            stop.arguments = ["stop", "\(pid)"]
-            try? stop.run()
-            stop.waitUntilExit()
-            if !stateExisted { try? FileManager.default.removeItem(atPath: "/var/lib/warden") }
-        }
+        try await sandbox.start(units: [work + "/warden.service"])
         func inside(_ arguments: [String]) async throws -> (status: Int32, output: String) {
-            try await Self.shell(["exec", "\(pid)"] + arguments)
+            try await sandbox.inside(arguments)
         }
         func property(_ name: String) async throws -> String {
             try await inside(["systemctl", "show", "warden", "-p", name, "--value"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -101,25 +89,15 @@ struct SystemdUnitTests {
     }
 
     @Test func systemdPluginsActOnUnitsOverDBus() async throws {
-        let work = "/var/lib/warden-systemd-test-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: work) }
-        let binary = work + "/warden"
-        try FileManager.default.copyItem(atPath: CLI.binary, toPath: binary)
+        let sandbox = try SystemdSandbox()
+        defer { sandbox.tearDown() }
+        let (work, binary) = (sandbox.work, sandbox.binary)
         try "[Unit]\nDescription=test service\n[Service]\nExecStart=/bin/sleep 1000\n".write(toFile: work + "/hello.service", atomically: true, encoding: .utf8)
         try "daemon: {allowed_units: [\"other-*.service\"]}\njobs: []\n".write(toFile: work + "/limited.yaml", atomically: true, encoding: .utf8)
 
-        let started = try await Self.shell(["start", work, work + "/hello.service"])
-        let pid = try #require(Int32(started.output.split(separator: "\n").last ?? ""), "systemd did not come up: \(started.output)")
-        defer {
-            let stop = Process()
-            stop.executableURL = URL(fileURLWithPath: Self.script)
-            stop.arguments = ["stop", "\(pid)"]
-            try? stop.run()
-            stop.waitUntilExit()
-        }
+        try await sandbox.start(units: [work + "/hello.service"])
         func warden(_ arguments: [String]) async throws -> [String: Any] {
-            let output = try await Self.shell(["exec", "\(pid)", binary] + arguments + ["--json", "--plugin-dir", "/nonexistent", "--config", "/nonexistent"])
+            let output = try await sandbox.inside([binary] + arguments + ["--json", "--plugin-dir", "/nonexistent", "--config", "/nonexistent"])
             let json = output.output.split(separator: "\n", omittingEmptySubsequences: false).drop { !$0.hasPrefix("{") }.joined(separator: "\n")
             return try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], "\(output.output)")
         }
@@ -148,11 +126,55 @@ struct SystemdUnitTests {
         #expect(stop["success"] as? Bool == true && (stop["data"] as? [String: Any])?["active_state"] as? String == "inactive")
 
         // daemon.allowed_units bounds what may be touched.
-        let output = try await Self.shell(["exec", "\(pid)", binary, "exec", "systemd_restart_unit", "--allow-write", "--param", "unit=hello.service",
+        let output = try await sandbox.inside([binary, "exec", "systemd_restart_unit", "--allow-write", "--param", "unit=hello.service",
                                            "--json", "--plugin-dir", "/nonexistent", "--config", work + "/limited.yaml"])
         #expect(output.output.contains("hello.service is not in daemon.allowed_units"), "\(output.output)")
 
         let missing = try await warden(["exec", "systemd_unit_status", "--param", "unit=no-such.service"])
         #expect(missing["success"] as? Bool == false)
+    }
+}
+
+/// A work directory outside /tmp (the namespace mounts its own, so a checkout under /tmp is
+/// invisible there) and /var/tmp (the unit's PrivateTmp), holding a copy of the binary; and
+/// the namespaced systemd started on it. `tearDown` stops the namespace and removes it all.
+final class SystemdSandbox {
+    struct StartFailure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    let work = "/var/lib/warden-systemd-test-\(UUID().uuidString.prefix(8))"
+    var binary: String { work + "/warden" }
+    private var pid: Int32?
+
+    init() throws {
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: CLI.binary, toPath: binary)
+    }
+
+    func start(units: [String]) async throws {
+        let started = try await SystemdUnitTests.shell(["start", work] + units)
+        guard let pid = Int32(started.output.split(separator: "\n").last ?? "") else {
+            throw StartFailure(description: "systemd did not come up: \(started.output)")
+        }
+        self.pid = pid
+    }
+
+    /// Runs a command inside the namespace.
+    func inside(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        guard let pid else { throw StartFailure(description: "the namespace was not started") }
+        return try await SystemdUnitTests.shell(["exec", "\(pid)"] + arguments)
+    }
+
+    /// Synchronous on purpose: it runs from a `defer`, which cannot await, whatever happened.
+    func tearDown() {
+        if let pid {
+            let stop = Process()
+            stop.executableURL = URL(fileURLWithPath: SystemdUnitTests.script)
+            stop.arguments = ["stop", "\(pid)"]
+            try? stop.run()
+            stop.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(atPath: work)
     }
 }
