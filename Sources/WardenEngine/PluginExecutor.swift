@@ -14,13 +14,19 @@ public struct PluginExecutor: Sendable {
     public var cancellationGrace: Duration
     /// The daemon's plugin limits (`allowed_units`, `shell_allow`, `runbooks`).
     public var settings: JSONObject
+    /// Pools and caches plugins keep between runs (one per database target, …).
+    public var resources: PluginResources
 
-    public init(httpClient: HTTPClient, logger: Logger, environment: [String: String], cancellationGrace: Duration = .seconds(5), settings: JSONObject = [:]) {
+    public init(
+        httpClient: HTTPClient, logger: Logger, environment: [String: String], cancellationGrace: Duration = .seconds(5),
+        settings: JSONObject = [:], resources: PluginResources = PluginResources()
+    ) {
         self.httpClient = httpClient
         self.logger = logger
         self.environment = environment
         self.cancellationGrace = cancellationGrace
         self.settings = settings
+        self.resources = resources
     }
 
     public struct Execution: Sendable {
@@ -67,7 +73,8 @@ public struct PluginExecutor: Sendable {
             dryRun: dryRun,
             environment: environment,
             secrets: secrets,
-            settings: settings
+            settings: settings,
+            resources: resources
         )
         let plugin = entry.plugin
         let (outcome, task) = await runWithDeadline(timeout) { try await plugin.execute(parameters, context: context) }

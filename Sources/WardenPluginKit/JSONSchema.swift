@@ -20,6 +20,9 @@ public final class JSONSchema: Sendable {
     public let defaultValue: JSONValue?
     /// `writeOnly: true`: the value is a secret, redacted wherever parameters are shown or stored.
     public let isSecret: Bool
+    /// `x-secret-url-password: true`: a URL (a DSN) whose password part is a secret; the rest
+    /// of it is shown.
+    public let hidesURLPassword: Bool
     public let properties: [String: JSONSchema]
     public let required: [String]
     let additional: Additional
@@ -90,6 +93,7 @@ public final class JSONSchema: Sendable {
 
         description = object["description"]?.stringValue
         isSecret = object["writeOnly"]?.boolValue ?? false
+        hidesURLPassword = object["x-secret-url-password"]?.boolValue ?? false
         enumValues = {
             guard let raw = object["enum"] else { return nil }
             guard let values = raw.arrayValue, !values.isEmpty else {

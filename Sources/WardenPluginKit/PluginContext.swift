@@ -20,6 +20,8 @@ public struct PluginContext: Sendable {
     /// Host-wide limits from the daemon's config that bound what plugins may touch:
     /// `allowed_units` (globs), `shell_allow` (programs), `runbooks` (a directory).
     public var settings: JSONObject
+    /// Pools and caches kept between runs; closed by the daemon on reload and shutdown.
+    public var resources: PluginResources
 
     public init(
         logger: Logger,
@@ -28,7 +30,8 @@ public struct PluginContext: Sendable {
         dryRun: Bool = false,
         environment: [String: String] = [:],
         secrets: [String] = [],
-        settings: JSONObject = [:]
+        settings: JSONObject = [:],
+        resources: PluginResources = PluginResources()
     ) {
         self.logger = logger
         self.deadline = deadline
@@ -37,6 +40,7 @@ public struct PluginContext: Sendable {
         self.environment = environment
         self.secrets = secrets
         self.settings = settings
+        self.resources = resources
     }
 
     /// Time left before the deadline (zero once it has passed).

@@ -5,6 +5,7 @@ extension JSONSchema {
     /// logged and stored without their secrets.
     public func redact(_ value: JSONValue) -> JSONValue {
         if isSecret, !value.isNull { return .string(Self.redactedMarker) }
+        if hidesURLPassword, let text = value.stringValue { return .string(URLPassword.redacting(text)) }
         switch value {
         case .object(let members):
             var result = members
@@ -30,6 +31,7 @@ extension JSONSchema {
     /// scrubbed from anything a plugin echoes back (its result, its stderr).
     public func secretValues(in value: JSONValue) -> [String] {
         if isSecret { return value.stringValue.map { [$0] } ?? [] }
+        if hidesURLPassword { return value.stringValue.map(URLPassword.passwords(in:)) ?? [] }
         switch value {
         case .object(let members):
             return members.flatMap { name, member -> [String] in
@@ -78,6 +80,28 @@ extension JSONSchema {
         }
         if kinds.isEmpty, let parsed = try? JSONValue.parse(text) { return parsed }
         return .string(text)
+    }
+}
+
+/// The password inside a URL (`scheme://user:password@host/…?password=…`), found and hidden
+/// without touching the rest of it.
+public enum URLPassword {
+    /// Every form the password takes in the text (as written and percent-decoded).
+    public static func passwords(in text: String) -> [String] {
+        guard let components = URLComponents(string: text) else { return [] }
+        var found = [components.percentEncodedPassword, components.password]
+        for item in components.queryItems ?? [] where item.name == "password" { found.append(item.value) }
+        return Array(Set(found.compactMap { $0 }.filter { !$0.isEmpty }))
+    }
+
+    /// The URL with its password replaced by `***`; text that is not a URL is left alone.
+    public static func redacting(_ text: String) -> String {
+        guard var components = URLComponents(string: text), !passwords(in: text).isEmpty else { return text }
+        if components.percentEncodedPassword != nil { components.percentEncodedPassword = JSONSchema.redactedMarker }
+        components.queryItems = components.queryItems?.map { item in
+            item.name == "password" ? URLQueryItem(name: item.name, value: JSONSchema.redactedMarker) : item
+        }
+        return components.string ?? text
     }
 }
 

@@ -31,6 +31,15 @@ public enum BuiltinPlugins {
         ShellExecWritePlugin(),
         HTTPRequestPlugin(),
         RunbookSearchPlugin(),
+        // Database (PostgreSQL)
+        ActiveConnectionsPlugin(),
+        SlowQueriesPlugin(),
+        LockWaitsPlugin(),
+        ReplicationLagPlugin(),
+        TableBloatPlugin(),
+        TerminateQueryPlugin(),
+        KillDeadlockPlugin(),
+        VacuumTablePlugin(),
         // Nagios / monitoring-plugins compatibility
         NagiosCheckPlugin(),
     ]

@@ -81,6 +81,7 @@ struct ExecCommand: AsyncParsableCommand {
             settings: settings
         )
         let execution = await executor.execute(entry, parameters: validated, timeout: limit, dryRun: dryRun)
+        await executor.resources.closeAll()
         try? await httpClient.shutdown()
 
         if json {

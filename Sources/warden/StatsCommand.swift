@@ -112,6 +112,7 @@ struct RunJobCommand: AsyncParsableCommand {
         let run = await AttemptLoop(executor: executor).run(
             job, plugin: entry, trigger: .manual, scheduledAt: Date(), nextTick: nil, logger: runtime.logger
         )
+        await executor.resources.closeAll()
         try? await httpClient.shutdown()
         let id: Int64
         do {

@@ -43,7 +43,8 @@ struct SystemdNotifyTests {
         #expect(pings.count >= 3)
         for (earlier, later) in zip(pings, pings.dropFirst()) {
             let gap = later - earlier
-            #expect(gap > .milliseconds(700) && gap < .milliseconds(1_500), "ping gap \(gap)")
+            // Half of WATCHDOG_USEC is 1 s; systemd acts only past 2 s, which a loaded machine must not reach.
+            #expect(gap > .milliseconds(500) && gap < .milliseconds(2_000), "ping gap \(gap)")
         }
 
         // A broken config on SIGHUP: the old jobs keep running, STATUS= says why.

@@ -20,11 +20,16 @@ func makeContext(timeout: Duration = .seconds(10), environment: [String: String]
 /// Validates like the engine does, then executes.
 func run(
     _ plugin: any Plugin, _ parameters: JSONObject, timeout: Duration = .seconds(10), environment: [String: String] = [:],
-    settings: JSONObject = [:], dryRun: Bool = false
+    settings: JSONObject = [:], dryRun: Bool = false, resources: PluginResources? = nil
 ) async throws -> PluginResult {
     let registry = PluginRegistry()
     let entry = try registry.register(plugin)
     let validated = try entry.validate(parameters).get()
-    let executor = PluginExecutor(httpClient: sharedHTTPClient, logger: Logger(label: "test"), environment: environment, settings: settings)
-    return await executor.execute(entry, parameters: validated, timeout: timeout, dryRun: dryRun).result
+    let executor = PluginExecutor(
+        httpClient: sharedHTTPClient, logger: Logger(label: "test"), environment: environment, settings: settings,
+        resources: resources ?? PluginResources())
+    let result = await executor.execute(entry, parameters: validated, timeout: timeout, dryRun: dryRun).result
+    // Pools a test did not hand in are its own: closed here, as the daemon does on reload.
+    if resources == nil { await executor.resources.closeAll() }
+    return result
 }

@@ -35,7 +35,7 @@ struct SystemPluginTests {
         let started = ContinuousClock.now
         let slow = try await run(ShellExecPlugin(), ["command": "/bin/sleep", "args": ["30"], "timeout": 0.5], settings: settings)
         #expect(!slow.success && slow.retry && slow.error == "timed out after 0.5s")
-        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(ContinuousClock.now - started < .seconds(15), "sleep 30 was cut short")
     }
 
     @Test func shellExecWriteUsesTheGivenEnvironmentAndHonoursDryRun() async throws {

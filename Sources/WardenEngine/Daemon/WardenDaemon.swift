@@ -131,6 +131,8 @@ public final class WardenDaemon: Service, Sendable {
         }
         for engine in engines { await engine.waitUntilIdle() }
         stopRemediations.cancel()
+        // Database pools and cached credentials: nothing runs any more.
+        await executor.resources.closeAll()
         do {
             try store.close()
         } catch {
@@ -159,6 +161,9 @@ public final class WardenDaemon: Service, Sendable {
             let engine = RemediationEngine(config: loaded.config, registry: loaded.registry, executor: executor, store: store, clock: clock, logger: logger)
             await engine.restore()
             state.replace(loaded, engine: engine)
+            // Targets and credentials may have changed: pools are rebuilt on next use. Runs in
+            // flight finish on the connections they hold, which close when returned.
+            await executor.resources.closeAll()
             await status.setReloadFailure(nil)
             logger.notice("reload done: \(changes)", metadata: ["message_id": .string(MessageID.reloadDone)])
         }
