@@ -16,6 +16,7 @@ packages=(
   dpkg-dev            # `make deb` (dpkg-deb, dpkg --print-architecture)
   prometheus          # prom.query tests run a real Prometheus on loopback
   openssl             # tls_cert tests make a certificate and serve it with s_server
+  postgresql          # Database plugin tests: throwaway clusters (initdb, pg_ctl, pg_basebackup, psql; pg_stat_statements)
   monit               # `make bench`: the peer Warden is measured against
   nginx-light         # `make bench`: the loopback HTTP target both tools check
 )

@@ -241,7 +241,7 @@ struct DaemonTests {
     @Test func theShippedDefaultConfigIsValid() async throws {
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         for file in ["etc/warden/warden.yaml"] + (try FileManager.default.contentsOfDirectory(atPath: repository.path + "/etc/warden/examples").filter { $0.hasSuffix(".yaml") }.map { "etc/warden/examples/\($0)" }) {
-            let output = try await CLI.run(["check-config", "--config", repository.path + "/" + file, "--plugin-dir", repository.path + "/etc/warden/examples/plugins.d"], environment: ["API_TOKEN": "example"])
+            let output = try await CLI.run(["check-config", "--config", repository.path + "/" + file, "--plugin-dir", repository.path + "/etc/warden/examples/plugins.d"], environment: ["API_TOKEN": "example", "WARDEN_PG_PASSWORD": "example"])
             #expect(output.status == 0, "\(file): \(output.stderr)")
             #expect(output.stdout.hasPrefix("OK: "))
         }

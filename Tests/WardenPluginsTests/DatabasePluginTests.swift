@@ -61,6 +61,15 @@ struct DatabasePluginTests {
         #expect(found.data["queries"]?.arrayValue?.first?["query"]?.stringValue?.contains("pg_sleep(60)") == true)
         #expect(found.data["pg_stat_statements"]?["available"] == false, "not installed in a fresh database")
 
+        // A role without pg_monitor cannot see other roles' queries, and is told so.
+        let blind = "blind_\(database)"
+        try await cluster.psql("CREATE ROLE \(blind) LOGIN")
+        let unseen = try await run(SlowQueriesPlugin(), overSocket(cluster, database: database).merging(
+            ["user": .string(blind), "min_duration": 0.5]) { $1 })
+        #expect(unseen.data["count"] == 0)
+        #expect((unseen.data["hidden_sessions"]?.intValue ?? 0) >= 2)
+        #expect(unseen.message.contains("hidden from \(blind) (grant it pg_monitor)"), "\(unseen)")
+
         // pg_stat_statements, once installed (the cluster preloads it), lists statements.
         try await cluster.psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements", database: database)
         let withStatements = try await run(SlowQueriesPlugin(), overSocket(cluster, database: database).merging(["min_duration": 0.5]) { $1 })

@@ -20,7 +20,8 @@ public final class TestPostgres: Sendable {
 
     /// Password of the `postgres` superuser over TCP (the socket trusts local connections).
     public static let superuserPassword = "warden-test-superuser"
-    /// A role that may signal backends (pg_signal_backend) but is not a superuser.
+    /// A role that sees every session (pg_monitor) and may signal backends
+    /// (pg_signal_backend) but is not a superuser: what the docs tell operators to create.
     public static let operatorRole = "warden_operator"
     public static let operatorPassword = "operator 'pass\" word"
     /// An ordinary application role, for the sessions the plugins look at and end.
@@ -84,7 +85,7 @@ public final class TestPostgres: Sendable {
             deadlock_timeout = '1s'
             """)
         try await cluster.start()
-        try await cluster.psql("CREATE ROLE \(operatorRole) LOGIN PASSWORD '\(operatorPassword.replacingOccurrences(of: "'", with: "''"))' IN ROLE pg_signal_backend")
+        try await cluster.psql("CREATE ROLE \(operatorRole) LOGIN PASSWORD '\(operatorPassword.replacingOccurrences(of: "'", with: "''"))' IN ROLE pg_monitor, pg_signal_backend")
         try await cluster.psql("CREATE ROLE \(appRole) LOGIN")
         return cluster
     }

@@ -37,7 +37,7 @@ public struct SlowQueriesPlugin: Plugin {
         let includeStatements = parameters["include_statements"]?.boolValue ?? true
         let statementsLimit = parameters["statements_limit"]?.intValue ?? 10
 
-        let (queries, total, statements) = try await access.run("listing running queries") { session in
+        let (queries, total, statements, hidden) = try await access.run("listing running queries") { session in
             let filter: PostgresQuery = """
                 SELECT pid, usename, datname, state, wait_event_type, wait_event, application_name,
                        extract(epoch FROM clock_timestamp() - query_start)::float8 AS seconds,
@@ -53,7 +53,13 @@ public struct SlowQueriesPlugin: Plugin {
                 """
             let rows = try await session.rows(filter)
             let statements: JSONValue? = includeStatements ? try await Self.topStatements(session, limit: statementsLimit, maxChars: maxChars) : nil
-            return (rows, rows.first?.int("total") ?? 0, statements)
+            // Without pg_monitor (or pg_read_all_stats) other roles' sessions show no state,
+            // start or text: they cannot be judged, and the operator should know.
+            let hidden = try await session.rows("""
+                SELECT count(*) AS hidden FROM pg_stat_activity
+                WHERE query = '<insufficient privilege>' AND datid IS NOT NULL
+                """).first?.int("hidden") ?? 0
+            return (rows, rows.first?.int("total") ?? 0, statements, hidden)
         }
 
         var data: JSONObject = [
@@ -70,10 +76,14 @@ public struct SlowQueriesPlugin: Plugin {
             }),
         ]
         if let statements { data["pg_stat_statements"] = statements }
+        data["hidden_sessions"] = .int(hidden)
 
-        let headline = total == 0
+        var headline = total == 0
             ? "no query running longer than \(minDuration.formattedSeconds) on \(access.target.displayName)"
             : "\(total) quer\(total == 1 ? "y" : "ies") running longer than \(minDuration.formattedSeconds) on \(access.target.displayName)"
+        if hidden > 0 {
+            headline += "; \(hidden) session\(hidden == 1 ? "" : "s") of other roles hidden from \(access.target.user) (grant it pg_monitor)"
+        }
         guard total <= maxCount else {
             let longest = queries.first.map { " (longest: pid \($0.int("pid") ?? 0), \(Int($0.double("seconds") ?? 0))s)" } ?? ""
             return .failure("\(total) slow quer\(total == 1 ? "y" : "ies") > max_count \(maxCount)\(longest)", message: headline, data: .object(data))
