@@ -353,6 +353,29 @@ struct DatabasePluginTests {
         #expect(contradictory.error?.contains("`dsn` and `host` both name the server") == true)
     }
 
+    @Test func tlsModesEncryptAndVerifyFullChecksTheCertificate() async throws {
+        let cluster = try await TestPostgres.primary()
+        let overTCP: JSONObject = [
+            "host": "127.0.0.1", "port": .int(cluster.port), "database": "postgres",
+            "user": .string(TestPostgres.operatorRole), "password": .string(TestPostgres.operatorPassword),
+        ]
+        let resources = PluginResources()
+        let required = try await run(ActiveConnectionsPlugin(), overTCP.merging(["tls": "require"]) { $1 }, resources: resources)
+        #expect(required.success, "\(required)")
+        let encrypted = "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'warden' AND s.ssl"
+        #expect(try await cluster.psql(encrypted) == "1", "the pooled session is encrypted")
+        await resources.closeAll()
+
+        let verified = try await run(ActiveConnectionsPlugin(), overTCP.merging(
+            ["tls": "verify-full", "ca_file": .string(cluster.certificateAuthority)]) { $1 })
+        #expect(verified.success, "\(verified)")
+
+        let untrusted = try await run(ActiveConnectionsPlugin(), overTCP.merging(["tls": "verify-full"]) { $1 })
+        #expect(!untrusted.success)
+        #expect(untrusted.error?.hasPrefix("TLS handshake failed") == true, "\(untrusted)")
+        #expect(!untrusted.retry, "an untrusted certificate does not fix itself")
+    }
+
     @Test func aDSNWorksAndItsPasswordIsRedactedWhereverItIsShown() async throws {
         let cluster = try await TestPostgres.primary()
         let encoded = TestPostgres.operatorPassword.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!

@@ -75,7 +75,11 @@ public final class TestPostgres: Sendable {
         try await TestCommand.check("/usr/sbin/runuser", ["-u", "postgres", "--", bin + "/initdb", "-D", cluster.dataDirectory,
             "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256", "--pwfile=\(passwordFile)",
             "-E", "UTF8", "--locale=C", "--no-sync"])
+        try await cluster.makeCertificates()
         try cluster.appendConfiguration("""
+            ssl = on
+            ssl_cert_file = '\(cluster.directory)/tls/server.crt'
+            ssl_key_file = '\(cluster.directory)/tls/server.key'
             shared_preload_libraries = 'pg_stat_statements'
             wal_level = replica
             max_wal_senders = 5
@@ -97,6 +101,26 @@ public final class TestPostgres: Sendable {
             "-h", socketDirectory, "-p", "\(port)", "-U", "postgres", "-D", replica.dataDirectory, "-R", "-X", "stream", "--checkpoint=fast", "--no-sync"])
         try await replica.start()
         return replica
+    }
+
+    /// The CA that signed the server's certificate (for 127.0.0.1 and localhost).
+    public var certificateAuthority: String { directory + "/tls/ca.crt" }
+
+    /// A throwaway CA and a server certificate signed by it, owned by postgres (the server
+    /// refuses a key others can read).
+    private func makeCertificates() async throws {
+        let tls = directory + "/tls"
+        try FileManager.default.createDirectory(atPath: tls, withIntermediateDirectories: true)
+        try "subjectAltName=IP:127.0.0.1,DNS:localhost\n".write(toFile: tls + "/san.ext", atomically: true, encoding: .utf8)
+        let openssl = "/usr/bin/openssl"
+        try await TestCommand.check(openssl, ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", tls + "/ca.key",
+            "-out", tls + "/ca.crt", "-days", "2", "-subj", "/CN=warden-test-ca"])
+        try await TestCommand.check(openssl, ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", tls + "/server.key",
+            "-out", tls + "/server.csr", "-subj", "/CN=localhost"])
+        try await TestCommand.check(openssl, ["x509", "-req", "-in", tls + "/server.csr", "-CA", tls + "/ca.crt",
+            "-CAkey", tls + "/ca.key", "-CAcreateserial", "-out", tls + "/server.crt", "-days", "2", "-extfile", tls + "/san.ext"])
+        chmod(tls + "/server.key", 0o600)
+        try await asPostgres(chown: true)
     }
 
     private static func makeDirectory() throws -> TestPostgres {

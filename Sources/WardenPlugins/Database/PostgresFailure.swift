@@ -33,6 +33,9 @@ enum PostgresFailure {
             if underlying.contains("refused") || underlying.contains("ECONNREFUSED") {
                 return ("connection refused", true)
             }
+            if lowercased.contains("handshake") || lowercased.contains("certificate") || lowercased.contains("ssl") {
+                return ("TLS handshake failed (tls: \(target.tls.rawValue)): \(underlying)", false)
+            }
             if target.isUnixSocket, underlying.contains("No such file") || underlying.contains("ENOENT") {
                 return ("no server socket in \(target.host) for port \(target.port)", true)
             }
