@@ -40,6 +40,18 @@ public enum BuiltinPlugins {
         TerminateQueryPlugin(),
         KillDeadlockPlugin(),
         VacuumTablePlugin(),
+        // Kubernetes
+        ListPodsPlugin(),
+        DescribePodPlugin(),
+        GetPodLogsPlugin(),
+        GetEventsPlugin(),
+        TopPodsPlugin(),
+        RestartPodPlugin(),
+        ScaleDeploymentPlugin(),
+        RollbackDeploymentPlugin(),
+        CordonNodePlugin(),
+        DeleteEvictedPodsPlugin(),
+        AdvancedRestartPlugin(),
         // Nagios / monitoring-plugins compatibility
         NagiosCheckPlugin(),
     ]
