@@ -117,6 +117,8 @@ let package = Package(
         .target(
             name: "WardenTestSupport",
             dependencies: [
+                "WardenPluginKit",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
