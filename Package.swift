@@ -155,7 +155,7 @@ let package = Package(
         ),
         .testTarget(
             name: "WardenCLITests",
-            dependencies: ["warden", "WardenTestSupport"],
+            dependencies: ["warden", "WardenTestSupport", "WardenPluginKit"],
             swiftSettings: strict
         ),
     ]

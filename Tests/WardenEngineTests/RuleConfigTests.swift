@@ -35,7 +35,7 @@ struct RuleConfigTests {
                 then:
                   - plugin: notify
                   - {plugin: repair, params: {service: "{{ job.params.service }}"}}
-                  - {plugin: repair, params: {service: "{{ run.data.service }}"}}
+                  - {plugin: repair, params: {service: "{{ run.data.service }}"}, timeout: 5m}
                 verify_after: 2s
                 escalate_within: 30m
                 cooldown: 5m
@@ -49,6 +49,8 @@ struct RuleConfigTests {
         #expect(rule.trigger == .failuresWithinTime(failures: 3, window: .seconds(600)))
         #expect(rule.levels.count == 2)
         #expect(rule.levels[0].context.map(\.plugin) == ["notify"])
+        #expect(rule.levels[0].action.timeout == nil, "the job's timeout applies")
+        #expect(rule.levels[1].action.timeout == .seconds(300))
         #expect(rule.budget == RemediationBudget(count: 3, window: .seconds(3600)))
         #expect(rule.applies(to: "web") && !rule.applies(to: "db"))
         let window = try #require(config.maintenance.first)
@@ -57,6 +59,20 @@ struct RuleConfigTests {
         let twoThirty = calendar.date(from: DateComponents(year: 2026, month: 11, day: 24, hour: 2, minute: 30))!
         #expect(window.isActive(at: twoThirty) && !window.isActive(at: twoThirty.addingTimeInterval(3600)))
         #expect(window.covers(job: "db", rule: "fix") && !window.covers(job: "web", rule: "fix"))
+    }
+
+    @Test func aStepTimeoutMustBeADuration() throws {
+        let found = try problems(Self.jobs + """
+
+            rules:
+              - name: fix
+                when: {job: web, consecutive_failures: 2}
+                then:
+                  - {plugin: repair, params: {service: web}, timeout: soon}
+            """)
+        #expect(found.count == 1)
+        #expect(found.first?.hasPrefix("r.yaml:8:") == true, "\(found)")
+        #expect(found.first?.contains("step timeout") == true, "\(found)")
     }
 
     @Test func ruleMistakesAreReportedWithPositions() throws {

@@ -366,7 +366,7 @@ struct FakeClusterState {
 }
 
 extension JSONValue {
-    subscript(index: Int) -> JSONValue? {
+    public subscript(index: Int) -> JSONValue? {
         guard let items = arrayValue, items.indices.contains(index) else { return nil }
         return items[index]
     }

@@ -9,7 +9,7 @@ extension ConfigReader {
         "dry_run", "target",
     ]
     static let whenKeys = ["job", "consecutive_failures", "failures", "within", "to"]
-    static let stepKeys = ["plugin", "params"]
+    static let stepKeys = ["plugin", "params", "timeout"]
     static let maintenanceKeys = ["name", "jobs", "rules", "cron", "duration", "from", "until"]
 
     mutating func readExpectations(_ node: Node, job label: String) -> [Expectation] {
@@ -295,7 +295,12 @@ extension ConfigReader {
             problem(at: node, "\(label): `\(name)` needs params: \(error.violations.map(\.description).joined(separator: "; "))")
             return nil
         }
-        return RuleStep(plugin: name, category: entry.spec.category, parameters: parameters, location: location(of: node))
+        var step = RuleStep(plugin: name, category: entry.spec.category, parameters: parameters, location: location(of: node))
+        if let timeoutNode = pairs.value(for: "timeout") {
+            guard let timeout = duration(timeoutNode, what: "\(label): step timeout", positive: true) else { return nil }
+            step.timeout = timeout
+        }
+        return step
     }
 
     // MARK: maintenance

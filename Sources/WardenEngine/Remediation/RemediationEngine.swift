@@ -401,6 +401,7 @@ public actor RemediationEngine {
         var parameters: JSONObject
         /// The parameters as they may be stored and logged: secrets redacted.
         var shown: JSONValue
+        var timeout: Duration?
     }
 
     /// Renders and validates a step; a template that does not resolve or a parameter the
@@ -418,7 +419,7 @@ public actor RemediationEngine {
         let shown = JSONValue.object(entry.redacted(rendered.objectValue ?? [:])).redactingOccurrences(of: job.secretValues)
         switch entry.validate(rendered.objectValue ?? [:]) {
         case .success(let validated):
-            return .success(PreparedStep(entry: entry, parameters: validated, shown: shown))
+            return .success(PreparedStep(entry: entry, parameters: validated, shown: shown, timeout: step.timeout))
         case .failure(let error):
             return .failure(StepFailure(parameters: shown, message: "invalid parameters for `\(step.plugin)`: \(error.description.redactingOccurrences(of: job.secretValues))"))
         }
@@ -439,7 +440,7 @@ public actor RemediationEngine {
         if dryRun {
             return StepOutcome(parameters: step.shown, result: .ok(message: "dry run: `\(step.entry.spec.name)` not executed"), attempt: .ok)
         }
-        let execution = await executor.execute(step.entry, parameters: step.parameters, timeout: job.timeout, additionalSecrets: job.secretValues,
+        let execution = await executor.execute(step.entry, parameters: step.parameters, timeout: step.timeout ?? job.timeout, additionalSecrets: job.secretValues,
                                                metadata: ["job": .string(job.name), "rule": .string(rule)])
         return StepOutcome(parameters: step.shown, result: execution.result, attempt: execution.outcome)
     }

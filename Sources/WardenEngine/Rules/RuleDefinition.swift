@@ -52,6 +52,9 @@ public struct RuleStep: Sendable {
     public var category: PluginCategory
     public var parameters: JSONValue
     public var location: ConfigLocation
+    /// How long this step may run; default the job's timeout. Remediations that wait for a
+    /// rollout need longer than the check they repair.
+    public var timeout: Duration? = nil
 }
 
 /// Diagnostic steps that gather context, then the remediation they precede.
