@@ -107,10 +107,15 @@ struct PostgresCLITests {
         let daemon = try DaemonProcess(["--config", config], logFile: directory + "/daemon.log", environment: environment)
 
         let first = sleeper(cluster, database: database)
-        let remediation = try await poll(within: .seconds(30)) { () -> [String: Any]? in
-            let output = try await CLI.run(["history", "--config", config, "--remediations", "--json"])
-            return (output.json as? [[String: Any]])?.first { $0["verification"] as? String == "passed" }
+        /// The first remediation record (as `warden history --remediations --json` shows it)
+        /// that `matches`, within 30 s.
+        func firstRemediation(where matches: @escaping ([String: Any]) -> Bool) async throws -> [String: Any]? {
+            try await poll(within: .seconds(30)) { () -> [String: Any]? in
+                let output = try await CLI.run(["history", "--config", config, "--remediations", "--json"])
+                return (output.json as? [[String: Any]])?.first(where: matches)
+            }
         }
+        let remediation = try await firstRemediation { $0["verification"] as? String == "passed" }
         let runs = try await CLI.run(["history", "--config", config, "--job", "pg-slow", "--limit", "5"]).stdout
         let done = try #require(remediation, "daemon log:\n\(daemon.log)\nruns:\n\(runs)")
         #expect(done["plugin"] as? String == "terminate_query")
@@ -119,10 +124,7 @@ struct PostgresCLITests {
 
         // A second runaway within the hour: the budget is spent, the query is left alone.
         let second = sleeper(cluster, database: database)
-        let suppressed = try await poll(within: .seconds(30)) { () -> [String: Any]? in
-            let output = try await CLI.run(["history", "--config", config, "--remediations", "--json"])
-            return (output.json as? [[String: Any]])?.first { $0["outcome"] as? String == "suppressed" }
-        }
+        let suppressed = try await firstRemediation { $0["outcome"] as? String == "suppressed" }
         let refusal = try #require(suppressed, "daemon log:\n\(daemon.log)")
         #expect(refusal["suppressed_reason"] as? String == "budget exhausted: 1 of 1 per 1h used")
         #expect(await daemon.stop() == 0)

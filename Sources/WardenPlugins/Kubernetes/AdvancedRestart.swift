@@ -21,9 +21,7 @@ public struct AdvancedRestartPlugin: Plugin {
     public init() {}
 
     public func execute(_ parameters: JSONObject, context: PluginContext) async throws -> PluginResult {
-        let client = try KubeClient(parameters, context: context)
-        let namespace = client.namespace(parameters)
-        let name = try parameters.required("deployment", \.stringValue)
+        let (client, namespace, name) = try KubeClient.target(parameters, context: context, name: "deployment")
         let strategy = parameters["strategy"]?.stringValue ?? "rolling"
         let waitLimit = Duration.seconds(parameters["wait_timeout"]?.doubleValue ?? 300)
         let wait = parameters["wait"]?.boolValue == true && !context.dryRun

@@ -24,9 +24,7 @@ public struct GetPodLogsPlugin: Plugin {
     public init() {}
 
     public func execute(_ parameters: JSONObject, context: PluginContext) async throws -> PluginResult {
-        let client = try KubeClient(parameters, context: context)
-        let namespace = client.namespace(parameters)
-        let name = try parameters.required("name", \.stringValue)
+        let (client, namespace, name) = try KubeClient.target(parameters, context: context)
         var query = [
             ("tailLines", "\(parameters["tail_lines"]?.intValue ?? 100)"),
             ("limitBytes", "\(parameters["limit_bytes"]?.intValue ?? 1_048_576)"),

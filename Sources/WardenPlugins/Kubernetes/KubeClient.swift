@@ -29,6 +29,13 @@ struct KubeClient: Sendable {
         }
     }
 
+    /// What most plugins start with: the client, the namespace, and the name of the object
+    /// they act on (the `key` parameter, which the schema requires).
+    static func target(_ parameters: JSONObject, context: PluginContext, name key: String = "name") throws -> (client: KubeClient, namespace: String, name: String) {
+        let client = try KubeClient(parameters, context: context)
+        return (client, client.namespace(parameters), try parameters.required(key, \.stringValue))
+    }
+
     /// The namespace a plugin acts in: its parameter, else the context's, else `default`.
     func namespace(_ parameters: JSONObject) -> String {
         parameters["namespace"]?.stringValue ?? endpoint.namespace ?? "default"

@@ -21,9 +21,7 @@ public struct RestartPodPlugin: Plugin {
     public init() {}
 
     public func execute(_ parameters: JSONObject, context: PluginContext) async throws -> PluginResult {
-        let client = try KubeClient(parameters, context: context)
-        let namespace = client.namespace(parameters)
-        let name = try parameters.required("name", \.stringValue)
+        let (client, namespace, name) = try KubeClient.target(parameters, context: context)
         let force = parameters["force"]?.boolValue ?? false
         return try await KubeClient.failing {
             let pod = try await client.get(KubePods.path(namespace, name), what: "get pod \(namespace)/\(name)")

@@ -20,9 +20,7 @@ public struct RollbackDeploymentPlugin: Plugin {
     public init() {}
 
     public func execute(_ parameters: JSONObject, context: PluginContext) async throws -> PluginResult {
-        let client = try KubeClient(parameters, context: context)
-        let namespace = client.namespace(parameters)
-        let name = try parameters.required("name", \.stringValue)
+        let (client, namespace, name) = try KubeClient.target(parameters, context: context)
         let requested = parameters["to_revision"]?.intValue ?? 0
         let path = KubeRollout.deploymentPath(namespace, name)
         return try await KubeClient.failing {

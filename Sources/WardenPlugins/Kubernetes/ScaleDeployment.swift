@@ -23,9 +23,7 @@ public struct ScaleDeploymentPlugin: Plugin {
     public init() {}
 
     public func execute(_ parameters: JSONObject, context: PluginContext) async throws -> PluginResult {
-        let client = try KubeClient(parameters, context: context)
-        let namespace = client.namespace(parameters)
-        let name = try parameters.required("name", \.stringValue)
+        let (client, namespace, name) = try KubeClient.target(parameters, context: context)
         let lower = parameters["min"]?.intValue ?? 0
         let upper = parameters["max"]?.intValue ?? 100
         let scalePath = KubeRollout.deploymentPath(namespace, name) + "/scale"
