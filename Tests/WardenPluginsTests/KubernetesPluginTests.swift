@@ -151,6 +151,12 @@ struct KubernetesAuthTests {
 
         let nowhere = try await run(ListPodsPlugin(), [:], environment: ["HOME": root])
         #expect(nowhere.error?.contains("not running in a cluster") == true)
+
+        // ~/.kube/config, when there is one, comes before the service account (client-go's order).
+        try FileManager.default.createDirectory(atPath: root + "/.kube", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: try kubeconfig(api, user: "      token: second-token", namespace: "default"), toPath: root + "/.kube/config")
+        let fromHome = try await run(ListPodsPlugin(), [:], environment: environment)
+        #expect(fromHome.success && fromHome.data["namespace"] == "default", "\(fromHome)")
     }
 
     @Test func apiErrorsCarryTheStatusReasonAndRetryOnlyWhenItHelps() async throws {
