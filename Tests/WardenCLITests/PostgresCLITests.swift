@@ -140,4 +140,43 @@ struct PostgresCLITests {
         }
         #expect(!daemon.log.contains(TestPostgres.operatorPassword))
     }
+    @Test func theDaemonKeepsOnePooledSessionAndReplacesItOnReload() async throws {
+        let cluster = try await TestPostgres.primary()
+        let database = try await cluster.createDatabase()
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let config = directory + "/warden.yaml"
+        try """
+            daemon: {database: history.db, shutdown_grace: 2s}
+            jobs:
+              - name: pg-connections
+                plugin: active_connections
+                every: 500ms
+                params: {host: "\(cluster.socketDirectory)", port: \(cluster.port), database: \(database), user: postgres}
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let daemon = try DaemonProcess(["--config", config], logFile: directory + "/daemon.log")
+        let sessions = "SELECT string_agg(pid::text, ',') FROM pg_stat_activity WHERE application_name = 'warden' AND datname = '\(database)'"
+
+        // Many runs, one session: the pool keeps it between runs.
+        let first = try await poll(within: .seconds(15)) { () -> String? in
+            let runs = try await CLI.run(["history", "--config", config, "--job", "pg-connections", "--json"]).json as? [[String: Any]]
+            let pids = try await cluster.psql(sessions)
+            return (runs?.count ?? 0) >= 4 && !pids.isEmpty ? pids : nil
+        }
+        let before = try #require(first, "daemon log:\n\(daemon.log)")
+        #expect(!before.contains(","), "one pooled session, not one per run: \(before)")
+
+        // A reload closes the pools: the next run opens a new session and the old one is gone.
+        kill(daemon.pid, SIGHUP)
+        let replaced = try await poll(within: .seconds(15)) { () -> String? in
+            let pids = try await cluster.psql(sessions)
+            return !pids.isEmpty && pids != before && !pids.contains(",") ? pids : nil
+        }
+        let after = try await cluster.psql(sessions)
+        #expect(replaced != nil, "sessions before reload \(before), after: \(after)")
+
+        #expect(await daemon.stop() == 0)
+        let closed = try await poll(within: .seconds(10)) { try await cluster.psql(sessions).isEmpty ? true : nil }
+        #expect(closed == true, "the session ends with the daemon")
+    }
 }
