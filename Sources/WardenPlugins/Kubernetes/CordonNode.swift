@@ -25,18 +25,16 @@ public struct CordonNodePlugin: Plugin {
         let unschedulable = !(parameters["uncordon"]?.boolValue ?? false)
         let verb = unschedulable ? "cordon" : "uncordon"
         let path = "/api/v1/nodes/\(KubeParameters.encode(name))"
-        return try await KubeClient.failing {
-            let node = try await client.get(path, what: "get node \(name)")
-            let was = node["spec"]?["unschedulable"]?.boolValue ?? false
-            var data: JSONObject = ["node": .string(name), "unschedulable_before": .bool(was), "dry_run": .bool(context.dryRun)]
-            guard was != unschedulable else {
-                data["unschedulable"] = .bool(was)
-                return .ok(.object(data), message: "node \(name) is already \(unschedulable ? "cordoned" : "schedulable")")
-            }
-            let after = try await client.patch(path, ["spec": ["unschedulable": .bool(unschedulable)]], type: .strategicMerge,
-                                               dryRun: context.dryRun, what: "\(verb) node \(name)")
-            data["unschedulable"] = .bool(after["spec"]?["unschedulable"]?.boolValue ?? false)
-            return .ok(.object(data), message: "\(context.dryRun ? "would \(verb)" : "\(verb)ed") node \(name)")
+        let node = try await client.get(path, what: "get node \(name)")
+        let was = node["spec"]?["unschedulable"]?.boolValue ?? false
+        var data: JSONObject = ["node": .string(name), "unschedulable_before": .bool(was), "dry_run": .bool(context.dryRun)]
+        guard was != unschedulable else {
+            data["unschedulable"] = .bool(was)
+            return .ok(.object(data), message: "node \(name) is already \(unschedulable ? "cordoned" : "schedulable")")
         }
+        let after = try await client.patch(path, ["spec": ["unschedulable": .bool(unschedulable)]], type: .strategicMerge,
+                                           dryRun: context.dryRun, what: "\(verb) node \(name)")
+        data["unschedulable"] = .bool(after["spec"]?["unschedulable"]?.boolValue ?? false)
+        return .ok(.object(data), message: "\(context.dryRun ? "would \(verb)" : "\(verb)ed") node \(name)")
     }
 }

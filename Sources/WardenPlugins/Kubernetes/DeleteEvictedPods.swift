@@ -22,25 +22,23 @@ public struct DeleteEvictedPodsPlugin: Plugin {
         let client = try KubeClient(parameters, context: context)
         let namespace = parameters["all_namespaces"]?.boolValue == true ? nil : client.namespace(parameters)
         let maxPods = parameters["max_pods"]?.intValue ?? 100
-        return try await KubeClient.failing {
-            let list = try await client.get(KubePods.collection(namespace), query: [("fieldSelector", "status.phase=Failed")],
-                                            what: "list failed pods in \(namespace ?? "all namespaces")")
-            let evicted = (list["items"]?.arrayValue ?? []).filter { $0["status"]?["reason"] == "Evicted" }
-            var deleted: [JSONValue] = []
-            for pod in evicted.prefix(maxPods) {
-                let podNamespace = pod["metadata"]?["namespace"]?.stringValue ?? namespace ?? "default"
-                let name = pod["metadata"]?["name"]?.stringValue ?? ""
-                _ = try await client.delete(KubePods.path(podNamespace, name), query: context.dryRun ? [("dryRun", "All")] : [],
-                                            what: "delete evicted pod \(podNamespace)/\(name)")
-                deleted.append(["name": .string(name), "namespace": .string(podNamespace), "message": pod["status"]?["message"] ?? .null])
-            }
-            let data: JSONValue = [
-                "namespace": namespace.map(JSONValue.string) ?? "*", "dry_run": .bool(context.dryRun),
-                "evicted": .int(evicted.count), "deleted": .int(deleted.count), "left": .int(evicted.count - deleted.count),
-                "pods": .array(deleted),
-            ]
-            let verb = context.dryRun ? "would delete" : "deleted"
-            return .ok(data, message: "\(verb) \(deleted.count) of \(evicted.count) evicted pod\(evicted.count == 1 ? "" : "s") in \(namespace ?? "all namespaces")")
+        let list = try await client.get(KubePods.collection(namespace), query: [("fieldSelector", "status.phase=Failed")],
+                                        what: "list failed pods in \(namespace ?? "all namespaces")")
+        let evicted = (list["items"]?.arrayValue ?? []).filter { $0["status"]?["reason"] == "Evicted" }
+        var deleted: [JSONValue] = []
+        for pod in evicted.prefix(maxPods) {
+            let podNamespace = pod["metadata"]?["namespace"]?.stringValue ?? namespace ?? "default"
+            let name = pod["metadata"]?["name"]?.stringValue ?? ""
+            _ = try await client.delete(KubePods.path(podNamespace, name), query: context.dryRun ? [("dryRun", "All")] : [],
+                                        what: "delete evicted pod \(podNamespace)/\(name)")
+            deleted.append(["name": .string(name), "namespace": .string(podNamespace), "message": pod["status"]?["message"] ?? .null])
         }
+        let data: JSONValue = [
+            "namespace": namespace.map(JSONValue.string) ?? "*", "dry_run": .bool(context.dryRun),
+            "evicted": .int(evicted.count), "deleted": .int(deleted.count), "left": .int(evicted.count - deleted.count),
+            "pods": .array(deleted),
+        ]
+        let verb = context.dryRun ? "would delete" : "deleted"
+        return .ok(data, message: "\(verb) \(deleted.count) of \(evicted.count) evicted pod\(evicted.count == 1 ? "" : "s") in \(namespace ?? "all namespaces")")
     }
 }

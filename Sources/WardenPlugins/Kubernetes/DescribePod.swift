@@ -22,13 +22,10 @@ public struct DescribePodPlugin: Plugin {
     public func execute(_ parameters: JSONObject, context: PluginContext) async throws -> PluginResult {
         let (client, namespace, name) = try KubeClient.target(parameters, context: context)
         let eventLimit = parameters["events"]?.intValue ?? 20
-        let (pod, events) = try await KubeClient.failing {
-            let pod = try await client.get(KubePods.path(namespace, name), what: "get pod \(namespace)/\(name)")
-            let events = try await client.get(KubeEvents.collection(namespace), query: [
-                ("fieldSelector", "involvedObject.kind=Pod,involvedObject.name=\(name)"),
-            ], what: "list events of pod \(namespace)/\(name)")
-            return (pod, events)
-        }
+        let pod = try await client.get(KubePods.path(namespace, name), what: "get pod \(namespace)/\(name)")
+        let events = try await client.get(KubeEvents.collection(namespace), query: [
+            ("fieldSelector", "involvedObject.kind=Pod,involvedObject.name=\(name)"),
+        ], what: "list events of pod \(namespace)/\(name)")
         let containers = (pod["status"]?["containerStatuses"]?.arrayValue ?? []).map { status -> JSONValue in
             let state = status["state"]?.objectValue ?? [:]
             let current = state.keys.sorted().first ?? "unknown"

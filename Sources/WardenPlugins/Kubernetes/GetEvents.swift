@@ -33,9 +33,7 @@ public struct GetEventsPlugin: Plugin {
         let types = Set(parameters["types"]?.arrayValue?.compactMap(\.stringValue) ?? ["Normal", "Warning"])
         if types.count == 1, let only = types.first { fields.append("type=\(only)") }
         let query = fields.isEmpty ? [] : [("fieldSelector", fields.joined(separator: ","))]
-        let list = try await KubeClient.failing {
-            try await client.get(KubeEvents.collection(namespace), query: query, what: "list events in \(namespace ?? "all namespaces")")
-        }
+        let list = try await client.get(KubeEvents.collection(namespace), query: query, what: "list events in \(namespace ?? "all namespaces")")
         let cutoff = Date().addingTimeInterval(-Double(parameters["since_seconds"]?.intValue ?? 3600))
         let events = KubeEvents.sorted((list["items"]?.arrayValue ?? []).filter { event in
             types.contains(event["type"]?.stringValue ?? "Normal") && (KubeEvents.time(event) ?? .distantPast) >= cutoff

@@ -32,9 +32,7 @@ public struct GetPodLogsPlugin: Plugin {
         if let container = parameters["container"]?.stringValue { query.append(("container", container)) }
         if let since = parameters["since_seconds"]?.intValue { query.append(("sinceSeconds", "\(since)")) }
         if parameters["previous"]?.boolValue == true { query.append(("previous", "true")) }
-        let text = try await KubeClient.failing {
-            try await client.text(KubePods.path(namespace, name) + "/log", query: query, what: "read logs of pod \(namespace)/\(name)")
-        }
+        let text = try await client.text(KubePods.path(namespace, name) + "/log", query: query, what: "read logs of pod \(namespace)/\(name)")
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         if lines.last == "" { lines.removeLast() }
         let data: JSONValue = [

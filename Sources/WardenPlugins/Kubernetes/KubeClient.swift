@@ -6,8 +6,8 @@ import NIOSSL
 import WardenPluginKit
 
 /// The Kubernetes REST API over the shared HTTP client: just enough typing for what the
-/// plugins read; bodies stay JSON. Errors become results carrying the API's `Status`
-/// reason and message. Credentials never appear in a message or a log line.
+/// plugins read; bodies stay JSON. Every call that fails throws a `PluginError` carrying the
+/// API's `Status` reason and message. Credentials never appear in a message or a log line.
 struct KubeClient: Sendable {
     let endpoint: KubeEndpoint
     let context: PluginContext
@@ -42,32 +42,36 @@ struct KubeClient: Sendable {
     }
 
     func get(_ path: String, query: [(String, String)] = [], what: String) async throws -> JSONValue {
-        try await json(.GET, path, query: query, what: what)
+        try await Self.reporting { try await json(.GET, path, query: query, what: what) }
     }
 
     func delete(_ path: String, query: [(String, String)] = [], body: JSONValue? = nil, what: String) async throws -> JSONValue {
-        try await json(.DELETE, path, query: query, body: body, what: what)
+        try await Self.reporting { try await json(.DELETE, path, query: query, body: body, what: what) }
     }
 
     /// A PATCH; a 409 Conflict (someone else changed the object) is retried once.
     func patch(_ path: String, _ body: JSONValue, type: PatchType, dryRun: Bool, what: String) async throws -> JSONValue {
         let query = dryRun ? [("dryRun", "All")] : []
-        do {
-            return try await json(.PATCH, path, query: query, body: body, contentType: type.rawValue, what: what)
-        } catch let failure as KubeAPIFailure where failure.status == 409 {
-            context.logger.info("conflict on \(what); retrying once")
-            return try await json(.PATCH, path, query: query, body: body, contentType: type.rawValue, what: what)
+        return try await Self.reporting {
+            do {
+                return try await json(.PATCH, path, query: query, body: body, contentType: type.rawValue, what: what)
+            } catch let failure as KubeAPIFailure where failure.status == 409 {
+                context.logger.info("conflict on \(what); retrying once")
+                return try await json(.PATCH, path, query: query, body: body, contentType: type.rawValue, what: what)
+            }
         }
     }
 
     /// Plain text (container logs).
     func text(_ path: String, query: [(String, String)], what: String) async throws -> String {
         let (status, body) = try await send(.GET, path, query: query, body: nil, contentType: nil, accept: "text/plain", what: what)
-        guard (200..<300).contains(status) else { throw KubeAPIFailure(status: status, body: body, what: what) }
+        guard (200..<300).contains(status) else { throw KubeAPIFailure(status: status, body: body, what: what).pluginError }
         return body
     }
 
-    func json(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: JSONValue? = nil,
+    /// A non-2xx answer throws `KubeAPIFailure`, so `patch` can tell a conflict apart;
+    /// the public calls turn it into a `PluginError`.
+    private func json(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: JSONValue? = nil,
               contentType: String = "application/json", what: String) async throws -> JSONValue {
         let (status, text) = try await send(method, path, query: query, body: body, contentType: body == nil ? nil : contentType,
                                             accept: "application/json", what: what)
@@ -193,7 +197,7 @@ struct KubeAPIFailure: Error, CustomStringConvertible {
 
 extension KubeClient {
     /// Runs `body` and turns API failures into plugin errors with the Status reason.
-    static func failing<T>(_ body: () async throws -> T) async throws -> T {
+    private static func reporting<T>(_ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
         } catch let failure as KubeAPIFailure {

@@ -27,9 +27,7 @@ public struct ListPodsPlugin: Plugin {
         var query = [("limit", "\(parameters["limit"]?.intValue ?? 500)")]
         if let selector = parameters["label_selector"]?.stringValue { query.append(("labelSelector", selector)) }
         if let selector = parameters["field_selector"]?.stringValue { query.append(("fieldSelector", selector)) }
-        let list = try await KubeClient.failing {
-            try await client.get(KubePods.collection(namespace), query: query, what: "list pods in \(namespace ?? "all namespaces")")
-        }
+        let list = try await client.get(KubePods.collection(namespace), query: query, what: "list pods in \(namespace ?? "all namespaces")")
         let pods = list["items"]?.arrayValue ?? []
         var phases: [String: Int] = [:]
         for pod in pods { phases[pod["status"]?["phase"]?.stringValue ?? "Unknown", default: 0] += 1 }

@@ -27,31 +27,29 @@ public struct ScaleDeploymentPlugin: Plugin {
         let lower = parameters["min"]?.intValue ?? 0
         let upper = parameters["max"]?.intValue ?? 100
         let scalePath = KubeRollout.deploymentPath(namespace, name) + "/scale"
-        return try await KubeClient.failing {
-            let scale = try await client.get(scalePath, what: "read the scale of deployment \(namespace)/\(name)")
-            let current = scale["spec"]?["replicas"]?.intValue ?? 0
-            let target: Int
-            if let replicas = parameters["replicas"]?.intValue {
-                target = replicas
-            } else if let delta = parameters["delta"]?.intValue {
-                target = current + delta
-            } else {
-                throw PluginError("give `replicas` or `delta`", message: "nothing to scale to")
-            }
-            var data: JSONObject = [
-                "deployment": .string(name), "namespace": .string(namespace), "dry_run": .bool(context.dryRun),
-                "from": .int(current), "to": .int(target), "min": .int(lower), "max": .int(upper),
-            ]
-            guard (lower...max(lower, upper)).contains(target) else {
-                return .failure("\(target) replicas is outside the bounds \(lower)…\(upper)", message: "refused to scale \(namespace)/\(name)", data: .object(data))
-            }
-            _ = try await client.patch(scalePath, ["spec": ["replicas": .int(target)]], type: .merge, dryRun: context.dryRun,
-                                       what: "scale deployment \(namespace)/\(name)")
-            let done = "\(context.dryRun ? "would scale" : "scaled") deployment \(namespace)/\(name) from \(current) to \(target)"
-            guard parameters["wait"]?.boolValue == true, !context.dryRun else { return .ok(.object(data), message: done) }
-            data["waited"] = true
-            let waited = try await KubeRollout.wait(client, namespace: namespace, name: name, limit: .seconds(parameters["wait_timeout"]?.doubleValue ?? 300))
-            return KubeRollout.result(data, waited: waited, done: done)
+        let scale = try await client.get(scalePath, what: "read the scale of deployment \(namespace)/\(name)")
+        let current = scale["spec"]?["replicas"]?.intValue ?? 0
+        let target: Int
+        if let replicas = parameters["replicas"]?.intValue {
+            target = replicas
+        } else if let delta = parameters["delta"]?.intValue {
+            target = current + delta
+        } else {
+            throw PluginError("give `replicas` or `delta`", message: "nothing to scale to")
         }
+        var data: JSONObject = [
+            "deployment": .string(name), "namespace": .string(namespace), "dry_run": .bool(context.dryRun),
+            "from": .int(current), "to": .int(target), "min": .int(lower), "max": .int(upper),
+        ]
+        guard (lower...max(lower, upper)).contains(target) else {
+            return .failure("\(target) replicas is outside the bounds \(lower)…\(upper)", message: "refused to scale \(namespace)/\(name)", data: .object(data))
+        }
+        _ = try await client.patch(scalePath, ["spec": ["replicas": .int(target)]], type: .merge, dryRun: context.dryRun,
+                                   what: "scale deployment \(namespace)/\(name)")
+        let done = "\(context.dryRun ? "would scale" : "scaled") deployment \(namespace)/\(name) from \(current) to \(target)"
+        guard parameters["wait"]?.boolValue == true, !context.dryRun else { return .ok(.object(data), message: done) }
+        data["waited"] = true
+        let waited = try await KubeRollout.wait(client, namespace: namespace, name: name, limit: .seconds(parameters["wait_timeout"]?.doubleValue ?? 300))
+        return KubeRollout.result(data, waited: waited, done: done)
     }
 }

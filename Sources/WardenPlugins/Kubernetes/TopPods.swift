@@ -28,9 +28,7 @@ public struct TopPodsPlugin: Plugin {
         let namespace = parameters["all_namespaces"]?.boolValue == true ? nil : client.namespace(parameters)
         let path = namespace.map { "/apis/metrics.k8s.io/v1beta1/namespaces/\(KubeParameters.encode($0))/pods" } ?? "/apis/metrics.k8s.io/v1beta1/pods"
         let query = parameters["label_selector"]?.stringValue.map { [("labelSelector", $0)] } ?? []
-        let list = try await KubeClient.failing {
-            try await client.get(path, query: query, what: "read pod metrics in \(namespace ?? "all namespaces")")
-        }
+        let list = try await client.get(path, query: query, what: "read pod metrics in \(namespace ?? "all namespaces")")
         struct Usage { let name: String; let namespace: String; let cpu: Double; let memory: Double; let containers: [JSONValue] }
         let usages = (list["items"]?.arrayValue ?? []).map { item -> Usage in
             let containers = item["containers"]?.arrayValue ?? []
