@@ -116,15 +116,7 @@ struct KubeClient: Sendable {
                 }
             }
             request.tlsConfiguration = tls
-            let status: Int
-            let text: String
-            do {
-                let response = try await context.httpClient.execute(request, timeout: TimeAmount(timeout))
-                status = Int(response.status.code)
-                text = String(buffer: try await HTTPFailure.readBody(response, limit: 16 << 20).bytes)
-            } catch {
-                throw HTTPFailure.error(error, url: url, timeout: timeout)
-            }
+            let (status, text) = try await HTTPExchange.text(request, url: url, timeout: timeout, limit: 16 << 20, client: context.httpClient)
             // An exec plugin's cached token was refused: ask the plugin again, once.
             if status == 401, attempt == 1, case .exec(let config) = endpoint.credentials {
                 await (try? KubeExecCredentials.shared(config, context: context))?.invalidate()

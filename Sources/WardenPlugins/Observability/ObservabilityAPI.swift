@@ -12,15 +12,8 @@ enum ObservabilityAPI {
         request.headers.add(name: "Accept", value: "application/json")
         request.headers.add(name: "User-Agent", value: "warden")
         for (name, value) in headers { request.headers.add(name: name, value: value) }
-        let status: Int
-        let text: String
-        do {
-            let response = try await context.httpClient.execute(request, timeout: TimeAmount(timeout))
-            status = Int(response.status.code)
-            text = String(buffer: try await HTTPFailure.readBody(response, limit: 8 << 20).bytes)
-        } catch {
-            throw HTTPFailure.error(error, url: url.redactingOccurrences(of: context.secrets), timeout: timeout)
-        }
+        let (status, text) = try await HTTPExchange.text(
+            request, url: url.redactingOccurrences(of: context.secrets), timeout: timeout, limit: 8 << 20, client: context.httpClient)
         guard let body = try? JSONValue.parse(text) else {
             throw PluginError("HTTP \(status) with a body that is not JSON", message: "unexpected answer from \(url)", retry: status >= 500)
         }

@@ -49,15 +49,7 @@ public struct HTTPRequestPlugin: Plugin {
             request.headers.replaceOrAdd(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(string: body.jsonText()))
         }
-        let status: Int
-        let text: String
-        do {
-            let response = try await context.httpClient.execute(request, timeout: TimeAmount(timeout))
-            status = Int(response.status.code)
-            text = String(buffer: try await HTTPFailure.readBody(response, limit: 256 << 10).bytes)
-        } catch {
-            throw HTTPFailure.error(error, url: url, timeout: timeout)
-        }
+        let (status, text) = try await HTTPExchange.text(request, url: url, timeout: timeout, limit: 256 << 10, client: context.httpClient)
         let data: JSONValue = [
             "status_code": .int(status),
             "body": (try? JSONValue.parse(text)) ?? .string(String(text.prefix(8192))),
