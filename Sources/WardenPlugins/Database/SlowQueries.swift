@@ -124,10 +124,3 @@ public struct SlowQueriesPlugin: Plugin {
         ]
     }
 }
-
-extension Double {
-    /// `30s`, `0.5s`.
-    var formattedSeconds: String {
-        rounded() == self ? "\(Int(self))s" : "\(self)s"
-    }
-}

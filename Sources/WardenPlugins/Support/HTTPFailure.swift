@@ -55,9 +55,7 @@ enum HTTPFailure {
 
 extension Duration {
     /// `5s`, `0.5s`: for messages about timeouts given in seconds.
-    var formattedSeconds: String {
-        return seconds.rounded() == seconds ? "\(Int(seconds))s" : "\(seconds)s"
-    }
+    var formattedSeconds: String { seconds.formattedSeconds }
 
     static func seconds(fromJSON value: JSONValue?) -> Duration? {
         guard let seconds = value?.doubleValue, seconds > 0 else { return nil }
@@ -69,5 +67,12 @@ extension TimeAmount {
     init(_ duration: Duration) {
         let (seconds, attoseconds) = duration.components
         self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}
+
+extension Double {
+    /// Seconds as `30s`, `0.5s`: for messages about durations and thresholds given in seconds.
+    var formattedSeconds: String {
+        rounded() == self ? "\(Int(self))s" : "\(self)s"
     }
 }
