@@ -154,12 +154,12 @@ struct LockGraph {
             "database": backend.database.map(JSONValue.string) ?? .null,
             "state": backend.state.map(JSONValue.string) ?? .null,
             "application": backend.application.map(JSONValue.string) ?? .null,
-            "transaction_seconds": backend.transactionSeconds.map { .double(($0 * 1000).rounded() / 1000) } ?? .null,
+            "transaction_seconds": .seconds(backend.transactionSeconds),
             "query": backend.query.map(JSONValue.string) ?? .null,
         ]
         if !backend.blockedBy.isEmpty {
             object["waiting_for"] = .array(backend.blockedBy.map(JSONValue.int))
-            object["wait_seconds"] = backend.waitSeconds.map { .double(($0 * 1000).rounded() / 1000) } ?? .null
+            object["wait_seconds"] = .seconds(backend.waitSeconds)
             object["lock_type"] = backend.lockType.map(JSONValue.string) ?? .null
             object["lock_mode"] = backend.lockMode.map(JSONValue.string) ?? .null
             object["relation"] = backend.relation.map(JSONValue.string) ?? .null
@@ -169,7 +169,7 @@ struct LockGraph {
 
     func json(_ chain: Chain) -> JSONValue {
         var object: JSONObject = [
-            "longest_wait_seconds": .double((chain.longestWait * 1000).rounded() / 1000),
+            "longest_wait_seconds": .seconds(chain.longestWait),
             "waiting": .array(chain.waiting.map(json)),
             "pids": .array(([chain.culprit] + chain.waiting).map(JSONValue.int)),
         ]

@@ -33,7 +33,7 @@ public struct LockWaitsPlugin: Plugin {
             "waiting": .int(waiting.count),
             "chains": .array(graph.chains.map(graph.json)),
             "deadlocks": .int(deadlocks),
-            "longest_wait_seconds": .double((longest * 1000).rounded() / 1000),
+            "longest_wait_seconds": .seconds(longest),
         ]
         guard !waiting.isEmpty else {
             return .ok(data, message: "no session waits for a lock on \(access.target.displayName)")

@@ -69,11 +69,16 @@ extension PostgresRandomAccessRow {
     // JSON forms for results: NULL stays null.
     func jsonString(_ column: String) -> JSONValue { string(column).map(JSONValue.string) ?? .null }
     func jsonInt(_ column: String) -> JSONValue { int(column).map(JSONValue.int) ?? .null }
-    func jsonSeconds(_ column: String) -> JSONValue {
-        double(column).map { .double(($0 * 1000).rounded() / 1000) } ?? .null
-    }
+    func jsonSeconds(_ column: String) -> JSONValue { .seconds(double(column)) }
     func jsonDate(_ column: String) -> JSONValue {
         date(column).map { .string(ISO8601DateFormatter().string(from: $0)) } ?? .null
+    }
+}
+
+extension JSONValue {
+    /// A duration in seconds for a result, to the millisecond; nil (SQL NULL) stays null.
+    static func seconds(_ value: Double?) -> JSONValue {
+        value.map { .double(($0 * 1000).rounded() / 1000) } ?? .null
     }
 }
 

@@ -48,7 +48,7 @@ public struct ReplicationLagPlugin: Plugin {
             data["receive_lsn"] = row?.jsonString("receive_lsn") ?? .null
             data["replay_lsn"] = row?.jsonString("replay_lsn") ?? .null
             data["replay_behind_bytes"] = .int(Int(behind))
-            data["replay_lag_seconds"] = replayLag.map { .double(($0 * 1000).rounded() / 1000) } ?? .null
+            data["replay_lag_seconds"] = .seconds(replayLag)
             data["last_replay"] = row?.jsonDate("last_replay") ?? .null
             data["wal_receiver"] = [
                 "status": row?.jsonString("receiver_status") ?? .null,

@@ -69,7 +69,7 @@ public struct VacuumTablePlugin: Plugin {
         case .done(let before, let after, let seconds):
             data["before"] = before
             data["after"] = after
-            data["seconds"] = .double((seconds * 1000).rounded() / 1000)
+            data["seconds"] = .seconds(seconds)
             let dead = "\(before["dead_tuples"]?.intValue ?? 0) → \(after["dead_tuples"]?.intValue ?? 0) dead tuples"
             return .ok(.object(data), message: "\(statement) took \(String(format: "%.1f", seconds))s; \(dead)")
         }
