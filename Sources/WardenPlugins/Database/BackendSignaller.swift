@@ -23,6 +23,18 @@ struct BackendSignaller {
     let maxTargets: Int
     let dryRun: Bool
 
+    /// From `mode`, `allow_superuser` and `max_targets`, which each plugin's schema defaults
+    /// (the defaults differ: terminate_query cancels, kill_deadlock terminates).
+    init(_ parameters: JSONObject, dryRun: Bool) throws {
+        guard let mode = Mode(rawValue: try parameters.required("mode", \.stringValue)) else {
+            throw PluginError("parameter `mode` must be cancel or terminate")
+        }
+        self.mode = mode
+        allowSuperuser = try parameters.required("allow_superuser", \.boolValue)
+        maxTargets = try parameters.required("max_targets", \.intValue)
+        self.dryRun = dryRun
+    }
+
     static let guardParameters: JSONObject = [
         "allow_superuser": ["type": "boolean", "default": false, "description": "Also signal sessions of superusers (skipped otherwise)."],
         "max_targets": ["type": "integer", "minimum": 1, "maximum": 1000, "default": 5, "description": "Signal at most this many sessions in one run; the rest are reported as skipped."],

@@ -25,12 +25,7 @@ public struct KillDeadlockPlugin: Plugin {
     public func execute(_ parameters: JSONObject, context: PluginContext) async throws -> PluginResult {
         let minWait = parameters["min_wait"]?.doubleValue ?? 30
         let database = parameters["only_database"]?.stringValue
-        let signaller = BackendSignaller(
-            mode: BackendSignaller.Mode(rawValue: parameters["mode"]?.stringValue ?? "terminate") ?? .terminate,
-            allowSuperuser: parameters["allow_superuser"]?.boolValue ?? false,
-            maxTargets: parameters["max_targets"]?.intValue ?? 3,
-            dryRun: context.dryRun
-        )
+        let signaller = try BackendSignaller(parameters, dryRun: context.dryRun)
         let access = try await PostgresAccess(parameters, context: context)
 
         let (chains, report) = try await access.run("breaking lock chains") { session in

@@ -34,12 +34,7 @@ public struct TerminateQueryPlugin: Plugin {
         let user = parameters["only_user"]?.stringValue
         let database = parameters["only_database"]?.stringValue
         let state = parameters["only_state"]?.stringValue
-        let signaller = BackendSignaller(
-            mode: BackendSignaller.Mode(rawValue: parameters["mode"]?.stringValue ?? "cancel") ?? .cancel,
-            allowSuperuser: parameters["allow_superuser"]?.boolValue ?? false,
-            maxTargets: parameters["max_targets"]?.intValue ?? 5,
-            dryRun: context.dryRun
-        )
+        let signaller = try BackendSignaller(parameters, dryRun: context.dryRun)
         let access = try await PostgresAccess(parameters, context: context)
         let pidFilter = pid.map { Int32(clamping: $0) }
         // A named pid is taken in any state; a filter sweep leaves idle sessions alone.
