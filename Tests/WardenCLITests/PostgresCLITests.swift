@@ -140,6 +140,7 @@ struct PostgresCLITests {
         }
         #expect(!daemon.log.contains(TestPostgres.operatorPassword))
     }
+
     @Test func theDaemonKeepsOnePooledSessionAndReplacesItOnReload() async throws {
         let cluster = try await TestPostgres.primary()
         let database = try await cluster.createDatabase()

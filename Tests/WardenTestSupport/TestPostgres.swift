@@ -44,21 +44,23 @@ public final class TestPostgres: Sendable {
 
     /// The primary cluster, started on first use.
     public static func primary() async throws -> TestPostgres {
-        let task = primaryTask.withLock { task in
-            if let task { return task }
-            let started = Task { try await TestPostgres.startPrimary() }
-            task = started
-            return started
-        }
-        return try await task.value
+        try await once(primaryTask) { try await TestPostgres.startPrimary() }
     }
 
     /// A streaming replica of the primary, started on first use.
     public static func replica() async throws -> TestPostgres {
         let primary = try await primary()
-        let task = replicaTask.withLock { task in
+        return try await once(replicaTask) { try await primary.startReplica() }
+    }
+
+    /// The cluster in `slot`, started by `start` for the first caller; suites running in
+    /// parallel all wait for that one start.
+    private static func once(
+        _ slot: borrowing Mutex<Task<TestPostgres, any Error>?>, _ start: @escaping @Sendable () async throws -> TestPostgres
+    ) async throws -> TestPostgres {
+        let task = slot.withLock { task in
             if let task { return task }
-            let started = Task { try await primary.startReplica() }
+            let started = Task { try await start() }
             task = started
             return started
         }
