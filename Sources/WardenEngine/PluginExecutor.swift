@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Logging
+import Synchronization
 import WardenPluginKit
 
 /// Runs one registered plugin once: parameters already validated, a deadline enforced,
@@ -12,8 +13,10 @@ public struct PluginExecutor: Sendable {
     /// How long a timed-out plugin may take to wind down after cancellation (an external
     /// plugin gets SIGTERM, then SIGKILL) before the executor stops waiting for it.
     public var cancellationGrace: Duration
-    /// The daemon's plugin limits (`allowed_units`, `shell_allow`, `runbooks`).
-    public var settings: JSONObject
+    /// The daemon's plugin limits (`allowed_units`, `shell_allow`, `runbooks`), shared by
+    /// every copy of this executor so that a reload's new limits reach the very next run.
+    private let limits: PluginLimits
+    public var settings: JSONObject { limits.current }
     /// Pools and caches plugins keep between runs (one per database target, …).
     public var resources: PluginResources
 
@@ -25,8 +28,13 @@ public struct PluginExecutor: Sendable {
         self.logger = logger
         self.environment = environment
         self.cancellationGrace = cancellationGrace
-        self.settings = settings
+        self.limits = PluginLimits(settings)
         self.resources = resources
+    }
+
+    /// Puts a reloaded config's plugin limits in force for every run that starts from now on.
+    public func update(settings: JSONObject) {
+        limits.replace(settings)
     }
 
     public struct Execution: Sendable {
@@ -126,4 +134,12 @@ public struct PluginExecutor: Sendable {
             return .failure(String(describing: error))
         }
     }
+}
+
+/// The plugin limits in force; one instance shared by all copies of an executor.
+final class PluginLimits: Sendable {
+    private let value: Mutex<JSONObject>
+    init(_ settings: JSONObject) { value = Mutex(settings) }
+    var current: JSONObject { value.withLock { $0 } }
+    func replace(_ settings: JSONObject) { value.withLock { $0 = settings } }
 }

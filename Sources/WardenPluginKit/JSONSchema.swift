@@ -23,6 +23,10 @@ public final class JSONSchema: Sendable {
     /// `x-secret-url-password: true`: a URL (a DSN) whose password part is a secret; the rest
     /// of it is shown.
     public let hidesURLPassword: Bool
+    /// `x-allowed-by: <daemon setting>`: the value must match that allow-list of the daemon
+    /// (`allowed_units`, `shell_allow`, `shell_write_allow`); the plugin enforces it when it
+    /// runs, and `check-config` checks every value it can know at load time.
+    public let allowedBy: String?
     public let properties: [String: JSONSchema]
     public let required: [String]
     let additional: Additional
@@ -94,6 +98,7 @@ public final class JSONSchema: Sendable {
         description = object["description"]?.stringValue
         isSecret = object["writeOnly"]?.boolValue ?? false
         hidesURLPassword = object["x-secret-url-password"]?.boolValue ?? false
+        allowedBy = object["x-allowed-by"]?.stringValue
         enumValues = {
             guard let raw = object["enum"] else { return nil }
             guard let values = raw.arrayValue, !values.isEmpty else {

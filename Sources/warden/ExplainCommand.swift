@@ -128,6 +128,10 @@ enum Explanation {
         }
         if let window = state["maintenance"]?.stringValue { parts.append("in maintenance window `\(window)`") } else { parts.append("no maintenance window") }
         if let level = state["escalation_level"]?.intValue { parts.append("escalation level \(level)") }
+        if let reset = state["last_reset"], !reset.isNull {
+            parts.append("rule reset #\(reset["id"]?.intValue ?? 0) at \(reset["at"]?.stringValue ?? "?") (\(reset["reason"]?.stringValue ?? "")): budget and cooldown count from there")
+        }
+        if state["guard_state"]?.stringValue == "unavailable" { parts.append("guard state unavailable") }
         return parts.joined(separator: "; ")
     }
 }

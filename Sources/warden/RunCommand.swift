@@ -56,9 +56,12 @@ struct RunCommand: AsyncParsableCommand {
                 return .failure(ConfigError(problems: [ConfigProblem(location: ConfigLocation(file: options.0.configPath, line: 1, column: 1), message: "\(error)")]))
             }
         }
+        for warning in loaded.warnings { runtime.logger.warning("config: \(warning)") }
         let daemon = WardenDaemon(
             configuration: LoadedConfiguration(config: loaded, registry: runtime.registry),
-            logger: runtime.logger, httpClient: httpClient, reloader: reloader
+            logger: runtime.logger, httpClient: httpClient, reloader: reloader,
+            // `--log-level` pins the level; otherwise a reload's daemon.log_level applies.
+            logLevel: loading.logLevel == nil ? runtime.logLevel : nil
         )
         let group = ServiceGroup(
             services: [daemon],
@@ -96,10 +99,12 @@ struct CheckConfigCommand: AsyncParsableCommand {
         let problems: [ConfigProblem]
         var jobs: [JobDefinition] = []
         var rules = 0
+        var warnings: [ConfigProblem] = []
         do {
             let loaded = try runtime.loadConfig(config)
             jobs = loaded.jobs
             rules = loaded.rules.count
+            warnings = loaded.warnings
             problems = []
         } catch let failure as ConfigFailure {
             problems = failure.error.problems
@@ -116,11 +121,18 @@ struct CheckConfigCommand: AsyncParsableCommand {
                         "column": .int(problem.location.column), "message": .string(problem.message),
                     ]
                 }),
+                "warnings": .array(warnings.map { warning in
+                    [
+                        "file": .string(warning.location.file), "line": .int(warning.location.line),
+                        "column": .int(warning.location.column), "message": .string(warning.message),
+                    ]
+                }),
                 "plugin_warnings": .array(runtime.problems.map { .string($0.description) }),
             ]
             print(output.jsonText(pretty: true))
         } else {
             for problem in runtime.problems { printError("warning: custom plugin not loaded: \(problem)") }
+            for warning in warnings { printError("warning: \(warning)") }
             if problems.isEmpty {
                 let disabled = jobs.count - jobs.filter(\.enabled).count
                 print("OK: \(jobs.count) jobs" + (disabled > 0 ? " (\(disabled) disabled)" : "") + (rules > 0 ? ", \(rules) rules" : ""))

@@ -57,12 +57,15 @@ struct CommandRuntime {
     let registry: PluginRegistry
     let logger: Logger
     let problems: [PluginDirectory.Problem]
+    /// The level every logger of this process follows (a reload may change it).
+    let logLevel: LogLevelControl
 
     static func load(directories: [String], level: Logger.Level, target: LogTarget = .stderr) async throws -> CommandRuntime {
-        LoggingSystem.bootstrap { _ in target.makeHandler(level: level) }
+        let control = LogLevelControl(level)
+        LoggingSystem.bootstrap { _ in target.makeHandler(level: control) }
         let logger = Logger(label: "warden")
         let (registry, problems) = try await discover(directories, logger: logger)
-        return CommandRuntime(registry: registry, logger: logger, problems: problems)
+        return CommandRuntime(registry: registry, logger: logger, problems: problems, logLevel: control)
     }
 
     /// Built-ins plus the custom plugins found in `directories`, in a fresh registry.

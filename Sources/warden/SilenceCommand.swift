@@ -31,12 +31,19 @@ struct SilenceCommand: AsyncParsableCommand {
         @Flag(help: "Print the silence as JSON.")
         var json = false
 
+        @Flag(help: "Add it even if no job or rule of the config matches (ahead of a config change).")
+        var force = false
+
         func validate() throws {
             if job == nil && rule == nil { throw ValidationError("give --job or --rule (or both)") }
             if reason.trimmingWhitespace().isEmpty { throw ValidationError("--reason must not be empty") }
         }
 
         func run() async throws {
+            if !force {
+                try ConfigNames.require(job, kind: "job", in: config)
+                try ConfigNames.require(rule, kind: "rule", in: config)
+            }
             let length: Duration
             do { length = try DurationText.parse(self.length) } catch { throw UsageError("--for: \(error.description)") }
             guard length > .zero else { throw UsageError("--for must be greater than zero") }
@@ -109,5 +116,21 @@ enum SilenceJSON {
             "rule": silence.rule.map(JSONValue.string) ?? .null, "reason": .string(silence.reason),
             "created_at": .string(TimeArgument.iso(silence.createdAt)), "until": .string(TimeArgument.iso(silence.until)),
         ]
+    }
+}
+
+/// Checks that a name (or glob) given on the command line matches something in the config,
+/// so a typo never silences nothing while looking as if it worked.
+enum ConfigNames {
+    static func require(_ pattern: String?, kind: String, in options: ConfigOptions) throws {
+        guard let pattern else { return }
+        guard let names = ConfigLoader.names(path: options.configPath) else {
+            throw UsageError("cannot read the \(kind) names of \(options.configPath) to check `\(pattern)`; pass --config, or --force to use it anyway")
+        }
+        let defined = kind == "job" ? names.jobs : names.rules
+        guard !defined.contains(where: { fnmatch(pattern, $0, 0) == 0 }) else { return }
+        var message = "no \(kind) in \(options.configPath) matches `\(pattern)`"
+        if let near = NameSuggester.nearest(to: pattern, among: defined) { message += " — did you mean `\(near)`?" }
+        throw UsageError(message + " (--force to use it ahead of a config change)")
     }
 }

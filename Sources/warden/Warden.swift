@@ -10,7 +10,7 @@ struct Warden: AsyncParsableCommand {
         version: WardenVersion.current,
         subcommands: [
             RunCommand.self, CheckConfigCommand.self, HistoryCommand.self, StatsCommand.self, RunJobCommand.self,
-            ExplainCommand.self, SilenceCommand.self,
+            ExplainCommand.self, SilenceCommand.self, RuleCommand.self,
             PluginsCommand.self, ExecCommand.self,
         ]
     )

@@ -67,6 +67,7 @@ struct RemediationEndToEndTests {
                     params: {url: "\(server.baseURL)/service/fix?key=\(key)"}
                 verify_after: 300ms
                 budget: 1 per 1h
+                cooldown: 0s
             """.write(toFile: config, atomically: true, encoding: .utf8)
         let arguments = ["--config", config, "--plugin-dir", fixtures.path]
         server.breakService(key)
@@ -140,7 +141,7 @@ struct SilenceCLITests {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let database = directory + "/history.db"
-        let added = try await CLI.run(["silence", "add", "--database", database, "--job", "web-*", "--for", "30m", "--reason", "deploying", "--json"])
+        let added = try await CLI.run(["silence", "add", "--database", database, "--job", "web-*", "--for", "30m", "--reason", "deploying", "--json", "--force"])
         #expect(added.status == 0, "\(added.stderr)")
         let silence = try #require(added.json as? [String: Any])
         #expect(silence["job"] as? String == "web-*" && silence["reason"] as? String == "deploying")

@@ -67,14 +67,14 @@ final class Scenario: Sendable {
     let engine: RemediationEngine
     let loop: AttemptLoop
 
-    init(_ yaml: String, directory: TemporaryDirectory? = nil) throws {
+    init(_ yaml: String, directory: TemporaryDirectory? = nil, busyTimeout: TimeInterval = 10) throws {
         self.directory = try directory ?? TemporaryDirectory()
         registry = try makeRegistry([
             HealthPlugin(services: services), RepairPlugin(name: "repair", services: services, works: true),
             RepairPlugin(name: "poke", services: services, works: false), NotifyPlugin(services: services),
         ])
         config = try ConfigLoader(registry: registry, environment: [:]).load(text: yaml, file: "scenario.yaml")
-        store = try HistoryStore.openForWriting(path: self.directory.file("history.db"))
+        store = try HistoryStore.openForWriting(path: self.directory.file("history.db"), busyTimeout: busyTimeout)
         let executor = PluginExecutor(httpClient: sharedHTTPClient, logger: testLogger, environment: [:])
         loop = AttemptLoop(executor: executor, clock: clock)
         engine = RemediationEngine(config: config, registry: registry, executor: executor, store: store, clock: clock, logger: testLogger)
@@ -208,6 +208,8 @@ struct RemediationScenarioTests {
                 when: {job: web, to: failing}
                 then: [{plugin: poke, params: {service: web}}]
                 verify: false
+                cooldown: 0s
+                budget: unlimited
             """)
         await scenario.start()
         for index in 0..<24 {
@@ -295,6 +297,8 @@ struct RemediationScenarioTests {
                 then:
                   - {plugin: poke, params: {service: web}}
                   - {plugin: repair, params: {service: web}}
+                cooldown: 0s
+                budget: unlimited
             """)
         await scenario.start()
         scenario.services.set("web", healthy: false)
@@ -360,6 +364,7 @@ struct RemediationScenarioTests {
                 then: [{plugin: poke, params: {service: web}}]
                 verify: false
                 budget: 5 per 1d
+                cooldown: 0s
             """
         let directory = try TemporaryDirectory()
         let before = try Scenario(yaml, directory: directory)

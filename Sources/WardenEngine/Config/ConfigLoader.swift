@@ -49,6 +49,22 @@ public struct ConfigLoader: Sendable {
         return settings
     }
 
+    /// The job and rule names a config file defines, read without validating the rest
+    /// (`warden silence add` and `warden rule reset` check names against it). Nil when the
+    /// file cannot be read or parsed.
+    public static func names(path: String) -> (jobs: [String], rules: [String])? {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+              let root = try? Yams.compose(yaml: text), case .mapping(let mapping) = root else { return nil }
+        func names(_ key: String) -> [String] {
+            guard case .sequence(let items)? = mapping.first(where: { $0.key.string == key })?.value else { return [] }
+            return items.compactMap { item in
+                guard case .mapping(let fields) = item else { return nil }
+                return fields.first(where: { $0.key.string == "name" })?.value.string
+            }
+        }
+        return (names("jobs"), names("rules"))
+    }
+
     public func load(text: String, file: String) throws(ConfigError) -> WardenConfig {
         var reader = ConfigReader(file: file, registry: registry, secrets: SecretResolver(environment: environment))
         let config = reader.read(text)
@@ -65,12 +81,16 @@ struct ConfigReader {
     let registry: PluginRegistry
     let secrets: SecretResolver
     var problems: [ConfigProblem] = []
+    /// Things that load but deserve a second look (`check-config` prints them, the daemon logs them).
+    var warnings: [ConfigProblem] = []
+    /// The `daemon:` section as read so far: rule steps are checked against its allow-lists.
+    var daemon = DaemonSettings()
 
     static let rootKeys = ["daemon", "jobs", "rules", "maintenance"]
     static let daemonKeys = [
         "database", "plugin_dirs", "max_concurrency", "max_queue", "default_timeout", "retention",
         "max_runs_per_job", "log_level", "shutdown_grace", "database_sync", "remediation",
-        "max_concurrent_remediations", "flap_high", "flap_low", "allowed_units", "shell_allow", "runbooks",
+        "max_concurrent_remediations", "flap_high", "flap_low", "allowed_units", "shell_allow", "shell_write_allow", "runbooks",
     ]
     static let jobKeys = [
         "name", "plugin", "description", "params", "every", "cron", "jitter", "timeout", "retry", "enabled",
@@ -102,7 +122,6 @@ struct ConfigReader {
         guard let pairs = mapping(root, what: "the config") else { return nil }
         checkKeys(pairs, allowed: Self.rootKeys, in: "the config")
 
-        var daemon = DaemonSettings()
         if let node = pairs.value(for: "daemon") {
             daemon = readDaemon(node)
         }
@@ -119,6 +138,7 @@ struct ConfigReader {
             config.maintenance = readMaintenance(node)
         }
         resolvePaths(in: &config.daemon)
+        config.warnings = warnings.sorted { ($0.location.line, $0.location.column) < ($1.location.line, $1.location.column) }
         return config
     }
 
@@ -192,12 +212,12 @@ struct ConfigReader {
                 }
             case "allowed_units":
                 if let list = stringList(value, what: "daemon.allowed_units") { settings.allowedUnits = list }
-            case "shell_allow":
-                if let list = stringList(value, what: "daemon.shell_allow") {
+            case "shell_allow", "shell_write_allow":
+                if let list = stringList(value, what: "daemon.\(key)") {
                     for (index, item) in list.enumerated() where !item.hasPrefix("/") {
-                        problem(at: value.array().indices.contains(index) ? value.array()[index] : value, "daemon.shell_allow: `\(item)` must be an absolute path (or a glob of paths)")
+                        problem(at: value.array().indices.contains(index) ? value.array()[index] : value, "daemon.\(key): `\(item)` must be an absolute path (or a glob of paths)")
                     }
-                    settings.shellAllow = list
+                    if key == "shell_allow" { settings.shellAllow = list } else { settings.shellWriteAllow = list }
                 }
             case "runbooks":
                 if let path = string(value, what: "daemon.runbooks") { settings.runbooks = path }
@@ -323,6 +343,7 @@ struct ConfigReader {
             switch entry.validate(parameters) {
             case .success(let validated):
                 parameters = validated
+                checkAllowLists(entry, parameters: validated, paramsNode: paramsNode, at: node, label: label)
             case .failure(let error):
                 for violation in error.violations where !unresolved.contains(violation.parameter ?? "") {
                     let target = paramsNode.flatMap { Self.node(at: violation.pointer, in: $0) } ?? paramsNode ?? node

@@ -119,7 +119,8 @@ extension ConfigReader {
 
         var rule = RuleDefinition(
             name: name, jobPattern: pattern, trigger: trigger ?? .becameFailing, levels: levels, verify: true,
-            verifyAfter: .seconds(5), escalateWithin: .seconds(3600), cooldown: .zero, budget: nil, onExhausted: nil,
+            verifyAfter: .seconds(5), escalateWithin: .seconds(3600), cooldown: RuleDefinition.defaultCooldown,
+            budget: RuleDefinition.defaultBudget, onExhausted: nil,
             dryRun: false, targetKey: nil, configHash: "", location: location(of: node)
         )
         for (key, _, value) in pairs {
@@ -132,9 +133,19 @@ extension ConfigReader {
             case "escalate_within":
                 if let parsed = duration(value, what: what, positive: true) { rule.escalateWithin = parsed }
             case "cooldown":
-                if let parsed = duration(value, what: what, positive: false) { rule.cooldown = parsed }
+                if let parsed = duration(value, what: what, positive: false) {
+                    rule.cooldown = parsed
+                    if parsed == .zero {
+                        warnings.append(ConfigProblem(location: location(of: value), message: "\(label): `cooldown: 0s` lets a failing job trigger a remediation on every run; the default is \(RuleDefinition.defaultCooldown.wardenFormatted)"))
+                    }
+                }
             case "budget":
-                rule.budget = readBudget(value, what: what)
+                if value.string == "unlimited" {
+                    rule.budget = nil
+                    warnings.append(ConfigProblem(location: location(of: value), message: "\(label): `budget: unlimited` sets no cap on remediations; the default is \(RuleDefinition.defaultBudget.description)"))
+                } else {
+                    rule.budget = readBudget(value, what: what)
+                }
             case "on_exhausted":
                 rule.onExhausted = readStep(value, rule: label, matching: matching)
             case "dry_run":
@@ -211,7 +222,7 @@ extension ConfigReader {
         let parts = text.split(separator: " ").map(String.init)
         guard parts.count == 3, parts[1] == "per", let count = Int(parts[0]), count > 0,
               let window = try? DurationText.parse(parts[2]), window > .zero else {
-            problem(at: node, "\(what): expected `N per DURATION`, e.g. `3 per 1h`, got `\(text)`")
+            problem(at: node, "\(what): expected `N per DURATION` (e.g. `3 per 1h`) or `unlimited`, got `\(text)`")
             return nil
         }
         return RemediationBudget(count: count, window: window)
@@ -281,15 +292,22 @@ extension ConfigReader {
                         problem(at: paramsNode, "\(label): for job `\(job.name)`: \(failure.description)")
                         return nil
                     case .success(let rendered):
-                        if case .failure(let error) = entry.validate(rendered.objectValue ?? [:]) {
+                        switch entry.validate(rendered.objectValue ?? [:]) {
+                        case .failure(let error):
                             for violation in error.violations {
                                 let target = Self.node(at: violation.pointer, in: paramsNode) ?? paramsNode
                                 problem(at: target, "\(label): `\(name)` parameter `\(violation.pointer.split(separator: "/").joined(separator: "."))`: \(violation.message.redactingOccurrences(of: job.secretValues))")
                             }
                             return nil
+                        case .success(let validated):
+                            let before = problems.count
+                            checkAllowLists(entry, parameters: validated, paramsNode: paramsNode, at: node, label: label)
+                            if problems.count > before { return nil }
                         }
                     }
                 }
+            } else {
+                warnRuntimeAllowLists(entry, at: node, label: label)
             }
         } else if case .failure(let error) = entry.validate([:]) {
             problem(at: node, "\(label): `\(name)` needs params: \(error.violations.map(\.description).joined(separator: "; "))")

@@ -10,6 +10,9 @@ public struct WardenConfig: Sendable {
     public var jobs: [JobDefinition]
     public var rules: [RuleDefinition] = []
     public var maintenance: [MaintenanceWindow] = []
+    /// Loads, but worth a second look: explicit opt-outs of safe defaults, allow-list checks
+    /// that can only happen at run time.
+    public var warnings: [ConfigProblem] = []
 
     public func job(named name: String) -> JobDefinition? {
         jobs.first { $0.name == name }
@@ -45,6 +48,8 @@ public struct DaemonSettings: Sendable, Hashable {
     public var allowedUnits: [String] = []
     /// Programs (absolute paths or globs) `shell.exec` may run.
     public var shellAllow: [String] = []
+    /// Programs (absolute paths or globs) the remediation `shell.exec_write` may run; empty: none.
+    public var shellWriteAllow: [String] = []
     /// Directory of Markdown runbooks for `runbook.search`.
     public var runbooks: String = "/etc/warden/runbooks"
 
@@ -55,8 +60,22 @@ public struct DaemonSettings: Sendable, Hashable {
         [
             "allowed_units": .array(allowedUnits.map(JSONValue.string)),
             "shell_allow": .array(shellAllow.map(JSONValue.string)),
+            "shell_write_allow": .array(shellWriteAllow.map(JSONValue.string)),
             "runbooks": .string(runbooks),
         ]
+    }
+
+    /// Settings a reload cannot change under a running daemon: the history it writes (and
+    /// the lock that keeps it to one daemon). Every other key takes effect on SIGHUP.
+    public static let restartOnlyKeys = ["database"]
+
+    /// The restart-only settings that differ between `self` and `new`, as messages.
+    public func restartOnlyChanges(to new: DaemonSettings) -> [String] {
+        var changes: [String] = []
+        if database != new.database {
+            changes.append("daemon.database changed (\(database) → \(new.database)); it applies only on restart: `systemctl restart warden`")
+        }
+        return changes
     }
 }
 

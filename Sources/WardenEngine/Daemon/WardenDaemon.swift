@@ -33,6 +33,8 @@ public final class WardenDaemon: Service, Sendable {
     private let notifier: SystemdNotifier
     /// Called once the daemon is fully up (tests; systemd gets READY=1 at the same point).
     private let onReady: (@Sendable () -> Void)?
+    /// Set to `daemon.log_level` on each reload; nil when the level is pinned (`--log-level`).
+    private let logLevel: LogLevelControl?
 
     public init(
         configuration: LoadedConfiguration,
@@ -42,8 +44,10 @@ public final class WardenDaemon: Service, Sendable {
         clock: any RunClock = SystemRunClock(),
         notifier: SystemdNotifier = SystemdNotifier(),
         reloader: Reloader? = nil,
+        logLevel: LogLevelControl? = nil,
         onReady: (@Sendable () -> Void)? = nil
     ) {
+        self.logLevel = logLevel
         self.initial = configuration
         self.logger = logger
         self.httpClient = httpClient
@@ -56,12 +60,20 @@ public final class WardenDaemon: Service, Sendable {
 
     public func run() async throws {
         let settings = initial.config.daemon
+        // First of all: a second daemon on this database must not schedule anything.
+        let lock: DaemonLock
+        do {
+            lock = try DaemonLock.acquire(database: settings.database)
+        } catch {
+            logger.critical("\(error)", metadata: ["message_id": .string(MessageID.databaseInUse)])
+            throw error
+        }
+        defer { lock.release() }
         let store = try HistoryStore.openForWriting(path: settings.database, sync: settings.databaseSync)
         let executor = PluginExecutor(httpClient: httpClient, logger: logger, environment: environment, settings: settings.pluginSettings)
-        let state = DaemonState(configuration: initial)
-        let firstEngine = RemediationEngine(config: initial.config, registry: initial.registry, executor: executor, store: store, clock: clock, logger: logger)
-        await firstEngine.restore()
-        state.engine.withLock { $0 = firstEngine }
+        let engine = RemediationEngine(config: initial.config, registry: initial.registry, executor: executor, store: store, clock: clock, logger: logger)
+        await engine.restore()
+        let state = DaemonState(configuration: initial, engine: engine)
 
         // Committed runs are logged (with their ids) and reach the rules in commit order,
         // off the writer's path.
@@ -70,7 +82,7 @@ public final class WardenDaemon: Service, Sendable {
         let observing = Task {
             for await runs in committed {
                 outcomes.note(runs)
-                await state.engine.withLock { $0 }?.observe(runs)
+                await engine.observe(runs)
             }
         }
         let writer = HistoryWriter(store: store, logger: logger, onCommit: { @Sendable runs in _ = feed.yield(runs) })
@@ -82,7 +94,9 @@ public final class WardenDaemon: Service, Sendable {
         let scheduler = Scheduler(logger: logger) { job, scheduledAt, nextTick in
             runner.tick(job, scheduledAt: scheduledAt, nextTick: nextTick)
         }
-        let pruning = Task { await RetentionPruner(store: store, settings: settings, jobs: { state.jobNames }, logger: logger).run() }
+        let pruning = Task {
+            await RetentionPruner(store: store, settings: { state.configuration.withLock { $0.config.daemon } }, jobs: { state.jobNames }, logger: logger).run()
+        }
 
         scheduler.start(initial.config.jobs)
         // SIGHUP is trapped before READY=1: a reload request can never kill the daemon.
@@ -90,7 +104,7 @@ public final class WardenDaemon: Service, Sendable {
         let status = StatusReporter(state: state, outcomes: outcomes, notifier: notifier)
         let reloading = Task {
             for await _ in hangups {
-                await self.reload(state: state, scheduler: scheduler, runner: runner, executor: executor, store: store, status: status)
+                await self.reload(state: state, scheduler: scheduler, runner: runner, limiter: limiter, executor: executor, store: store, status: status)
             }
         }
         let watchdog = Task { await Watchdog(notifier: notifier, scheduler: scheduler, environment: environment, logger: logger).run() }
@@ -124,12 +138,11 @@ public final class WardenDaemon: Service, Sendable {
         feed.finish()
         await observing.value
         // Remediations under way (and their verification) get the same grace, then stop.
-        let engines = state.allEngines()
         let stopRemediations = Task {
             try? await Task.sleep(for: grace)
-            for engine in engines { await engine.cancelAll() }
+            await engine.cancelAll()
         }
-        for engine in engines { await engine.waitUntilIdle() }
+        await engine.waitUntilIdle()
         stopRemediations.cancel()
         // Database pools and cached credentials: nothing runs any more.
         await executor.resources.closeAll()
@@ -144,11 +157,22 @@ public final class WardenDaemon: Service, Sendable {
     /// SIGHUP: RELOADING=1, load and validate the file again; on success apply it (unchanged
     /// jobs keep their timers and state), on failure keep running the old one and say why in
     /// STATUS=. Then READY=1 either way.
-    private func reload(state: DaemonState, scheduler: Scheduler, runner: JobRunner, executor: PluginExecutor, store: HistoryStore, status: StatusReporter) async {
+    private func reload(state: DaemonState, scheduler: Scheduler, runner: JobRunner, limiter: ConcurrencyLimiter, executor: PluginExecutor, store: HistoryStore, status: StatusReporter) async {
         guard let reloader else { return }
         notifier.reloading()
         logger.notice("reloading the configuration")
-        switch await reloader() {
+        var result = await reloader()
+        // A key that only a restart can change refuses the whole reload: half-applied is worse
+        // than not applied.
+        if case .success(let loaded) = result {
+            let current = state.configuration.withLock { $0.config }
+            let refused = current.daemon.restartOnlyChanges(to: loaded.config.daemon)
+            if !refused.isEmpty {
+                let location = ConfigLocation(file: loaded.config.source, line: 1, column: 1)
+                result = .failure(ConfigError(problems: refused.map { ConfigProblem(location: location, message: $0) }))
+            }
+        }
+        switch result {
         case .failure(let error):
             for problem in error.problems {
                 logger.error("reload failed: \(problem)", metadata: ["message_id": .string(MessageID.reloadFailed)])
@@ -156,11 +180,21 @@ public final class WardenDaemon: Service, Sendable {
             let first = error.problems.first.map { ": \($0)" } ?? ""
             await status.setReloadFailure("reload failed (\(error.problems.count) problem\(error.problems.count == 1 ? "" : "s")\(first)); running the previous configuration")
         case .success(let loaded):
+            // Every other `daemon:` key takes effect here (docs/operations.md lists them).
+            let daemon = loaded.config.daemon
+            executor.update(settings: daemon.pluginSettings)
+            limiter.resize(maxConcurrent: daemon.maxConcurrency, maxQueue: daemon.maxQueue)
+            logLevel?.level = daemon.logLevel
+            do {
+                try store.setSynchronous(daemon.databaseSync)
+            } catch {
+                logger.error("cannot apply daemon.database_sync: \(HistoryStore.describe(error))")
+            }
+            for warning in loaded.config.warnings { logger.warning("config: \(warning)") }
             runner.use(loaded.registry)
             let changes = scheduler.update(loaded.config.jobs)
-            let engine = RemediationEngine(config: loaded.config, registry: loaded.registry, executor: executor, store: store, clock: clock, logger: logger)
-            await engine.restore()
-            state.replace(loaded, engine: engine)
+            await state.engine.apply(loaded.config, registry: loaded.registry)
+            state.configuration.withLock { $0 = loaded }
             // Targets and credentials may have changed: pools are rebuilt on next use. Runs in
             // flight finish on the connections they hold, which close when returned.
             await executor.resources.closeAll()
@@ -171,31 +205,17 @@ public final class WardenDaemon: Service, Sendable {
     }
 }
 
-/// What the daemon runs now; swapped by a reload.
+/// What the daemon runs now: the configuration a reload swaps, and the one remediation engine.
 final class DaemonState: Sendable {
     let configuration: Mutex<LoadedConfiguration>
-    let engine = Mutex<RemediationEngine?>(nil)
-    /// Engines replaced by reloads, kept until their remediations finish at shutdown.
-    private let retired = Mutex<[RemediationEngine]>([])
+    let engine: RemediationEngine
 
-    init(configuration: LoadedConfiguration) {
+    init(configuration: LoadedConfiguration, engine: RemediationEngine) {
         self.configuration = Mutex(configuration)
+        self.engine = engine
     }
 
     var jobNames: [String] { configuration.withLock { $0.config.jobs.map(\.name) } }
-
-    func replace(_ loaded: LoadedConfiguration, engine newEngine: RemediationEngine) {
-        configuration.withLock { $0 = loaded }
-        let old = engine.withLock { current in
-            defer { current = newEngine }
-            return current
-        }
-        if let old { retired.withLock { $0.append(old) } }
-    }
-
-    func allEngines() -> [RemediationEngine] {
-        retired.withLock { $0 } + (engine.withLock { $0 }.map { [$0] } ?? [])
-    }
 }
 
 /// `STATUS=` kept current: `42 jobs · 2 failing · 1 remediating · last run 3s ago`.
@@ -217,7 +237,7 @@ actor StatusReporter {
 
     func line() async -> String {
         let jobs = state.configuration.withLock { $0.config.jobs.filter(\.enabled).map(\.name) }
-        let remediating = await state.engine.withLock { $0 }?.activeCount ?? 0
+        let remediating = await state.engine.activeCount
         var parts = ["\(jobs.count) jobs", "\(outcomes.failingCount(among: Set(jobs))) failing", "\(remediating) remediating"]
         if let last = outcomes.lastRunAt {
             parts.append("last run \(max(0, Int(Date().timeIntervalSince(last))))s ago")
@@ -268,16 +288,18 @@ struct Watchdog: Sendable {
 /// Deletes runs past retention in small chunks, once a minute, off the writer's path.
 struct RetentionPruner: Sendable {
     let store: HistoryStore
-    let settings: DaemonSettings
+    /// Read at each pass, so that a reload's `retention` and `max_runs_per_job` apply.
+    let settings: @Sendable () -> DaemonSettings
     let jobs: @Sendable () -> [String]
     let logger: Logger
 
     func run() async {
-        guard settings.retention != nil || settings.maxRunsPerJob != nil else { return }
         var delay = Duration.seconds(10)
         while !Task.isCancelled {
             do { try await Task.sleep(for: delay) } catch { return }
             delay = .seconds(60)
+            let settings = self.settings()
+            guard settings.retention != nil || settings.maxRunsPerJob != nil else { continue }
             var total = 0
             let names = jobs()
             while !Task.isCancelled {

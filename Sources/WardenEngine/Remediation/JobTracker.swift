@@ -85,40 +85,37 @@ struct JobTracker: Sendable {
     }
 }
 
-/// A rule's memory: cooldown, budget use, escalation position.
+/// What a rule remembers beyond its audit trail: the escalation position (restarting when
+/// its steps change), whether `on_exhausted` ran, and the last reset it has seen. Budget use
+/// and cooldown are not here: they are read from the `remediations` rows of the rule's name.
 struct RuleState: Sendable {
-    var configHash: String
-    var lastRemediationAt: Int64?
-    var budgetUses: [Int64] = []
+    /// The rule's `stepsHash` this position belongs to.
+    var stepsHash: String
     /// The escalation level (0-based) the next remediation runs.
     var position = 0
     /// Set when the budget ran out and `on_exhausted` ran; cleared when the window frees up.
     var exhausted = false
+    /// The newest `warden rule reset` already applied.
+    var resetSeen: Int64?
     var inProgress = false
 
-    init(configHash: String) {
-        self.configHash = configHash
-    }
-
-    func used(within window: Duration, at now: Date) -> Int {
-        let start = now.epochMilliseconds - window.milliseconds
-        return budgetUses.filter { $0 > start }.count
+    init(stepsHash: String) {
+        self.stepsHash = stepsHash
     }
 
     var json: JSONValue {
         [
-            "last_remediation_at": lastRemediationAt.map { .int(Int($0)) } ?? .null,
-            "budget_uses": .array(budgetUses.map { .int(Int($0)) }),
+            "steps_hash": .string(stepsHash),
             "position": .int(position),
             "exhausted": .bool(exhausted),
+            "reset_seen": resetSeen.map { .int(Int($0)) } ?? .null,
         ]
     }
 
-    init(configHash: String, json: JSONValue) {
-        self.init(configHash: configHash)
-        lastRemediationAt = json["last_remediation_at"]?.intValue.map(Int64.init)
-        budgetUses = (json["budget_uses"]?.arrayValue ?? []).compactMap { $0.intValue.map(Int64.init) }
+    init(stepsHash: String, json: JSONValue) {
+        self.init(stepsHash: stepsHash)
         position = json["position"]?.intValue ?? 0
         exhausted = json["exhausted"]?.boolValue ?? false
+        resetSeen = json["reset_seen"]?.intValue.map(Int64.init)
     }
 }

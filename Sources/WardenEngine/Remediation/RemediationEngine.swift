@@ -7,9 +7,18 @@ import WardenPluginKit
 /// windows, flap detection, dependencies, cooldown, budget, one remediation per rule (and
 /// target) at a time, and a global cap. Every decision, including each suppression, is
 /// written to the `remediations` table with the state that led to it.
+///
+/// The guards fail closed: budget use and cooldown are read from the audit trail of the
+/// rule's name at each decision, and a remediation runs only once its audit row is written.
+/// When either cannot be done, it does not run and the refusal is recorded (or, while the
+/// database cannot take even that, kept and logged at error level until it can).
+///
+/// One engine lives as long as the daemon; a reload `apply`s the new config to it, so a
+/// remediation under way finishes, is verified and audited, and nothing else starts on its
+/// rule or target meanwhile.
 public actor RemediationEngine {
-    private let config: WardenConfig
-    private let registry: PluginRegistry
+    private var config: WardenConfig
+    private var registry: PluginRegistry
     private let executor: PluginExecutor
     private let loop: AttemptLoop
     private let store: HistoryStore
@@ -17,14 +26,19 @@ public actor RemediationEngine {
     private let logger: Logger
     private let slots: ConcurrencyLimiter
 
-    private let jobs: [String: JobDefinition]
+    private var jobs: [String: JobDefinition] = [:]
     private var trackers: [String: JobTracker] = [:]
     private var ruleStates: [String: RuleState] = [:]
+    /// Rules whose saved escalation state could not be read: retried at each decision, and
+    /// until it reads, they do not remediate.
+    private var unreadableRules: [String: String] = [:]
     private var busyTargets: Set<String> = []
     private var tasks: [Int: Task<Void, Never>] = [:]
     private var nextTaskID = 0
     /// Jobs whose tracker is saved after each run: watched by a rule, or a parent of one.
-    private let persistedJobs: Set<String>
+    private var persistedJobs: Set<String> = []
+    /// Audit rows (refusals) the database could not take yet; written as soon as it can.
+    private var pendingAudit: [RemediationRecord] = []
 
     public init(config: WardenConfig, registry: PluginRegistry, executor: PluginExecutor, store: HistoryStore, clock: any RunClock = SystemRunClock(), logger: Logger) {
         self.config = config
@@ -35,42 +49,107 @@ public actor RemediationEngine {
         self.clock = clock
         self.logger = logger
         self.slots = ConcurrencyLimiter(maxConcurrent: config.daemon.maxConcurrentRemediations, maxQueue: 100_000)
-        self.jobs = Dictionary(config.jobs.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        (self.jobs, self.persistedJobs) = Self.index(config)
+    }
+
+    private static func index(_ config: WardenConfig) -> (jobs: [String: JobDefinition], persisted: Set<String>) {
         var watched = Set<String>()
         for job in config.jobs where config.rules.contains(where: { $0.applies(to: job.name) }) {
             watched.insert(job.name)
             watched.formUnion(job.dependsOn)
         }
-        self.persistedJobs = watched
+        return (Dictionary(config.jobs.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first }), watched)
     }
 
-    /// Restores counters, windows, cooldowns and budgets saved under the same config hash.
+    /// At start: remediations the last stop cut off are marked interrupted; job counters and
+    /// rule escalation come back from the database.
     public func restore() {
         if let stale = save({ try $0.interruptUnfinishedRemediations(at: clock.now()) }), stale > 0 {
             logger.warning("\(stale) remediations were cut off by the last stop; recorded as interrupted")
         }
         for job in config.jobs {
-            var tracker = JobTracker(configHash: job.configHash, capacity: capacity(for: job.name))
-            if persistedJobs.contains(job.name), let saved = try? store.engineState(kind: "job", name: job.name) {
-                if saved.configHash == job.configHash {
-                    tracker = JobTracker(configHash: job.configHash, capacity: capacity(for: job.name), json: saved.state)
-                } else {
-                    logger.notice("job configuration changed: its failure counters start fresh", metadata: ["job": .string(job.name)])
-                }
-            }
-            trackers[job.name] = tracker
+            trackers[job.name] = loadTracker(job)
         }
         for rule in config.rules {
-            var state = RuleState(configHash: rule.configHash)
-            if let saved = try? store.engineState(kind: "rule", name: rule.name) {
-                if saved.configHash == rule.configHash {
-                    state = RuleState(configHash: rule.configHash, json: saved.state)
-                } else {
-                    logger.notice("rule configuration changed: its cooldown, budget and escalation start fresh", metadata: ["rule": .string(rule.name)])
+            loadRuleState(rule)
+        }
+    }
+
+    /// A reload: the new config's jobs, rules and limits apply from the next run on. Counters
+    /// of unchanged jobs and every rule's escalation carry over (escalation restarts when a
+    /// rule's steps change); remediations under way are not touched.
+    public func apply(_ new: WardenConfig, registry newRegistry: PluginRegistry) {
+        config = new
+        registry = newRegistry
+        (jobs, persistedJobs) = Self.index(new)
+        slots.resize(maxConcurrent: new.daemon.maxConcurrentRemediations, maxQueue: 100_000)
+        var kept: [String: JobTracker] = [:]
+        for job in new.jobs {
+            if let tracker = trackers[job.name], tracker.configHash == job.configHash, tracker.capacity >= capacity(for: job.name) {
+                kept[job.name] = tracker
+            } else {
+                kept[job.name] = loadTracker(job)
+            }
+        }
+        trackers = kept
+        for rule in new.rules {
+            guard var state = ruleStates[rule.name] else {
+                loadRuleState(rule)
+                continue
+            }
+            if state.stepsHash != rule.stepsHash {
+                logger.notice("rule steps changed: escalation restarts at level 1 (budget and cooldown carry over)", metadata: ["rule": .string(rule.name)])
+                state.stepsHash = rule.stepsHash
+                state.position = 0
+                ruleStates[rule.name] = state
+                saveRuleState(rule.name)
+            }
+        }
+        let names = Set(new.rules.map(\.name))
+        // A removed rule's state goes, unless its last remediation is still running.
+        ruleStates = ruleStates.filter { names.contains($0.key) || $0.value.inProgress }
+        unreadableRules = unreadableRules.filter { names.contains($0.key) }
+    }
+
+    /// A job's saved counters, or fresh ones when its configuration changed or they cannot be
+    /// read (fewer triggers, never more remediation).
+    private func loadTracker(_ job: JobDefinition) -> JobTracker {
+        let fresh = JobTracker(configHash: job.configHash, capacity: capacity(for: job.name))
+        guard persistedJobs.contains(job.name) else { return fresh }
+        do {
+            guard let saved = try store.engineState(kind: "job", name: job.name) else { return fresh }
+            guard saved.configHash == job.configHash else {
+                logger.notice("job configuration changed: its failure counters start fresh", metadata: ["job": .string(job.name)])
+                return fresh
+            }
+            return JobTracker(configHash: job.configHash, capacity: capacity(for: job.name), json: saved.state)
+        } catch {
+            logger.error("cannot read the job's saved failure counters; they start fresh", metadata: [
+                "job": .string(job.name), "error": "\(HistoryStore.describe(error))",
+            ])
+            return fresh
+        }
+    }
+
+    /// The rule's escalation position; on a read error the rule is held back until it reads.
+    private func loadRuleState(_ rule: RuleDefinition) {
+        var state = RuleState(stepsHash: rule.stepsHash)
+        do {
+            if let saved = try store.engineState(kind: "rule", name: rule.name) {
+                state = RuleState(stepsHash: rule.stepsHash, json: saved.state)
+                if saved.configHash != rule.stepsHash {
+                    if saved.state["steps_hash"] != nil || saved.state["position"]?.intValue ?? 0 > 0 {
+                        logger.notice("rule steps changed: escalation restarts at level 1 (budget and cooldown carry over)", metadata: ["rule": .string(rule.name)])
+                    }
+                    state.position = 0
                 }
             }
-            ruleStates[rule.name] = state
+            unreadableRules[rule.name] = nil
+        } catch {
+            unreadableRules[rule.name] = HistoryStore.describe(error)
         }
+        if let running = ruleStates[rule.name], running.inProgress { state.inProgress = true }
+        ruleStates[rule.name] = state
     }
 
     /// The largest window any rule watching the job needs.
@@ -92,6 +171,7 @@ public actor RemediationEngine {
 
     /// Feeds committed runs, in order. Skipped and interrupted runs say nothing about health.
     public func observe(_ runs: [StoredRun]) {
+        flushPendingAudit()
         for stored in runs where stored.record.status == .ok || stored.record.status.isFailure {
             guard let job = jobs[stored.record.job] else { continue }
             if case .verification = stored.record.trigger { continue }
@@ -123,7 +203,7 @@ public actor RemediationEngine {
                 if state.position > 0 && !state.inProgress {
                     state.position = 0
                     ruleStates[rule.name] = state
-                    saveRuleState(rule)
+                    saveRuleState(rule.name)
                 }
                 continue
             }
@@ -163,11 +243,18 @@ public actor RemediationEngine {
     private func decide(_ rule: RuleDefinition, job: JobDefinition, run: StoredRun, match: TriggerMatch) {
         guard var state = ruleStates[rule.name], !state.inProgress else { return }
         let now = clock.now()
+        let guards: Guards
+        do {
+            guards = try readGuards(rule, job: job, state: &state, now: now)
+        } catch {
+            refuse(rule, job: job, trigger: match.description, triggerRuns: match.runs, reason: "guard state unavailable: \(HistoryStore.describe(error))", now: now)
+            return
+        }
         let target = targetKey(rule, job: job, run: run)
-        let snapshot = self.snapshot(rule, job: job, state: state, now: now)
+        let snapshot = self.snapshot(rule, job: job, state: state, guards: guards, now: now)
         var record = RemediationRecord(rule: rule.name, job: job.name, trigger: match.description, triggerRuns: match.runs, startedAt: now, outcome: .suppressed, state: snapshot.json)
 
-        if let reason = suppression(rule, job: job, state: &state, snapshot: snapshot, target: target, now: now) {
+        if let reason = suppression(rule, job: job, state: &state, guards: guards, snapshot: snapshot, target: target, now: now) {
             record.suppressedReason = reason
             record.finishedAt = now
             let id = save { try $0.save(record) }
@@ -176,11 +263,11 @@ public actor RemediationEngine {
                 "message_id": .string(MessageID.remediationSuppressed),
             ])
             ruleStates[rule.name] = state
-            saveRuleState(rule)
+            saveRuleState(rule.name)
             return
         }
         // A re-trigger soon after a remediation that did not fix it escalates.
-        if let last = state.lastRemediationAt, now.epochMilliseconds - last > rule.escalateWithin.milliseconds {
+        if let last = guards.history.lastRemediationAt, now.epochMilliseconds - last > rule.escalateWithin.milliseconds {
             state.position = 0
         }
         state.inProgress = true
@@ -198,6 +285,71 @@ public actor RemediationEngine {
         tasks[taskID] = nil
     }
 
+    /// What the guards need from the database, read fresh for each decision.
+    struct Guards {
+        var silence: Silence?
+        var history: RuleHistory
+    }
+
+    /// Reads silences and the rule's spending; throws when any of it cannot be read. A
+    /// `warden rule reset` newer than the last one seen also restarts escalation.
+    private func readGuards(_ rule: RuleDefinition, job: JobDefinition, state: inout RuleState, now: Date) throws -> Guards {
+        if unreadableRules[rule.name] != nil {
+            loadRuleState(rule)
+            if let reason = unreadableRules[rule.name] { throw GuardStateError(reason: "cannot read the rule's escalation state: \(reason)") }
+            state = ruleStates[rule.name] ?? state
+        }
+        let silence = try store.silences(activeAt: now).first { $0.covers(job: job.name, rule: rule.name) }
+        let lookback = max(rule.budget?.window ?? .zero, rule.cooldown, rule.escalateWithin)
+        let history = try store.ruleHistory(rule: rule.name, lookback: lookback, now: now)
+        if let reset = history.lastReset, reset.id != state.resetSeen {
+            logger.notice("rule reset: budget, cooldown and escalation start over", metadata: [
+                "rule": .string(rule.name), "reason": .string(reset.reason), "reset_id": "\(reset.id)",
+            ])
+            state.resetSeen = reset.id
+            state.position = 0
+            state.exhausted = false
+            ruleStates[rule.name] = state
+            saveRuleState(rule.name)
+        }
+        return Guards(silence: silence, history: history)
+    }
+
+    struct GuardStateError: Error, CustomStringConvertible {
+        var reason: String
+        var description: String { reason }
+    }
+
+    /// Fail closed: the remediation does not run, and the refusal is recorded. When even that
+    /// cannot be written it is kept for the next write and logged at error level now.
+    private func refuse(_ rule: RuleDefinition, job: JobDefinition, trigger: String, triggerRuns: [Int64], reason: String, now: Date) {
+        var record = RemediationRecord(rule: rule.name, job: job.name, trigger: trigger, triggerRuns: triggerRuns, startedAt: now, outcome: .suppressed, state: [
+            "mode": .string(config.daemon.remediation.rawValue), "guard_state": "unavailable",
+        ])
+        record.suppressedReason = reason
+        record.finishedAt = now
+        var metadata: Logger.Metadata = [
+            "rule": .string(rule.name), "job": .string(job.name), "reason": .string(reason),
+            "message_id": .string(MessageID.guardStateUnavailable),
+        ]
+        do {
+            metadata["remediation_id"] = "\(try store.save(record))"
+            logger.error("remediation refused: its guards cannot be checked or its audit row written", metadata: metadata)
+        } catch {
+            pendingAudit.append(record)
+            metadata["pending_audit_rows"] = "\(pendingAudit.count)"
+            logger.error("remediation refused: its guards cannot be checked or its audit row written; the refusal is recorded once the database takes writes again", metadata: metadata)
+        }
+    }
+
+    /// Writes refusals the database could not take earlier, oldest first.
+    private func flushPendingAudit() {
+        while let record = pendingAudit.first {
+            do { try store.save(record) } catch { return }
+            pendingAudit.removeFirst()
+        }
+    }
+
     struct Snapshot {
         var json: JSONValue
         var silence: Silence?
@@ -207,19 +359,19 @@ public actor RemediationEngine {
         var flapping: Bool
     }
 
-    private func snapshot(_ rule: RuleDefinition, job: JobDefinition, state: RuleState, now: Date) -> Snapshot {
-        let silence = (try? store.silences(activeAt: now))?.first { $0.covers(job: job.name, rule: rule.name) }
+    private func snapshot(_ rule: RuleDefinition, job: JobDefinition, state: RuleState, guards: Guards, now: Date) -> Snapshot {
+        let silence = guards.silence
         let window = config.maintenance.first { $0.covers(job: job.name, rule: rule.name) && $0.isActive(at: now) }
         let tracker = trackers[job.name]
         let parents = job.dependsOn.map { ($0, trackers[$0]?.failing == true) }
-        let used = rule.budget.map { state.used(within: $0.window, at: now) } ?? state.budgetUses.count
+        let used = rule.budget.map { guards.history.used(within: $0.window, at: now) } ?? guards.history.uses.count
         let json: JSONValue = [
             "mode": .string(config.daemon.remediation.rawValue),
             "dry_run": .bool(rule.dryRun || config.daemon.remediation == .dryRun),
             "consecutive_failures": .int(tracker?.consecutiveFailures ?? 0),
             "cooldown": [
                 "seconds": .double(rule.cooldown.seconds),
-                "last_remediation": state.lastRemediationAt.map { .string(Self.iso(Date(epochMilliseconds: $0))) } ?? .null,
+                "last_remediation": guards.history.lastRemediationAt.map { .string(Self.iso(Date(epochMilliseconds: $0))) } ?? .null,
             ],
             "budget": rule.budget.map { ["limit": .string($0.description), "used": .int(used)] } ?? .null,
             "flap": ["percent": .double(((tracker?.flapPercent ?? 0) * 10).rounded() / 10), "flapping": .bool(tracker?.flapping ?? false)],
@@ -227,31 +379,32 @@ public actor RemediationEngine {
             "silence": silence.map { ["id": .int(Int($0.id)), "reason": .string($0.reason), "until": .string(Self.iso($0.until))] } ?? .null,
             "maintenance": window.map { .string($0.name) } ?? .null,
             "escalation_level": .int(state.position + 1),
+            "last_reset": guards.history.lastReset.map { ["id": .int(Int($0.id)), "reason": .string($0.reason), "at": .string(Self.iso($0.at))] } ?? .null,
         ]
         return Snapshot(json: json, silence: silence, window: window, failingParent: parents.first { $0.1 }?.0,
                         flapPercent: tracker?.flapPercent ?? 0, flapping: tracker?.flapping ?? false)
     }
 
     /// Why this remediation must not run now, or nil.
-    private func suppression(_ rule: RuleDefinition, job: JobDefinition, state: inout RuleState, snapshot: Snapshot, target: String, now: Date) -> String? {
+    private func suppression(_ rule: RuleDefinition, job: JobDefinition, state: inout RuleState, guards: Guards, snapshot: Snapshot, target: String, now: Date) -> String? {
         if config.daemon.remediation == .off { return "remediation is off (daemon.remediation: off)" }
         if let silence = snapshot.silence { return "silenced: \(silence.reason) (silence #\(silence.id) until \(Self.iso(silence.until)))" }
         if let window = snapshot.window { return "maintenance window `\(window.name)`" }
         if snapshot.flapping { return String(format: "flapping: %.1f%% state changes over the last 21 runs", snapshot.flapPercent) }
         if let parent = snapshot.failingParent { return "parent failing: `\(parent)` (depends_on)" }
         if busyTargets.contains(target) { return "target busy: another remediation of `\(target)` is running" }
-        if let last = state.lastRemediationAt, rule.cooldown > .zero, now.epochMilliseconds - last < rule.cooldown.milliseconds {
+        if let last = guards.history.lastRemediationAt, rule.cooldown > .zero, now.epochMilliseconds - last < rule.cooldown.milliseconds {
             let remaining = Duration.milliseconds(rule.cooldown.milliseconds - (now.epochMilliseconds - last))
             return "cooldown: \(remaining.wardenFormatted) left of \(rule.cooldown.wardenFormatted)"
         }
-        if let reason = budgetExhausted(rule, state: &state, job: job, now: now) { return reason }
+        if let reason = budgetExhausted(rule, state: &state, history: guards.history, job: job, now: now) { return reason }
         return nil
     }
 
     /// Checks the budget; on first exhaustion logs at error level and runs `on_exhausted` once.
-    private func budgetExhausted(_ rule: RuleDefinition, state: inout RuleState, job: JobDefinition, now: Date) -> String? {
+    private func budgetExhausted(_ rule: RuleDefinition, state: inout RuleState, history: RuleHistory, job: JobDefinition, now: Date) -> String? {
         guard let budget = rule.budget else { return nil }
-        let used = state.used(within: budget.window, at: now)
+        let used = history.used(within: budget.window, at: now)
         guard used >= budget.count else {
             state.exhausted = false
             return nil
@@ -285,7 +438,7 @@ public actor RemediationEngine {
         defer {
             busyTargets.remove(target)
             ruleStates[rule.name]?.inProgress = false
-            saveRuleState(rule)
+            saveRuleState(rule.name)
         }
         guard await slots.acquire() == .granted else { return }
         defer { slots.release() }
@@ -296,32 +449,42 @@ public actor RemediationEngine {
         while true {
             let now = clock.now()
             guard var state = ruleStates[rule.name] else { return }
-            if level != start, let reason = budgetExhausted(rule, state: &state, job: job, now: now) {
+            if level != start {
                 // Escalation after a failed verification is the same incident (no cooldown),
-                // but it still spends budget.
-                var suppressed = RemediationRecord(rule: rule.name, job: job.name, trigger: "escalation after a failed verification", triggerRuns: record.triggerRuns, startedAt: now, outcome: .suppressed, state: snapshot(rule, job: job, state: state, now: now).json)
-                suppressed.suppressedReason = reason
-                suppressed.finishedAt = now
-                save { try $0.save(suppressed) }
+                // but it still spends budget, read again from the audit trail.
+                let guards: Guards
+                do {
+                    guards = try readGuards(rule, job: job, state: &state, now: now)
+                } catch {
+                    refuse(rule, job: job, trigger: "escalation after a failed verification", triggerRuns: record.triggerRuns, reason: "guard state unavailable: \(HistoryStore.describe(error))", now: now)
+                    return
+                }
+                if let reason = budgetExhausted(rule, state: &state, history: guards.history, job: job, now: now) {
+                    var suppressed = RemediationRecord(rule: rule.name, job: job.name, trigger: "escalation after a failed verification", triggerRuns: record.triggerRuns, startedAt: now, outcome: .suppressed, state: snapshot(rule, job: job, state: state, guards: guards, now: now).json)
+                    suppressed.suppressedReason = reason
+                    suppressed.finishedAt = now
+                    save { try $0.save(suppressed) }
+                    ruleStates[rule.name] = state
+                    return
+                }
+                // The guards' state as it was when this remediation was decided, before it counts.
+                record.state = snapshot(rule, job: job, state: state, guards: guards, now: now).json
                 ruleStates[rule.name] = state
-                return
             }
-            // The guards' state as it was when this remediation was decided, before it counts.
-            if level != start { record.state = snapshot(rule, job: job, state: state, now: now).json }
-            state.lastRemediationAt = now.epochMilliseconds
-            state.budgetUses.append(now.epochMilliseconds)
-            if let budget = rule.budget {
-                let start = now.epochMilliseconds - budget.window.milliseconds
-                state.budgetUses.removeAll { $0 <= start }
-            }
-            ruleStates[rule.name] = state
-            saveRuleState(rule)
 
             record.startedAt = now
             record.step = level + 1
             record.dryRun = dryRun
             let action = rule.levels[level].action
             record.plugin = action.plugin
+            record.outcome = dryRun ? .dryRun : .running
+            // The audit row is the budget's ledger: nothing runs before it is written.
+            do {
+                record.id = try store.save(record)
+            } catch {
+                refuse(rule, job: job, trigger: record.trigger, triggerRuns: record.triggerRuns, reason: "guard state unavailable: cannot write the audit row: \(HistoryStore.describe(error))", now: now)
+                return
+            }
 
             // Diagnostics first: their results travel with the remediation record.
             var gathered: [JSONValue] = []
@@ -333,10 +496,10 @@ public actor RemediationEngine {
 
             let prepared = prepare(action, context: context, job: job)
             if case .success(let ready) = prepared {
-                // Recorded before it runs: a crash mid-remediation still leaves the attempt.
+                // Its parameters are on record before it runs: a crash mid-remediation still
+                // leaves what was attempted.
                 record.parameters = ready.shown
-                record.outcome = dryRun ? .dryRun : .running
-                record.id = save { try $0.save(record) } ?? record.id
+                save { try $0.save(record) }
             }
             logger.notice(dryRun ? "remediation dry run started" : "remediation started", metadata: [
                 "rule": .string(rule.name), "job": .string(job.name), "plugin": .string(action.plugin),
@@ -419,6 +582,10 @@ public actor RemediationEngine {
         let shown = JSONValue.object(entry.redacted(rendered.objectValue ?? [:])).redactingOccurrences(of: job.secretValues)
         switch entry.validate(rendered.objectValue ?? [:]) {
         case .success(let validated):
+            // The allow-lists in force now (a reload may have narrowed them), dry runs included.
+            if let violation = AllowLists.violations(entry, parameters: validated, settings: executor.settings).first {
+                return .failure(StepFailure(parameters: shown, message: violation.message(plugin: step.plugin).redactingOccurrences(of: job.secretValues)))
+            }
             return .success(PreparedStep(entry: entry, parameters: validated, shown: shown, timeout: step.timeout))
         case .failure(let error):
             return .failure(StepFailure(parameters: shown, message: "invalid parameters for `\(step.plugin)`: \(error.description.redactingOccurrences(of: job.secretValues))"))
@@ -473,9 +640,9 @@ public actor RemediationEngine {
         tasks.values.forEach { $0.cancel() }
     }
 
-    private func saveRuleState(_ rule: RuleDefinition) {
-        guard let state = ruleStates[rule.name] else { return }
-        save { try $0.saveEngineState(kind: "rule", name: rule.name, configHash: rule.configHash, state: state.json) }
+    private func saveRuleState(_ name: String) {
+        guard let state = ruleStates[name] else { return }
+        save { try $0.saveEngineState(kind: "rule", name: name, configHash: state.stepsHash, state: state.json) }
     }
 
     @discardableResult
@@ -495,7 +662,14 @@ public actor RemediationEngine {
     // MARK: for tests and status
 
     public func consecutiveFailures(of job: String) -> Int { trackers[job]?.consecutiveFailures ?? 0 }
-    public func budgetUsed(by rule: String) -> Int { ruleStates[rule]?.budgetUses.count ?? 0 }
+    /// Remediations the rule has run within its budget window (all since its last reset
+    /// without a budget), from the audit trail.
+    public func budgetUsed(by name: String) -> Int {
+        guard let rule = config.rules.first(where: { $0.name == name }) else { return 0 }
+        let window = rule.budget?.window ?? .seconds(86_400 * 365 * 100)
+        return (try? store.ruleHistory(rule: name, lookback: window, now: clock.now()).used(within: window, at: clock.now())) ?? 0
+    }
+    public func escalationLevel(of rule: String) -> Int { (ruleStates[rule]?.position ?? 0) + 1 }
     public func isFlapping(_ job: String) -> Bool { trackers[job]?.flapping ?? false }
     /// Remediations under way (for `STATUS=`).
     public var activeCount: Int { tasks.count }

@@ -23,6 +23,18 @@ public struct RuleDefinition: Sendable {
     public var configHash: String
     public var location: ConfigLocation
 
+    /// Without `cooldown:`: long enough for a restarted service to settle and be re-checked.
+    public static let defaultCooldown = Duration.seconds(300)
+    /// Without `budget:`: a handful of tries an hour, then a human.
+    public static let defaultBudget = RemediationBudget(count: 3, window: .seconds(3600))
+
+    /// Identifies the rule's escalation ladder: when its steps change, escalation restarts
+    /// at level 1 (its budget and cooldown, which belong to its name, do not).
+    public var stepsHash: String {
+        let steps = JSONValue.array(levels.flatMap { $0.context + [$0.action] }.map { ["plugin": .string($0.plugin), "params": $0.parameters] })
+        return String(format: "%016llx", StableHash.fnv1a(steps.jsonText()))
+    }
+
     public func applies(to job: String) -> Bool {
         Glob.matches(jobPattern, job)
     }

@@ -22,15 +22,34 @@ public final class ConcurrencyLimiter: Sendable {
         var nextID: UInt64 = 0
         var closed = false
         var peakRunning = 0
+        var maxConcurrent: Int
+        var maxQueue: Int
     }
 
-    public let maxConcurrent: Int
-    public let maxQueue: Int
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
     public init(maxConcurrent: Int, maxQueue: Int) {
-        self.maxConcurrent = max(1, maxConcurrent)
-        self.maxQueue = max(0, maxQueue)
+        state = Mutex(State(maxConcurrent: max(1, maxConcurrent), maxQueue: max(0, maxQueue)))
+    }
+
+    public var maxConcurrent: Int { state.withLock { $0.maxConcurrent } }
+    public var maxQueue: Int { state.withLock { $0.maxQueue } }
+
+    /// New bounds from a reload. A wider bound admits waiting runs at once; a narrower one
+    /// lets the runs already going finish and admits no more until they are below it.
+    public func resize(maxConcurrent: Int, maxQueue: Int) {
+        let admitted: [Waiter] = state.withLock { state in
+            state.maxConcurrent = max(1, maxConcurrent)
+            state.maxQueue = max(0, maxQueue)
+            var admitted: [Waiter] = []
+            while !state.closed && state.running < state.maxConcurrent && !state.waiters.isEmpty {
+                admitted.append(state.waiters.removeFirst())
+                state.running += 1
+                state.peakRunning = max(state.peakRunning, state.running)
+            }
+            return admitted
+        }
+        admitted.forEach { $0.continuation.resume(returning: .granted) }
     }
 
     /// Waits for a slot. Every `.granted` must be paired with one `release()`.
@@ -38,12 +57,12 @@ public final class ConcurrencyLimiter: Sendable {
         enum Immediate { case answer(Admission), wait(UInt64) }
         let immediate: Immediate = state.withLock { state in
             if state.closed { return .answer(.closed) }
-            if state.running < maxConcurrent && state.waiters.isEmpty {
+            if state.running < state.maxConcurrent && state.waiters.isEmpty {
                 state.running += 1
                 state.peakRunning = max(state.peakRunning, state.running)
                 return .answer(.granted)
             }
-            if state.waiters.count >= maxQueue { return .answer(.queueFull) }
+            if state.waiters.count >= state.maxQueue { return .answer(.queueFull) }
             state.nextID += 1
             return .wait(state.nextID)
         }
@@ -71,8 +90,8 @@ public final class ConcurrencyLimiter: Sendable {
 
     public func release() {
         let next: Waiter? = state.withLock { state in
-            if !state.waiters.isEmpty && !state.closed {
-                // The slot passes straight to the oldest waiter.
+            if !state.waiters.isEmpty && !state.closed && state.running <= state.maxConcurrent {
+                // The slot passes straight to the oldest waiter (unless a reload narrowed the bound).
                 return state.waiters.removeFirst()
             }
             state.running -= 1

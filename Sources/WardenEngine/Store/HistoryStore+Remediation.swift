@@ -227,3 +227,77 @@ extension HistoryStore {
         }
     }
 }
+
+/// `warden rule reset`: everything a rule spent before it no longer counts.
+public struct RuleReset: Sendable {
+    public var id: Int64
+    public var rule: String
+    public var reason: String
+    public var at: Date
+}
+
+/// What a rule has spent, read from the audit trail: the guards' source of truth, so that a
+/// restart, a reload or an edited rule can never refund budget or shorten a cooldown.
+public struct RuleHistory: Sendable {
+    /// Start times (unix ms) of remediations run (dry runs included) within the lookback,
+    /// after the latest reset, oldest first.
+    public var uses: [Int64]
+    /// The latest remediation run after the latest reset, whenever it was.
+    public var lastRemediationAt: Int64?
+    public var lastReset: RuleReset?
+
+    public init(uses: [Int64] = [], lastRemediationAt: Int64? = nil, lastReset: RuleReset? = nil) {
+        self.uses = uses
+        self.lastRemediationAt = lastRemediationAt
+        self.lastReset = lastReset
+    }
+
+    public func used(within window: Duration, at now: Date) -> Int {
+        let start = now.epochMilliseconds - window.milliseconds
+        return uses.filter { $0 > start }.count
+    }
+}
+
+extension HistoryStore {
+    // MARK: rule history and resets
+
+    /// The rule's spending since `lookback` before `now` (and after its latest reset).
+    public func ruleHistory(rule: String, lookback: Duration, now: Date) throws -> RuleHistory {
+        try reader.read { db in
+            let reset = try Row.fetchOne(db, sql: "SELECT * FROM rule_resets WHERE rule = ? ORDER BY at DESC, id DESC LIMIT 1", arguments: [rule])
+                .map(Self.ruleReset)
+            let floor = reset?.at.epochMilliseconds ?? Int64.min
+            let since = max(floor, now.epochMilliseconds - lookback.milliseconds)
+            let uses = try Int64.fetchAll(db, sql: """
+                SELECT started_at FROM remediations
+                WHERE rule = ? AND step IS NOT NULL AND started_at > ? ORDER BY started_at
+                """, arguments: [rule, since])
+            let last = try Int64.fetchOne(db, sql: """
+                SELECT max(started_at) FROM remediations WHERE rule = ? AND step IS NOT NULL AND started_at > ?
+                """, arguments: [rule, floor])
+            return RuleHistory(uses: uses, lastRemediationAt: last, lastReset: reset)
+        }
+    }
+
+    @discardableResult
+    public func resetRule(_ rule: String, reason: String, at date: Date = Date()) throws -> Int64 {
+        try writer.write { db in
+            try db.execute(sql: "INSERT INTO rule_resets (rule, reason, at) VALUES (?, ?, ?)", arguments: [rule, reason, date.epochMilliseconds])
+            return db.lastInsertedRowID
+        }
+    }
+
+    /// Newest first.
+    public func ruleResets(rule: String? = nil, limit: Int = 50) throws -> [RuleReset] {
+        try reader.read { db in
+            if let rule {
+                return try Row.fetchAll(db, sql: "SELECT * FROM rule_resets WHERE rule = ? ORDER BY at DESC, id DESC LIMIT ?", arguments: [rule, limit]).map(Self.ruleReset)
+            }
+            return try Row.fetchAll(db, sql: "SELECT * FROM rule_resets ORDER BY at DESC, id DESC LIMIT ?", arguments: [limit]).map(Self.ruleReset)
+        }
+    }
+
+    static func ruleReset(_ row: Row) -> RuleReset {
+        RuleReset(id: row["id"], rule: row["rule"], reason: row["reason"], at: Date(epochMilliseconds: row["at"]))
+    }
+}

@@ -36,11 +36,11 @@ public final class HistoryStore: Sendable {
     }
 
     /// Opens (creating if needed, mode 0600) and migrates the database the daemon writes.
-    public static func openForWriting(path: String, sync: DatabaseSync = .normal) throws(OpenError) -> HistoryStore {
+    public static func openForWriting(path: String, sync: DatabaseSync = .normal, busyTimeout: TimeInterval = 10) throws(OpenError) -> HistoryStore {
         do {
             try createPrivately(path)
             var configuration = Configuration()
-            configuration.busyMode = .timeout(10)
+            configuration.busyMode = .timeout(busyTimeout)
             configuration.label = "warden-history"
             let pool = try DatabasePool(path: path, configuration: configuration)
             // DatabasePool sets synchronous=NORMAL on its writer after `prepareDatabase`,
@@ -100,7 +100,14 @@ public final class HistoryStore: Sendable {
         _ = Glibc.close(descriptor)
     }
 
-    static func describe(_ error: any Error) -> String {
+    /// `daemon.database_sync` changed by a reload.
+    public func setSynchronous(_ sync: DatabaseSync) throws {
+        try writer.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = \(sync == .full ? "FULL" : "NORMAL")")
+        }
+    }
+
+    public static func describe(_ error: any Error) -> String {
         if let error = error as? DatabaseError { return error.message ?? error.description }
         return String(describing: error)
     }

@@ -1,19 +1,25 @@
 import CSystemd
 import Foundation
 import Logging
+import Synchronization
 
 /// A swift-log handler writing to journald through its native protocol (`sd_journal_sendv`:
 /// Swift cannot call the variadic `sd_journal_send`). Metadata become fields:
 /// `job` → `WARDEN_JOB`, `run_id` → `WARDEN_RUN_ID`, …, and `message_id` → `MESSAGE_ID`.
 public struct JournalLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
-    public var logLevel: Logger.Level
+    private var levelOverride: Logger.Level?
+    private let control: LogLevelControl
+    public var logLevel: Logger.Level {
+        get { levelOverride ?? control.level }
+        set { levelOverride = newValue }
+    }
     public var metadataProvider: Logger.MetadataProvider?
     private let label: String
 
-    public init(label: String, level: Logger.Level) {
+    public init(label: String, level: LogLevelControl) {
         self.label = label
-        self.logLevel = level
+        self.control = level
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -81,11 +87,20 @@ public struct JournalLogHandler: LogHandler {
 /// Readable `key=value` lines on stderr, one per event: for a terminal or a plain log file.
 public struct LogfmtHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
-    public var logLevel: Logger.Level
+    private var levelOverride: Logger.Level?
+    private let control: LogLevelControl
+    public var logLevel: Logger.Level {
+        get { levelOverride ?? control.level }
+        set { levelOverride = newValue }
+    }
     public var metadataProvider: Logger.MetadataProvider?
 
+    public init(level: LogLevelControl) {
+        self.control = level
+    }
+
     public init(level: Logger.Level) {
-        self.logLevel = level
+        self.init(level: LogLevelControl(level))
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -128,10 +143,29 @@ public enum LogTarget: String, Sendable, CaseIterable {
     }
 
     public func makeHandler(level: Logger.Level) -> any LogHandler {
+        makeHandler(level: LogLevelControl(level))
+    }
+
+    public func makeHandler(level: LogLevelControl) -> any LogHandler {
         switch resolved() {
         case .journal: return JournalLogHandler(label: "warden", level: level)
         default: return LogfmtHandler(level: level)
         }
+    }
+}
+
+/// The daemon's log level, shared by every logger its handlers made, so that a reload's
+/// `daemon.log_level` takes effect at once (a logger that set its own level keeps it).
+public final class LogLevelControl: Sendable {
+    private let value: Mutex<Logger.Level>
+
+    public init(_ level: Logger.Level) {
+        value = Mutex(level)
+    }
+
+    public var level: Logger.Level {
+        get { value.withLock { $0 } }
+        set { value.withLock { $0 = newValue } }
     }
 }
 

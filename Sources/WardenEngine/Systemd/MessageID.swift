@@ -10,11 +10,16 @@ public enum MessageID {
     public static let budgetExhausted = "904314a97cb44e6b96d341205dd7a22e"
     public static let reloadDone = "1f3aa84d664f47b18419f7fea390db67"
     public static let reloadFailed = "8cc5eee86d6c4ee7ae59cfbfcede7e42"
+    /// A remediation refused because its guards could not be read or its audit row written.
+    public static let guardStateUnavailable = "c4f0f7f2b6a94d0e9e51d7a3a0b8e1d2"
+    /// A second daemon refused: the database is already in use.
+    public static let databaseInUse = "5b2e8f0c41d34a7f9c6d2e1b7a9f3c40"
 
     /// For `docs/operations.md` and `warden --help`: name and id.
     public static let all: [(event: String, id: String)] = [
         ("run failed", runFailed), ("job recovered", jobRecovered), ("remediation started", remediationStarted),
         ("remediation finished", remediationFinished), ("remediation suppressed", remediationSuppressed),
         ("budget exhausted", budgetExhausted), ("reload done", reloadDone), ("reload failed", reloadFailed),
+        ("guard state unavailable", guardStateUnavailable), ("database in use", databaseInUse),
     ]
 }

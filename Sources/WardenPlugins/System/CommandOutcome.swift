@@ -11,6 +11,26 @@ enum CommandOutcome {
         "max_output": ["type": "integer", "description": "Bytes of stdout kept (the rest is drained).", "default": 65536, "minimum": 1, "maximum": 1_048_576],
     ]
 
+    /// `commonParameters` with `command` bound to one of the daemon's program allow-lists.
+    static func parameters(allowedBy setting: String) -> JSONObject {
+        var parameters = commonParameters
+        var command = parameters["command"]?.objectValue ?? [:]
+        command["x-allowed-by"] = .string(setting)
+        parameters["command"] = .object(command)
+        return parameters
+    }
+
+    /// Only programs the operator listed in `daemon.<setting>` may run.
+    static func checkAllowed(_ command: String, setting: String, context: PluginContext) throws {
+        let allowed = context.settings[setting]?.arrayValue?.compactMap(\.stringValue) ?? []
+        guard allowed.contains(where: { fnmatch($0, command, FNM_PATHNAME) == 0 }) else {
+            throw PluginError(
+                "\(command) is not in daemon.\(setting)",
+                message: allowed.isEmpty ? "nothing may run until daemon.\(setting) lists programs" : "\(command) is not allowed (daemon.\(setting): \(allowed.joined(separator: ", ")))"
+            )
+        }
+    }
+
     static func request(_ parameters: JSONObject, environment: [String: String], context: PluginContext) throws -> ContainedProcess.Request {
         let command = try parameters.required("command", \.stringValue)
         guard FileManager.default.isExecutableFile(atPath: command) else {

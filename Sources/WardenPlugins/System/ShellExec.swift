@@ -11,7 +11,7 @@ public struct ShellExecPlugin: Plugin {
         category: .diagnostic,
         parameters: [
             "type": "object",
-            "properties": .object(CommandOutcome.commonParameters),
+            "properties": .object(CommandOutcome.parameters(allowedBy: "shell_allow")),
             "required": ["command"],
             "additionalProperties": false,
         ]
@@ -21,14 +21,8 @@ public struct ShellExecPlugin: Plugin {
 
     public func execute(_ parameters: JSONObject, context: PluginContext) async throws -> PluginResult {
         let command = try parameters.required("command", \.stringValue)
-        let allowed = context.settings["shell_allow"]?.arrayValue?.compactMap(\.stringValue) ?? []
         // A diagnostic must not change anything: only programs the operator listed may run.
-        guard allowed.contains(where: { fnmatch($0, command, FNM_PATHNAME) == 0 }) else {
-            throw PluginError(
-                "\(command) is not in daemon.shell_allow",
-                message: allowed.isEmpty ? "shell.exec runs nothing until daemon.shell_allow lists programs" : "\(command) is not allowed (daemon.shell_allow: \(allowed.joined(separator: ", ")))"
-            )
-        }
+        try CommandOutcome.checkAllowed(command, setting: "shell_allow", context: context)
         let request = try CommandOutcome.request(parameters, environment: ContainedProcess.minimalEnvironment, context: context)
         return CommandOutcome.result(try await ContainedProcess.run(request), request: request)
     }

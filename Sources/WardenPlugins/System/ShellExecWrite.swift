@@ -7,11 +7,11 @@ import WardenPluginKit
 public struct ShellExecWritePlugin: Plugin {
     public let spec = PluginSpec(
         name: "shell.exec_write",
-        description: "Run a program that changes the system: argv only, explicit environment, bounded output, process group killed on timeout.",
+        description: "Run a program from daemon.shell_write_allow that changes the system: argv only, explicit environment, bounded output, process group killed on timeout.",
         category: .remediation,
         parameters: [
             "type": "object",
-            "properties": .object(CommandOutcome.commonParameters.merging([
+            "properties": .object(CommandOutcome.parameters(allowedBy: "shell_write_allow").merging([
                 "env": [
                     "type": "object", "description": "The whole environment of the program (PATH and a UTF-8 locale are added when missing).",
                     "additionalProperties": ["type": "string"], "default": [:],
@@ -25,6 +25,8 @@ public struct ShellExecWritePlugin: Plugin {
     public init() {}
 
     public func execute(_ parameters: JSONObject, context: PluginContext) async throws -> PluginResult {
+        // A remediation may change anything its program can: only what the operator listed runs.
+        try CommandOutcome.checkAllowed(try parameters.required("command", \.stringValue), setting: "shell_write_allow", context: context)
         var environment = ContainedProcess.minimalEnvironment
         for (key, value) in parameters["env"]?.objectValue ?? [:] {
             if let text = value.stringValue { environment[key] = text }

@@ -15,7 +15,7 @@ struct SystemdUnitAction {
             parameters: [
                 "type": "object",
                 "properties": [
-                    "unit": ["type": "string", "description": "The unit, e.g. nginx.service (must match daemon.allowed_units).", "pattern": .string(UnitPolicy.unitPattern)],
+                    "unit": ["type": "string", "description": "The unit, e.g. nginx.service (must match daemon.allowed_units).", "pattern": .string(UnitPolicy.unitPattern), "x-allowed-by": "allowed_units"],
                     "timeout": ["type": "number", "description": "Seconds to wait for the job to finish.", "default": 90, "exclusiveMinimum": 0, "maximum": 3600],
                 ],
                 "required": ["unit"],
