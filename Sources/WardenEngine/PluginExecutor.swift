@@ -86,7 +86,7 @@ public struct PluginExecutor: Sendable {
         )
         let plugin = entry.plugin
         let (outcome, task) = await runWithDeadline(timeout) { try await plugin.execute(parameters, context: context) }
-        let result: PluginResult
+        var result: PluginResult
         var attemptOutcome: AttemptOutcome
         switch outcome {
         case .success(let value)?:
@@ -109,7 +109,12 @@ public struct PluginExecutor: Sendable {
             )
             attemptOutcome = .timeout
         }
-        if Task.isCancelled && attemptOutcome != .ok { attemptOutcome = .interrupted }
+        if Task.isCancelled && attemptOutcome != .ok {
+            attemptOutcome = .interrupted
+            // Whatever the plugin ended with (a child killed by our SIGTERM reads "crashed"),
+            // the daemon stopping is what happened.
+            result = .failure("interrupted: the daemon is stopping", message: "\(entry.spec.name) was interrupted by shutdown", retry: true)
+        }
         let execution = Execution(
             result: result.redactingOccurrences(of: secrets),
             duration: ContinuousClock.now - started,

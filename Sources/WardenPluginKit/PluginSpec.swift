@@ -33,8 +33,11 @@ public struct PluginSpec: Sendable, Hashable, Codable {
     }
 
     /// `[a-z0-9_.-]+`: safe in file names, journald field values and config keys.
+    /// Names are keys in logs, journal fields and the database: short and plain.
+    public static let maximumNameLength = 128
+
     public static func isValidName(_ name: String) -> Bool {
-        !name.isEmpty && name.utf8.allSatisfy { byte in
+        !name.isEmpty && name.utf8.count <= maximumNameLength && name.utf8.allSatisfy { byte in
             (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
                 || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
                 || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-")

@@ -102,6 +102,7 @@ struct PostgresCLITests {
                       mode: cancel
                 verify_after: 500ms
                 budget: 1 per 1h
+                cooldown: 0s
             """.write(toFile: config, atomically: true, encoding: .utf8)
         let environment = ["TEST_PG_PASSWORD": TestPostgres.operatorPassword]
         let daemon = try DaemonProcess(["--config", config], logFile: directory + "/daemon.log", environment: environment)

@@ -67,13 +67,13 @@ final class Scenario: Sendable {
     let engine: RemediationEngine
     let loop: AttemptLoop
 
-    init(_ yaml: String, directory: TemporaryDirectory? = nil, busyTimeout: TimeInterval = 10) throws {
+    init(_ yaml: String, directory: TemporaryDirectory? = nil, busyTimeout: TimeInterval = 10, environment: [String: String] = [:]) throws {
         self.directory = try directory ?? TemporaryDirectory()
         registry = try makeRegistry([
             HealthPlugin(services: services), RepairPlugin(name: "repair", services: services, works: true),
-            RepairPlugin(name: "poke", services: services, works: false), NotifyPlugin(services: services),
+            RepairPlugin(name: "poke", services: services, works: false), NotifyPlugin(services: services), ProbePlugin(),
         ])
-        config = try ConfigLoader(registry: registry, environment: [:]).load(text: yaml, file: "scenario.yaml")
+        config = try ConfigLoader(registry: registry, environment: environment).load(text: yaml, file: "scenario.yaml")
         store = try HistoryStore.openForWriting(path: self.directory.file("history.db"), busyTimeout: busyTimeout)
         let executor = PluginExecutor(httpClient: sharedHTTPClient, logger: testLogger, environment: [:])
         loop = AttemptLoop(executor: executor, clock: clock)

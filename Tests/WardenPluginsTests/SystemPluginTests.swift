@@ -41,18 +41,29 @@ struct SystemPluginTests {
     @Test func shellExecWriteUsesTheGivenEnvironmentAndHonoursDryRun() async throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let env = try await run(ShellExecWritePlugin(), ["command": "/usr/bin/env", "env": ["APP_MODE": "repair"]])
+        let settings: JSONObject = ["shell_write_allow": ["/usr/bin/env", "/usr/bin/touch", "/nonexistent/*"]]
+        let env = try await run(ShellExecWritePlugin(), ["command": "/usr/bin/env", "env": ["APP_MODE": "repair"]], settings: settings)
         let printed = env.data["stdout"]?.stringValue ?? ""
         #expect(env.success && printed.contains("APP_MODE=repair") && printed.contains("PATH="))
         #expect(!printed.contains("HOME="))
         let marker = directory + "/touched"
-        let dry = try await run(ShellExecWritePlugin(), ["command": "/usr/bin/touch", "args": .array([.string(marker)])], dryRun: true)
+        let dry = try await run(ShellExecWritePlugin(), ["command": "/usr/bin/touch", "args": .array([.string(marker)])], settings: settings, dryRun: true)
         #expect(dry.success && dry.message == "dry run: would run /usr/bin/touch \(marker)")
         #expect(!FileManager.default.fileExists(atPath: marker))
-        let real = try await run(ShellExecWritePlugin(), ["command": "/usr/bin/touch", "args": .array([.string(marker)])])
+        let real = try await run(ShellExecWritePlugin(), ["command": "/usr/bin/touch", "args": .array([.string(marker)])], settings: settings)
         #expect(real.success && FileManager.default.fileExists(atPath: marker))
-        let missing = try await run(ShellExecWritePlugin(), ["command": "/nonexistent/fixer"])
+        let missing = try await run(ShellExecWritePlugin(), ["command": "/nonexistent/fixer"], settings: settings)
         #expect(!missing.success && missing.error?.contains("does not exist") == true)
+    }
+
+    @Test func shellExecWriteRunsOnlyWhatShellWriteAllowLists() async throws {
+        // Empty by default: nothing runs, dry run included.
+        let none = try await run(ShellExecWritePlugin(), ["command": "/usr/bin/true"])
+        #expect(!none.success && none.error == "/usr/bin/true is not in daemon.shell_write_allow")
+        let dry = try await run(ShellExecWritePlugin(), ["command": "/usr/bin/true"], dryRun: true)
+        #expect(!dry.success)
+        let other = try await run(ShellExecWritePlugin(), ["command": "/usr/bin/true"], settings: ["shell_write_allow": ["/usr/sbin/*"]])
+        #expect(!other.success && other.message.contains("daemon.shell_write_allow: /usr/sbin/*"))
     }
 
     @Test func httpRequestSendsJSONAndChecksTheStatus() async throws {

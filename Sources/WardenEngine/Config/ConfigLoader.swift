@@ -272,7 +272,7 @@ struct ConfigReader {
                 if PluginSpec.isValidName(text) {
                     name = text
                 } else {
-                    problem(at: value, "invalid job name `\(text)`: use lowercase letters, digits, `_`, `.` and `-`")
+                    problem(at: value, "invalid job name `\(ConfigReader.excerpt(text))`: use lowercase letters, digits, `_`, `.` and `-`, at most \(PluginSpec.maximumNameLength) bytes")
                 }
             }
         } else {

@@ -90,7 +90,7 @@ extension ConfigReader {
         checkKeys(pairs, allowed: Self.ruleKeys, in: "a rule")
         var name = "?"
         if let value = pairs.value(for: "name"), let text = string(value, what: "the rule name") {
-            if PluginSpec.isValidName(text) { name = text } else { problem(at: value, "invalid rule name `\(text)`: use lowercase letters, digits, `_`, `.` and `-`") }
+            if PluginSpec.isValidName(text) { name = text } else { problem(at: value, "invalid rule name `\(ConfigReader.excerpt(text))`: use lowercase letters, digits, `_`, `.` and `-`, at most \(PluginSpec.maximumNameLength) bytes") }
         } else if pairs.value(for: "name") == nil {
             problem(at: node, "a rule needs a `name`")
         }
@@ -252,7 +252,7 @@ extension ConfigReader {
         }
         if levels.isEmpty && !unreadable {
             problem(at: node, "\(label): `then` must contain at least one remediation step (see `warden plugins --category remediation`)")
-        } else if !pending.isEmpty {
+        } else if !pending.isEmpty, !levels.isEmpty {
             levels[levels.count - 1].context += pending
         }
         return levels
@@ -272,12 +272,12 @@ extension ConfigReader {
             return nil
         }
         var parameters: JSONValue = .object([:])
+        var secrets: [String] = []
         if let paramsNode = pairs.value(for: "params"), !isNull(paramsNode) {
             guard case .mapping = paramsNode else {
                 problem(at: paramsNode, "\(label): `params` must be a mapping, got \(describe(paramsNode))")
                 return nil
             }
-            var secrets: [String] = []
             parameters = json(paramsNode, resolving: true, job: label, secrets: &secrets)
             if let issue = Template.check(parameters) {
                 problem(at: paramsNode, "\(label): \(issue)")
@@ -296,7 +296,7 @@ extension ConfigReader {
                         case .failure(let error):
                             for violation in error.violations {
                                 let target = Self.node(at: violation.pointer, in: paramsNode) ?? paramsNode
-                                problem(at: target, "\(label): `\(name)` parameter `\(violation.pointer.split(separator: "/").joined(separator: "."))`: \(violation.message.redactingOccurrences(of: job.secretValues))")
+                                problem(at: target, "\(label): `\(name)` parameter `\(violation.pointer.split(separator: "/").joined(separator: "."))`: \(violation.message.redactingOccurrences(of: job.secretValues + secrets))")
                             }
                             return nil
                         case .success(let validated):
@@ -314,6 +314,7 @@ extension ConfigReader {
             return nil
         }
         var step = RuleStep(plugin: name, category: entry.spec.category, parameters: parameters, location: location(of: node))
+        step.secretValues = secrets
         if let timeoutNode = pairs.value(for: "timeout") {
             guard let timeout = duration(timeoutNode, what: "\(label): step timeout", positive: true) else { return nil }
             step.timeout = timeout

@@ -10,6 +10,9 @@ public enum DurationText {
         }
     }
 
+    /// About 285,000 years: far past any sensible duration, far below Int64's range.
+    static let maximumMilliseconds = 9e15
+
     private static let units: [(suffix: String, milliseconds: Int64)] = [
         ("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000),
     ]
@@ -17,7 +20,9 @@ public enum DurationText {
     public static func parse(_ text: String) throws(ParseError) -> Duration {
         let trimmed = text.trimmingWhitespace()
         guard !trimmed.isEmpty else { throw ParseError(text: text) }
-        if let seconds = Double(trimmed), seconds >= 0, seconds.isFinite {
+        // Every product is bounded before it is converted: a Double past Int64 traps.
+        if let seconds = Double(trimmed) {
+            guard seconds.isFinite, seconds >= 0, seconds * 1000 < maximumMilliseconds else { throw ParseError(text: text) }
             return .milliseconds(Int64((seconds * 1000).rounded()))
         }
         var rest = Substring(trimmed)
@@ -30,8 +35,10 @@ public enum DurationText {
             // Longest suffix first so `ms` is not read as `m` followed by garbage.
             guard let unit = units.first(where: { $0.suffix == unitText }) else { throw ParseError(text: text) }
             rest = rest.dropFirst(unitText.count)
-            let (sum, overflow) = total.addingReportingOverflow(Int64((amount * Double(unit.milliseconds)).rounded()))
-            guard !overflow, amount * Double(unit.milliseconds) < 9e15 else { throw ParseError(text: text) }
+            let product = amount * Double(unit.milliseconds)
+            guard product < maximumMilliseconds else { throw ParseError(text: text) }
+            let (sum, overflow) = total.addingReportingOverflow(Int64(product.rounded()))
+            guard !overflow, Double(sum) < maximumMilliseconds else { throw ParseError(text: text) }
             total = sum
         }
         return .milliseconds(total)

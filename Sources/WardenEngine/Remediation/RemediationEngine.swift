@@ -565,30 +565,34 @@ public actor RemediationEngine {
         /// The parameters as they may be stored and logged: secrets redacted.
         var shown: JSONValue
         var timeout: Duration?
+        /// The job's and the step's resolved secrets, scrubbed from whatever the step returns.
+        var secrets: [String]
     }
 
     /// Renders and validates a step; a template that does not resolve or a parameter the
     /// plugin refuses is a failed step, recorded like any other.
     private func prepare(_ step: RuleStep, context: TemplateContext, job: JobDefinition) -> Result<PreparedStep, StepFailure> {
+        let secrets = job.secretValues + step.secretValues
         guard let entry = registry.lookup(step.plugin) else {
-            return .failure(StepFailure(parameters: step.parameters, message: "plugin `\(step.plugin)` is not registered"))
+            return .failure(StepFailure(parameters: step.parameters.redactingOccurrences(of: secrets), message: "plugin `\(step.plugin)` is not registered"))
         }
         let rendered: JSONValue
         switch Template.render(step.parameters, context) {
         case .success(let value): rendered = value
         case .failure(let failure):
-            return .failure(StepFailure(parameters: step.parameters, message: failure.description))
+            let unrendered = JSONValue.object(entry.redacted(step.parameters.objectValue ?? [:])).redactingOccurrences(of: secrets)
+            return .failure(StepFailure(parameters: unrendered, message: failure.description.redactingOccurrences(of: secrets)))
         }
-        let shown = JSONValue.object(entry.redacted(rendered.objectValue ?? [:])).redactingOccurrences(of: job.secretValues)
+        let shown = JSONValue.object(entry.redacted(rendered.objectValue ?? [:])).redactingOccurrences(of: secrets)
         switch entry.validate(rendered.objectValue ?? [:]) {
         case .success(let validated):
             // The allow-lists in force now (a reload may have narrowed them), dry runs included.
             if let violation = AllowLists.violations(entry, parameters: validated, settings: executor.settings).first {
-                return .failure(StepFailure(parameters: shown, message: violation.message(plugin: step.plugin).redactingOccurrences(of: job.secretValues)))
+                return .failure(StepFailure(parameters: shown, message: violation.message(plugin: step.plugin).redactingOccurrences(of: secrets)))
             }
-            return .success(PreparedStep(entry: entry, parameters: validated, shown: shown, timeout: step.timeout))
+            return .success(PreparedStep(entry: entry, parameters: validated, shown: shown, timeout: step.timeout, secrets: secrets))
         case .failure(let error):
-            return .failure(StepFailure(parameters: shown, message: "invalid parameters for `\(step.plugin)`: \(error.description.redactingOccurrences(of: job.secretValues))"))
+            return .failure(StepFailure(parameters: shown, message: "invalid parameters for `\(step.plugin)`: \(error.description.redactingOccurrences(of: secrets))"))
         }
     }
 
@@ -607,7 +611,7 @@ public actor RemediationEngine {
         if dryRun {
             return StepOutcome(parameters: step.shown, result: .ok(message: "dry run: `\(step.entry.spec.name)` not executed"), attempt: .ok)
         }
-        let execution = await executor.execute(step.entry, parameters: step.parameters, timeout: step.timeout ?? job.timeout, additionalSecrets: job.secretValues,
+        let execution = await executor.execute(step.entry, parameters: step.parameters, timeout: step.timeout ?? job.timeout, additionalSecrets: step.secrets,
                                                metadata: ["job": .string(job.name), "rule": .string(rule)])
         return StepOutcome(parameters: step.shown, result: execution.result, attempt: execution.outcome)
     }

@@ -179,6 +179,12 @@ struct ExpressionParser {
     private var position = 0
     private var token: Token = .end
     private var tokenStart = 0
+    /// Nesting and size bounds: the parser, the evaluator and the tree's teardown all recurse,
+    /// so a hostile condition must be refused before it can exhaust the stack.
+    private var depth = 0
+    private var values = 0
+    static let maximumDepth = 64
+    static let maximumValues = 1_000
 
     init(_ text: String) {
         characters = Array(text)
@@ -207,6 +213,9 @@ struct ExpressionParser {
     }
 
     private mutating func parseOr() throws(Expectation.ParseError) -> Expr {
+        depth += 1
+        defer { depth -= 1 }
+        guard depth <= Self.maximumDepth else { throw error("the condition nests deeper than \(Self.maximumDepth) levels") }
         var left = try parseAnd()
         while token == .identifier("or") {
             try advance()
@@ -226,6 +235,9 @@ struct ExpressionParser {
 
     private mutating func parseNot() throws(Expectation.ParseError) -> Expr {
         if token == .identifier("not") {
+            depth += 1
+            defer { depth -= 1 }
+            guard depth <= Self.maximumDepth else { throw error("the condition nests deeper than \(Self.maximumDepth) levels") }
             try advance()
             return .not(try parseNot())
         }
@@ -246,6 +258,8 @@ struct ExpressionParser {
     }
 
     private mutating func parseValue() throws(Expectation.ParseError) -> Expr {
+        values += 1
+        guard values <= Self.maximumValues else { throw error("the condition has more than \(Self.maximumValues) values") }
         switch token {
         case .number(let value):
             try advance()

@@ -67,6 +67,9 @@ public struct RuleStep: Sendable {
     /// How long this step may run; default the job's timeout. Remediations that wait for a
     /// rollout need longer than the check they repair.
     public var timeout: Duration? = nil
+    /// Values this step's parameters resolved from `${env:…}`/`${file:…}`: scrubbed from its
+    /// record, its logs and its result like the job's own secrets.
+    public var secretValues: [String] = []
 }
 
 /// Diagnostic steps that gather context, then the remediation they precede.

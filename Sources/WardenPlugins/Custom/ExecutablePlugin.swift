@@ -42,7 +42,13 @@ public struct ExecutablePlugin: Plugin {
                 "stderr": .string(text + (outcome.errorTruncated ? " …[truncated]" : "")),
             ])
         }
-        return Self.interpret(outcome, path: path, outputLimit: outputLimit)
+        let result = Self.interpret(outcome, path: path, outputLimit: outputLimit)
+        // A crash is not the plugin's verdict on the target: it is an error (`retry_on: [error]`
+        // retries it). A kill by our own timeout or cancellation is reported by the executor.
+        if case .signaled = outcome.termination, !outcome.timedOut, !Task.isCancelled {
+            throw PluginError(result.error ?? "crashed", message: result.message, retry: result.retry)
+        }
+        return result
     }
 
     /// Maps how the process ended and what it printed onto a result; every way of going
