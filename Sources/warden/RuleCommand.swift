@@ -38,16 +38,7 @@ struct RuleCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            if !force {
-                guard let names = ConfigLoader.names(path: config.configPath) else {
-                    throw UsageError("cannot read the rule names of \(config.configPath); pass --config, or --force to reset anyway")
-                }
-                guard names.rules.contains(name) else {
-                    var message = "no rule `\(name)` in \(config.configPath)"
-                    if let near = NameSuggester.nearest(to: name, among: names.rules) { message += " — did you mean `\(near)`?" }
-                    throw UsageError(message + " (--force to reset it anyway)")
-                }
-            }
+            if !force { try ConfigNames.require(name, kind: "rule", in: config, glob: false) }
             let store = try StoreAccess.openForWriting(config)
             let now = Date()
             let id: Int64

@@ -119,16 +119,16 @@ enum SilenceJSON {
     }
 }
 
-/// Checks that a name (or glob) given on the command line matches something in the config,
-/// so a typo never silences nothing while looking as if it worked.
+/// Checks that a name (or, with `glob`, a pattern) given on the command line matches something
+/// in the config, so a typo never silences or resets nothing while looking as if it worked.
 enum ConfigNames {
-    static func require(_ pattern: String?, kind: String, in options: ConfigOptions) throws {
+    static func require(_ pattern: String?, kind: String, in options: ConfigOptions, glob: Bool = true) throws {
         guard let pattern else { return }
         guard let names = ConfigLoader.names(path: options.configPath) else {
             throw UsageError("cannot read the \(kind) names of \(options.configPath) to check `\(pattern)`; pass --config, or --force to use it anyway")
         }
         let defined = kind == "job" ? names.jobs : names.rules
-        guard !defined.contains(where: { fnmatch(pattern, $0, 0) == 0 }) else { return }
+        guard !defined.contains(where: { glob ? fnmatch(pattern, $0, 0) == 0 : pattern == $0 }) else { return }
         var message = "no \(kind) in \(options.configPath) matches `\(pattern)`"
         if let near = NameSuggester.nearest(to: pattern, among: defined) { message += " — did you mean `\(near)`?" }
         throw UsageError(message + " (--force to use it ahead of a config change)")

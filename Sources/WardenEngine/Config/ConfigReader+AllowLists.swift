@@ -20,10 +20,4 @@ extension ConfigReader {
         guard !bound.isEmpty else { return }
         warnings.append(ConfigProblem(location: location(of: node), message: "\(label): step `\(entry.spec.name)`: \(bound.map { "`\($0)`" }.joined(separator: ", ")) comes from the run, so it is checked against \(bound.compactMap { entry.schema.properties[$0]?.allowedBy }.map { "daemon.\($0)" }.joined(separator: ", ")) only when the step runs"))
     }
-
-    /// A value as an error message may quote it: long ones are cut, so a hostile 5 MB name
-    /// does not become a 5 MB message.
-    static func excerpt(_ text: String, limit: Int = 64) -> String {
-        text.count <= limit ? text : String(text.prefix(limit)) + "…"
-    }
 }

@@ -134,6 +134,12 @@ extension ConfigReader {
         return value
     }
 
+    /// A value as an error message may quote it: long ones are cut, so a hostile 5 MB name
+    /// does not become a 5 MB message.
+    static func excerpt(_ text: String, limit: Int = 64) -> String {
+        text.count <= limit ? text : String(text.prefix(limit)) + "…"
+    }
+
     /// A duration as text (`250ms`, `30s`, `1h30m`, `1d`); a bare number means seconds.
     mutating func duration(_ node: Node, what: String, positive: Bool) -> Duration? {
         guard case .scalar(let scalar) = node, !isNull(node) else {

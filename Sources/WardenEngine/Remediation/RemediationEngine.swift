@@ -39,6 +39,8 @@ public actor RemediationEngine {
     private var persistedJobs: Set<String> = []
     /// Audit rows (refusals) the database could not take yet; written as soon as it can.
     private var pendingAudit: [RemediationRecord] = []
+    /// Remediations waiting for a slot: one per rule at most, so this never binds in practice.
+    private static let remediationQueue = 100_000
 
     public init(config: WardenConfig, registry: PluginRegistry, executor: PluginExecutor, store: HistoryStore, clock: any RunClock = SystemRunClock(), logger: Logger) {
         self.config = config
@@ -48,7 +50,7 @@ public actor RemediationEngine {
         self.store = store
         self.clock = clock
         self.logger = logger
-        self.slots = ConcurrencyLimiter(maxConcurrent: config.daemon.maxConcurrentRemediations, maxQueue: 100_000)
+        self.slots = ConcurrencyLimiter(maxConcurrent: config.daemon.maxConcurrentRemediations, maxQueue: Self.remediationQueue)
         (self.jobs, self.persistedJobs) = Self.index(config)
     }
 
@@ -82,7 +84,7 @@ public actor RemediationEngine {
         config = new
         registry = newRegistry
         (jobs, persistedJobs) = Self.index(new)
-        slots.resize(maxConcurrent: new.daemon.maxConcurrentRemediations, maxQueue: 100_000)
+        slots.resize(maxConcurrent: new.daemon.maxConcurrentRemediations, maxQueue: Self.remediationQueue)
         var kept: [String: JobTracker] = [:]
         for job in new.jobs {
             if let tracker = trackers[job.name], tracker.configHash == job.configHash, tracker.capacity >= capacity(for: job.name) {
@@ -98,7 +100,7 @@ public actor RemediationEngine {
                 continue
             }
             if state.stepsHash != rule.stepsHash {
-                logger.notice("rule steps changed: escalation restarts at level 1 (budget and cooldown carry over)", metadata: ["rule": .string(rule.name)])
+                noteEscalationRestart(rule)
                 state.stepsHash = rule.stepsHash
                 state.position = 0
                 ruleStates[rule.name] = state
@@ -109,6 +111,10 @@ public actor RemediationEngine {
         // A removed rule's state goes, unless its last remediation is still running.
         ruleStates = ruleStates.filter { names.contains($0.key) || $0.value.inProgress }
         unreadableRules = unreadableRules.filter { names.contains($0.key) }
+    }
+
+    private func noteEscalationRestart(_ rule: RuleDefinition) {
+        logger.notice("rule steps changed: escalation restarts at level 1 (budget and cooldown carry over)", metadata: ["rule": .string(rule.name)])
     }
 
     /// A job's saved counters, or fresh ones when its configuration changed or they cannot be
@@ -139,7 +145,7 @@ public actor RemediationEngine {
                 state = RuleState(stepsHash: rule.stepsHash, json: saved.state)
                 if saved.configHash != rule.stepsHash {
                     if saved.state["steps_hash"] != nil || saved.state["position"]?.intValue ?? 0 > 0 {
-                        logger.notice("rule steps changed: escalation restarts at level 1 (budget and cooldown carry over)", metadata: ["rule": .string(rule.name)])
+                        noteEscalationRestart(rule)
                     }
                     state.position = 0
                 }
@@ -247,7 +253,7 @@ public actor RemediationEngine {
         do {
             guards = try readGuards(rule, job: job, state: &state, now: now)
         } catch {
-            refuse(rule, job: job, trigger: match.description, triggerRuns: match.runs, reason: "guard state unavailable: \(HistoryStore.describe(error))", now: now)
+            refuse(rule, job: job, trigger: match.description, triggerRuns: match.runs, because: HistoryStore.describe(error), now: now)
             return
         }
         let target = targetKey(rule, job: job, run: run)
@@ -322,7 +328,8 @@ public actor RemediationEngine {
 
     /// Fail closed: the remediation does not run, and the refusal is recorded. When even that
     /// cannot be written it is kept for the next write and logged at error level now.
-    private func refuse(_ rule: RuleDefinition, job: JobDefinition, trigger: String, triggerRuns: [Int64], reason: String, now: Date) {
+    private func refuse(_ rule: RuleDefinition, job: JobDefinition, trigger: String, triggerRuns: [Int64], because detail: String, now: Date) {
+        let reason = "guard state unavailable: \(detail)"
         var record = RemediationRecord(rule: rule.name, job: job.name, trigger: trigger, triggerRuns: triggerRuns, startedAt: now, outcome: .suppressed, state: [
             "mode": .string(config.daemon.remediation.rawValue), "guard_state": "unavailable",
         ])
@@ -456,7 +463,7 @@ public actor RemediationEngine {
                 do {
                     guards = try readGuards(rule, job: job, state: &state, now: now)
                 } catch {
-                    refuse(rule, job: job, trigger: "escalation after a failed verification", triggerRuns: record.triggerRuns, reason: "guard state unavailable: \(HistoryStore.describe(error))", now: now)
+                    refuse(rule, job: job, trigger: "escalation after a failed verification", triggerRuns: record.triggerRuns, because: HistoryStore.describe(error), now: now)
                     return
                 }
                 if let reason = budgetExhausted(rule, state: &state, history: guards.history, job: job, now: now) {
@@ -482,7 +489,7 @@ public actor RemediationEngine {
             do {
                 record.id = try store.save(record)
             } catch {
-                refuse(rule, job: job, trigger: record.trigger, triggerRuns: record.triggerRuns, reason: "guard state unavailable: cannot write the audit row: \(HistoryStore.describe(error))", now: now)
+                refuse(rule, job: job, trigger: record.trigger, triggerRuns: record.triggerRuns, because: "cannot write the audit row: \(HistoryStore.describe(error))", now: now)
                 return
             }
 
