@@ -82,7 +82,7 @@ struct GuardSafetyTests {
         // Another process holds the write lock: guards can be read (WAL), the audit row cannot
         // be written, so the remediation must not run.
         let holder = try SQLiteLockHolder(path: scenario.directory.file("history.db"))
-        await scenario.engine.observe([run])
+        await scenario.engine.observe([ObservedRun(run)])
         await scenario.engine.waitUntilIdle()
         #expect(scenario.services.calls("repair") == 0)
         holder.release()
@@ -108,7 +108,7 @@ struct GuardSafetyTests {
         // is silenced cannot be known.
         let mover = try SQLiteLockHolder(path: scenario.directory.file("history.db"), statements: ["ALTER TABLE silences RENAME TO silences_moved"], beginExclusive: false)
         mover.release()
-        await scenario.engine.observe([run])
+        await scenario.engine.observe([ObservedRun(run)])
         await scenario.engine.waitUntilIdle()
         #expect(scenario.services.calls("repair") == 0)
         let refusal = try #require(try scenario.remediations().first)

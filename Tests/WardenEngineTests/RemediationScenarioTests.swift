@@ -90,7 +90,7 @@ final class Scenario: Sendable {
         let run = await loop.run(definition, plugin: registry.lookup(definition.plugin)!, trigger: .schedule, scheduledAt: clock.now(), nextTick: nil, logger: testLogger)
         let id = try #require(try store.insert([run]).first)
         let stored = StoredRun(id: id, record: run)
-        await engine.observe([stored])
+        await engine.observe([ObservedRun(stored)])
         await engine.waitUntilIdle()
         return stored
     }

@@ -2,7 +2,8 @@ import Foundation
 import Logging
 import Synchronization
 
-/// Logs committed runs (they have their ids by then): loudly when a job starts failing,
+/// Logs recorded runs (with their ids once committed; without while the database refuses
+/// writes, so failures are still told): loudly when a job starts failing,
 /// once per failed run after that, and when it recovers. Keeps what `STATUS=` shows.
 final class RunOutcomeLog: Sendable {
     private struct State {
@@ -17,7 +18,7 @@ final class RunOutcomeLog: Sendable {
         self.logger = logger
     }
 
-    func note(_ runs: [StoredRun]) {
+    func note(_ runs: [ObservedRun]) {
         for stored in runs {
             let run = stored.record
             guard run.status != .skipped && run.status != .interrupted else { continue }
@@ -32,8 +33,9 @@ final class RunOutcomeLog: Sendable {
             guard run.status.isFailure || previous?.isFailure == true || logger.logLevel <= .debug else { continue }
             var metadata: Logger.Metadata = [
                 "job": .string(run.job), "plugin": .string(run.plugin), "status": .string(run.status.rawValue),
-                "run_id": .stringConvertible(stored.id), "attempt": .stringConvertible(stored.attemptCount),
+                "attempt": .stringConvertible(run.attempts.count),
             ]
+            if let id = stored.id { metadata["run_id"] = .stringConvertible(id) } else { metadata["stored"] = "not yet (the database refuses writes)" }
             if let error = run.error { metadata["error"] = .string(error) }
             if run.status.isFailure {
                 metadata["message_id"] = .string(MessageID.runFailed)

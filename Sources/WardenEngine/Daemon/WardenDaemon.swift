@@ -75,21 +75,22 @@ public final class WardenDaemon: Service, Sendable {
         await engine.restore()
         let state = DaemonState(configuration: initial, engine: engine)
 
-        // Committed runs are logged (with their ids) and reach the rules in commit order,
-        // off the writer's path.
+        // Recorded runs are logged and reach the rules in order, off the writer's path: at
+        // their commit (with ids), or at once while the database refuses writes.
         let outcomes = RunOutcomeLog(logger: logger)
-        let (committed, feed) = AsyncStream.makeStream(of: [StoredRun].self)
+        let (observed, feed) = AsyncStream.makeStream(of: [ObservedRun].self)
         let observing = Task {
-            for await runs in committed {
+            for await runs in observed {
                 outcomes.note(runs)
                 await engine.observe(runs)
             }
         }
-        let writer = HistoryWriter(store: store, logger: logger, onCommit: { @Sendable runs in _ = feed.yield(runs) })
+        let writer = HistoryWriter(store: store, logger: logger, onObserve: { @Sendable runs in _ = feed.yield(runs) })
+        writer.start()
         let limiter = ConcurrencyLimiter(maxConcurrent: settings.maxConcurrency, maxQueue: settings.maxQueue)
         let runner = JobRunner(
             registry: initial.registry, loop: AttemptLoop(executor: executor, clock: clock), limiter: limiter, logger: logger,
-            record: { await writer.record($0) }
+            record: { writer.record($0) }
         )
         let scheduler = Scheduler(logger: logger) { job, scheduledAt, nextTick in
             runner.tick(job, scheduledAt: scheduledAt, nextTick: nextTick)
@@ -101,7 +102,7 @@ public final class WardenDaemon: Service, Sendable {
         scheduler.start(initial.config.jobs)
         // SIGHUP is trapped before READY=1: a reload request can never kill the daemon.
         let hangups = await UnixSignalsSequence(trapping: .sighup)
-        let status = StatusReporter(state: state, outcomes: outcomes, notifier: notifier)
+        let status = StatusReporter(state: state, outcomes: outcomes, history: { writer.health }, notifier: notifier)
         let reloading = Task {
             for await _ in hangups {
                 await self.reload(state: state, scheduler: scheduler, runner: runner, limiter: limiter, executor: executor, store: store, status: status)
@@ -186,7 +187,7 @@ public final class WardenDaemon: Service, Sendable {
             limiter.resize(maxConcurrent: daemon.maxConcurrency, maxQueue: daemon.maxQueue)
             logLevel?.level = daemon.logLevel
             do {
-                try store.setSynchronous(daemon.databaseSync)
+                try await BlockingWork.run { try store.setSynchronous(daemon.databaseSync) }
             } catch {
                 logger.error("cannot apply daemon.database_sync: \(HistoryStore.describe(error))")
             }
@@ -222,12 +223,14 @@ final class DaemonState: Sendable {
 actor StatusReporter {
     private let state: DaemonState
     private let outcomes: RunOutcomeLog
+    private let history: @Sendable () -> HistoryWriter.Health
     private let notifier: SystemdNotifier
     private var reloadFailure: String?
 
-    init(state: DaemonState, outcomes: RunOutcomeLog, notifier: SystemdNotifier) {
+    init(state: DaemonState, outcomes: RunOutcomeLog, history: @escaping @Sendable () -> HistoryWriter.Health, notifier: SystemdNotifier) {
         self.state = state
         self.outcomes = outcomes
+        self.history = history
         self.notifier = notifier
     }
 
@@ -244,6 +247,11 @@ actor StatusReporter {
         } else {
             parts.append("no run yet")
         }
+        let health = history()
+        if let since = health.failingSince {
+            parts.append("history writes failing for \(max(0, Int(Date().timeIntervalSince(since))))s: \(health.buffered) runs buffered (\(health.lastError ?? "unknown error"))")
+        }
+        if health.dropped > 0 { parts.append("\(health.dropped) runs dropped (see history_gaps)") }
         if let reloadFailure { parts.append(reloadFailure) }
         return parts.joined(separator: " · ")
     }
@@ -306,7 +314,7 @@ struct RetentionPruner: Sendable {
                 let cutoff = settings.retention.map { Date().addingTimeInterval(-$0.seconds) }
                 let removed: Int
                 do {
-                    removed = try store.prune(olderThan: cutoff, maxRunsPerJob: settings.maxRunsPerJob, jobs: names)
+                    removed = try await BlockingWork.run { try store.prune(olderThan: cutoff, maxRunsPerJob: settings.maxRunsPerJob, jobs: names) }
                 } catch {
                     logger.error("pruning the history failed", metadata: ["error": "\(HistoryStore.describe(error))"])
                     break

@@ -6,7 +6,8 @@ import WardenPluginKit
 /// a job that rules watch, so a restart or a SIGKILL does not reset it.
 struct JobTracker: Sendable {
     struct Entry: Sendable {
-        var runID: Int64
+        /// nil: the run was observed while the database refused writes, before it had an id.
+        var runID: Int64?
         var at: Int64
         var failed: Bool
     }
@@ -29,7 +30,7 @@ struct JobTracker: Sendable {
 
     /// Records a run; returns the state before it (nil: unknown).
     @discardableResult
-    mutating func record(runID: Int64, at date: Date, failed: Bool, flapHigh: Double, flapLow: Double) -> Bool? {
+    mutating func record(runID: Int64?, at date: Date, failed: Bool, flapHigh: Double, flapLow: Double) -> Bool? {
         let previous = failing
         failing = failed
         consecutiveFailures = failed ? consecutiveFailures + 1 : 0
@@ -58,7 +59,7 @@ struct JobTracker: Sendable {
     }
 
     func lastFailures(_ count: Int) -> [Int64] {
-        Array(recent.suffix(count).filter(\.failed).map(\.runID))
+        recent.suffix(count).filter(\.failed).compactMap(\.runID)
     }
 
     // MARK: persistence
@@ -68,7 +69,7 @@ struct JobTracker: Sendable {
             "consecutive_failures": .int(consecutiveFailures),
             "failing": failing.map(JSONValue.bool) ?? .null,
             "flapping": .bool(flapping),
-            "recent": .array(recent.map { [.int(Int($0.runID)), .int(Int($0.at)), .bool($0.failed)] }),
+            "recent": .array(recent.map { [$0.runID.map { .int(Int($0)) } ?? .null, .int(Int($0.at)), .bool($0.failed)] }),
         ]
     }
 
@@ -78,9 +79,9 @@ struct JobTracker: Sendable {
         failing = json["failing"]?.boolValue
         flapping = json["flapping"]?.boolValue ?? false
         recent = (json["recent"]?.arrayValue ?? []).compactMap { item in
-            guard let parts = item.arrayValue, parts.count == 3, let id = parts[0].intValue, let at = parts[1].intValue,
+            guard let parts = item.arrayValue, parts.count == 3, let at = parts[1].intValue,
                   let failed = parts[2].boolValue else { return nil }
-            return Entry(runID: Int64(id), at: Int64(at), failed: failed)
+            return Entry(runID: parts[0].intValue.map(Int64.init), at: Int64(at), failed: failed)
         }.suffix(self.capacity).map { $0 }
     }
 }

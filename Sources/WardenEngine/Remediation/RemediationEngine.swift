@@ -17,6 +17,10 @@ import WardenPluginKit
 /// remediation under way finishes, is verified and audited, and nothing else starts on its
 /// rule or target meanwhile.
 public actor RemediationEngine {
+    /// The engine reads and writes SQLite synchronously inside its decisions (so a decision
+    /// is atomic); its own queue keeps that blocking off the cooperative pool.
+    private nonisolated let queue = DispatchSerialExecutor(label: "warden.remediation")
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { queue.asUnownedSerialExecutor() }
     private var config: WardenConfig
     private var registry: PluginRegistry
     private let executor: PluginExecutor
@@ -175,8 +179,10 @@ public actor RemediationEngine {
 
     // MARK: observing runs
 
-    /// Feeds committed runs, in order. Skipped and interrupted runs say nothing about health.
-    public func observe(_ runs: [StoredRun]) {
+    /// Feeds recorded runs, in order: committed ones with their ids, and while the database
+    /// refuses writes, buffered ones without (rules keep evaluating; a remediation still needs
+    /// its audit row written). Skipped and interrupted runs say nothing about health.
+    public func observe(_ runs: [ObservedRun]) {
         flushPendingAudit()
         for stored in runs where stored.record.status == .ok || stored.record.status.isFailure {
             guard let job = jobs[stored.record.job] else { continue }
@@ -187,7 +193,7 @@ public actor RemediationEngine {
     }
 
     @discardableResult
-    private func track(_ stored: StoredRun, job: JobDefinition) -> Bool? {
+    private func track(_ stored: ObservedRun, job: JobDefinition) -> Bool? {
         var tracker = trackers[job.name] ?? JobTracker(configHash: job.configHash, capacity: capacity(for: job.name))
         let previous = tracker.record(
             runID: stored.id, at: stored.record.finishedAt, failed: stored.record.status.isFailure,
@@ -200,7 +206,7 @@ public actor RemediationEngine {
         return previous
     }
 
-    private func evaluateRules(for job: JobDefinition, run: StoredRun, previouslyFailing: Bool?) {
+    private func evaluateRules(for job: JobDefinition, run: ObservedRun, previouslyFailing: Bool?) {
         guard let tracker = trackers[job.name] else { return }
         for rule in config.rules where rule.applies(to: job.name) {
             guard var state = ruleStates[rule.name] else { continue }
@@ -223,7 +229,7 @@ public actor RemediationEngine {
         var runs: [Int64]
     }
 
-    static func match(_ trigger: RuleTrigger, tracker: JobTracker, run: StoredRun, previouslyFailing: Bool?, now: Date) -> TriggerMatch? {
+    static func match(_ trigger: RuleTrigger, tracker: JobTracker, run: ObservedRun, previouslyFailing: Bool?, now: Date) -> TriggerMatch? {
         switch trigger {
         case .consecutiveFailures(let count):
             guard tracker.consecutiveFailures >= count else { return nil }
@@ -232,21 +238,21 @@ public actor RemediationEngine {
             let window = tracker.recent.suffix(runs)
             let failed = window.filter(\.failed)
             guard failed.count >= failures else { return nil }
-            return TriggerMatch(description: "\(failed.count) failures within the last \(window.count) runs (rule: \(failures) within \(runs))", runs: failed.map(\.runID))
+            return TriggerMatch(description: "\(failed.count) failures within the last \(window.count) runs (rule: \(failures) within \(runs))", runs: failed.compactMap(\.runID))
         case .failuresWithinTime(let failures, let window):
             let start = now.epochMilliseconds - window.milliseconds
             let failed = tracker.recent.filter { $0.failed && $0.at >= start }
             guard failed.count >= failures else { return nil }
-            return TriggerMatch(description: "\(failed.count) failures within \(window.wardenFormatted) (rule: \(failures) within \(window.wardenFormatted))", runs: failed.map(\.runID))
+            return TriggerMatch(description: "\(failed.count) failures within \(window.wardenFormatted) (rule: \(failures) within \(window.wardenFormatted))", runs: failed.compactMap(\.runID))
         case .becameFailing:
             guard previouslyFailing != true else { return nil }
-            return TriggerMatch(description: "the job went from \(previouslyFailing == nil ? "unknown" : "passing") to failing", runs: [run.id])
+            return TriggerMatch(description: "the job went from \(previouslyFailing == nil ? "unknown" : "passing") to failing", runs: [run.id].compactMap { $0 })
         }
     }
 
     // MARK: deciding
 
-    private func decide(_ rule: RuleDefinition, job: JobDefinition, run: StoredRun, match: TriggerMatch) {
+    private func decide(_ rule: RuleDefinition, job: JobDefinition, run: ObservedRun, match: TriggerMatch) {
         guard var state = ruleStates[rule.name], !state.inProgress else { return }
         let now = clock.now()
         let guards: Guards
@@ -430,7 +436,7 @@ public actor RemediationEngine {
         return "budget exhausted: \(used) of \(budget.description) used"
     }
 
-    private func targetKey(_ rule: RuleDefinition, job: JobDefinition, run: StoredRun) -> String {
+    private func targetKey(_ rule: RuleDefinition, job: JobDefinition, run: ObservedRun) -> String {
         guard let template = rule.targetKey else { return "rule:" + rule.name }
         let context = TemplateContext(jobName: job.name, jobParams: job.parameters, ruleName: rule.name, run: (run.id, run.record.result))
         switch Template.render(.string(template), context) {
@@ -441,7 +447,7 @@ public actor RemediationEngine {
 
     // MARK: remediating
 
-    private func remediate(_ rule: RuleDefinition, job: JobDefinition, run: StoredRun, record initial: RemediationRecord, level start: Int, target: String) async {
+    private func remediate(_ rule: RuleDefinition, job: JobDefinition, run: ObservedRun, record initial: RemediationRecord, level start: Int, target: String) async {
         defer {
             busyTargets.remove(target)
             ruleStates[rule.name]?.inProgress = false
@@ -538,7 +544,7 @@ public actor RemediationEngine {
             let check = await loop.run(job, plugin: registry.lookup(job.plugin)!, trigger: .verification(of: record.id ?? 0),
                                        scheduledAt: clock.now(), nextTick: nil, logger: logger)
             let checkID = save { try $0.insert([check]).first } ?? nil
-            if let checkID { track(StoredRun(id: checkID, record: check), job: job) }
+            if let checkID { track(ObservedRun(id: checkID, record: check), job: job) }
             let passed = check.status == .ok
             record.verificationRunID = checkID
             record.verification = passed ? .passed : .failed

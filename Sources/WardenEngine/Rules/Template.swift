@@ -9,9 +9,10 @@ public struct TemplateContext: Sendable {
     public var jobParams: JSONObject
     public var ruleName: String
     /// The triggering run; nil when rendering at load time, where only `job.*` is known.
-    public var run: (id: Int64, result: PluginResult)?
+    /// The id is nil for a run observed while the database refused writes.
+    public var run: (id: Int64?, result: PluginResult)?
 
-    public init(jobName: String, jobParams: JSONObject, ruleName: String, run: (id: Int64, result: PluginResult)?) {
+    public init(jobName: String, jobParams: JSONObject, ruleName: String, run: (id: Int64?, result: PluginResult)?) {
         self.jobName = jobName
         self.jobParams = jobParams
         self.ruleName = ruleName
@@ -121,7 +122,7 @@ public enum Template {
         case ("rule", "name"): return .string(context.ruleName)
         case ("job", let second?) where second.hasPrefix("params"):
             return walk(.object(context.jobParams), reference.dropFirst("job.params".count))
-        case ("run", "id"): return context.run.map { .int(Int($0.id)) }
+        case ("run", "id"): return context.run.map { $0.id.map { .int(Int($0)) } ?? .null }
         case ("run", "message"): return context.run.map { .string($0.result.message) }
         case ("run", "error"): return context.run.flatMap { $0.result.error.map(JSONValue.string) }
         case ("run", let second?) where second.hasPrefix("data"):

@@ -22,6 +22,22 @@ public struct HistoryQuery: Sendable {
 }
 
 /// A run as read back from the store.
+/// A run as the rules and the journal see it when the writer has dealt with it: with its id
+/// once committed, without while the database refuses writes and the run waits in memory.
+public struct ObservedRun: Sendable {
+    public var id: Int64?
+    public var record: RunRecord
+
+    public init(id: Int64?, record: RunRecord) {
+        self.id = id
+        self.record = record
+    }
+
+    public init(_ stored: StoredRun) {
+        self.init(id: stored.id, record: stored.record)
+    }
+}
+
 public struct StoredRun: Sendable {
     public var id: Int64
     public var record: RunRecord

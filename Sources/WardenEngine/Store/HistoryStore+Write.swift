@@ -6,10 +6,16 @@ extension HistoryStore {
     /// Writes runs (with their attempts and the job-state update) in one transaction:
     /// one commit per batch is what lets thousands of results a second reach the disk.
     /// Returns the new run ids, in order.
+    /// A `gap` (runs the writer had to drop) is recorded in the same transaction.
     @discardableResult
-    public func insert(_ runs: [RunRecord]) throws -> [Int64] {
-        guard !runs.isEmpty else { return [] }
+    public func insert(_ runs: [RunRecord], gap: HistoryGap? = nil) throws -> [Int64] {
+        guard !runs.isEmpty || gap != nil else { return [] }
         return try writer.write { db in
+            if let gap {
+                try db.execute(sql: """
+                    INSERT INTO history_gaps (first_at, last_at, dropped, reason, recorded_at) VALUES (?, ?, ?, ?, ?)
+                    """, arguments: [gap.firstAt.epochMilliseconds, gap.lastAt.epochMilliseconds, gap.dropped, gap.reason, Date().epochMilliseconds])
+            }
             var ids: [Int64] = []
             ids.reserveCapacity(runs.count)
             let insertRun = try db.cachedStatement(sql: """

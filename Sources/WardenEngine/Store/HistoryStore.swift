@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 import WardenPluginKit
 
 /// The SQLite history: runs, their attempts, and each job's current state.
@@ -27,30 +28,41 @@ public final class HistoryStore: Sendable {
     }
 
     public let path: String
-    let writer: any DatabaseWriter
+    /// Swapped only when the write-ahead log vanished and the pool was reopened.
+    private let connection: Mutex<any DatabaseWriter>
+    /// The `-wal` file the daemon's pool writes to (device and inode), nil for readers.
+    private let walIdentity: Mutex<FileIdentity?>
+    private let reopen: (@Sendable () throws -> any DatabaseWriter)?
+    var writer: any DatabaseWriter { connection.withLock { $0 } }
     public var reader: any DatabaseReader { writer }
 
-    private init(path: String, writer: any DatabaseWriter) {
+    private init(path: String, writer: any DatabaseWriter, reopen: (@Sendable () throws -> any DatabaseWriter)? = nil) {
         self.path = path
-        self.writer = writer
+        self.connection = Mutex(writer)
+        self.reopen = reopen
+        self.walIdentity = Mutex(reopen == nil ? nil : FileIdentity(path: path + "-wal"))
     }
 
     /// Opens (creating if needed, mode 0600) and migrates the database the daemon writes.
     public static func openForWriting(path: String, sync: DatabaseSync = .normal, busyTimeout: TimeInterval = 10) throws(OpenError) -> HistoryStore {
         do {
             try createPrivately(path)
-            var configuration = Configuration()
-            configuration.busyMode = .timeout(busyTimeout)
-            configuration.label = "warden-history"
-            let pool = try DatabasePool(path: path, configuration: configuration)
-            // DatabasePool sets synchronous=NORMAL on its writer after `prepareDatabase`,
-            // so the chosen level is applied here, once the pool exists.
-            try pool.writeWithoutTransaction { db in
-                try db.execute(sql: "PRAGMA synchronous = \(sync == .full ? "FULL" : "NORMAL")")
+            let open: @Sendable () throws -> any DatabaseWriter = {
+                var configuration = Configuration()
+                configuration.busyMode = .timeout(busyTimeout)
+                configuration.label = "warden-history"
+                let pool = try DatabasePool(path: path, configuration: configuration)
+                // DatabasePool sets synchronous=NORMAL on its writer after `prepareDatabase`,
+                // so the chosen level is applied here, once the pool exists.
+                try pool.writeWithoutTransaction { db in
+                    try db.execute(sql: "PRAGMA synchronous = \(sync == .full ? "FULL" : "NORMAL")")
+                }
+                return pool
             }
+            let pool = try open()
             try checkNotNewer(pool, path: path)
             try Migrations.migrator.migrate(pool)
-            return HistoryStore(path: path, writer: pool)
+            return HistoryStore(path: path, writer: pool, reopen: open)
         } catch let error as OpenError {
             throw error
         } catch {
@@ -108,8 +120,39 @@ public final class HistoryStore: Sendable {
     }
 
     public static func describe(_ error: any Error) -> String {
-        if let error = error as? DatabaseError { return error.message ?? error.description }
+        if let error = error as? DatabaseError {
+            let message = error.message ?? error.description
+            // What a reader sees after someone deleted the -wal file under a running daemon.
+            if error.resultCode == .SQLITE_IOERR {
+                return message + " (if the database's -wal file was deleted, the daemon recreates it at its next write: retry in a few seconds)"
+            }
+            return message
+        }
         return String(describing: error)
+    }
+
+    /// Whether the daemon's `-wal` file is no longer the one its pool writes to (deleted or
+    /// replaced by hand). Then the frames still in the open, unlinked log are checkpointed
+    /// into the database file, the pool is reopened (making a new log), and readers work
+    /// again. Returns true when it reopened. A stat per call: the writer calls it per batch.
+    public func reopenIfWALReplaced() throws -> Bool {
+        guard let reopen else { return false }
+        let current = FileIdentity(path: path + "-wal")
+        let recorded: FileIdentity? = walIdentity.withLock { recorded in
+            defer { if recorded == nil { recorded = current } }
+            return recorded
+        }
+        guard let recorded, recorded != current else { return false }
+        let old = writer
+        // TRUNCATE also resets the -shm index that still describes the vanished log.
+        _ = try? old.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+        try? old.close()
+        let fresh = try reopen()
+        // The new pool recreates the log at its first write.
+        try fresh.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA user_version") }
+        connection.withLock { $0 = fresh }
+        walIdentity.withLock { $0 = FileIdentity(path: path + "-wal") }
+        return true
     }
 
     /// Checkpoints the WAL into the main file (so a copied `history.db` is complete on its
@@ -121,6 +164,19 @@ public final class HistoryStore: Sendable {
             }
         }
         try writer.close()
+    }
+}
+
+/// Device and inode: which file a path names right now.
+struct FileIdentity: Equatable, Sendable {
+    var device: UInt64
+    var inode: UInt64
+
+    init?(path: String) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
     }
 }
 

@@ -1,172 +1,362 @@
 import Foundation
 import Logging
 import Synchronization
+import WardenPluginKit
 
-/// The daemon's one writer: runs are handed over without touching SQLite on the caller's
-/// path, and a background task commits whatever has accumulated in one transaction (group
-/// commit). The queue is bounded: when the disk falls behind, callers wait instead of the
-/// daemon growing without limit or dropping results.
+/// The daemon's one writer. Runs are handed over without touching SQLite on the caller's
+/// path (`record` never waits), and a background task commits whatever has accumulated in
+/// one transaction (group commit), on a Dispatch thread.
+///
+/// When the database refuses writes (read-only, full, locked), the runs stay in a buffer
+/// bounded by `Bound` and the commit is retried, with back-off, until it succeeds. Meanwhile
+/// each run is handed to `onObserve` without an id, so failures are still logged and rules
+/// still evaluate. Only past the bound are runs dropped, oldest first: each drop is counted,
+/// logged at error level, kept in `health` (for `STATUS=`), and the stretch is written to
+/// `history_gaps` by the first commit that succeeds.
 public final class HistoryWriter: Sendable {
-    public static let defaultCapacity = 16_384
-    static let maximumBatch = 2_048
+    /// What the buffer holds at most (docs/operations.md).
+    public struct Bound: Sendable {
+        public var runs: Int
+        public var bytes: Int
 
-    private enum Item: Sendable {
-        case run(RunRecord)
-        case flush(CheckedContinuation<Void, Never>)
+        public init(runs: Int, bytes: Int) {
+            self.runs = max(1, runs)
+            self.bytes = max(1, bytes)
+        }
+
+        /// About 30 minutes of 200 jobs at 5 s, within 64 MiB.
+        public static let standard = Bound(runs: 16_384, bytes: 64 << 20)
+    }
+
+    /// For `STATUS=` and tests.
+    public struct Health: Sendable, Equatable {
+        /// Since when commits fail; nil while they succeed.
+        public var failingSince: Date?
+        public var lastError: String?
+        /// Runs waiting to be committed.
+        public var buffered: Int
+        /// Runs dropped since the daemon started.
+        public var dropped: Int
+    }
+
+    static let maximumBatch = 2_048
+    static let firstRetry = Duration.milliseconds(250)
+    static let longestRetry = Duration.seconds(5)
+
+    private struct Pending: Sendable {
+        var sequence: Int64
+        var run: RunRecord
+        var bytes: Int
+        /// Already handed to `onObserve` (without an id) while writes failed.
+        var observed: Bool
     }
 
     private struct State: ~Copyable {
-        var items: [Item] = []
-        var pendingRuns = 0
+        var pending: [Pending] = []
+        /// The first `inFlight` pending runs are being committed: they are never dropped.
+        var inFlight = 0
+        var bytes = 0
+        var nextSequence: Int64 = 1
+        var flushWaiters: [(sequence: Int64, continuation: CheckedContinuation<Void, Never>)] = []
         var consumer: CheckedContinuation<Void, Never>?
-        var blockedProducers: [CheckedContinuation<Void, Never>] = []
         var closed = false
-        /// The background task has ended: nothing queued will be written by it any more.
+        var closeDeadline: ContinuousClock.Instant?
         var finished = false
+        var failingSince: Date?
+        var lastError: String?
+        var lastFailureLog: ContinuousClock.Instant?
+        var dropped = 0
+        /// Drops not yet written to `history_gaps`.
+        var gap: HistoryGap?
+
+        /// Every run up to this sequence is committed or dropped.
+        var settledThrough: Int64 { (pending.first?.sequence ?? nextSequence) - 1 }
     }
 
     private let store: HistoryStore
     private let logger: Logger
-    private let capacity: Int
+    private let bound: Bound
+    private let closeTimeout: Duration
     private let state = Mutex(State())
     private let loop = Mutex<Task<Void, Never>?>(nil)
-    /// Called after each committed batch with the runs and their ids (tests, issue 4's rules).
-    private let onCommit: (@Sendable ([StoredRun]) -> Void)?
+    /// Each run once, in order: at its commit (with its id), or earlier without one while
+    /// commits fail. Called under the writer's lock to keep that order: it must not block.
+    private let onObserve: (@Sendable ([ObservedRun]) -> Void)?
 
-    public init(store: HistoryStore, logger: Logger, capacity: Int = HistoryWriter.defaultCapacity, onCommit: (@Sendable ([StoredRun]) -> Void)? = nil) {
+    public init(
+        store: HistoryStore, logger: Logger, bound: Bound = .standard, closeTimeout: Duration = .seconds(10),
+        onObserve: (@Sendable ([ObservedRun]) -> Void)? = nil
+    ) {
         self.store = store
         self.logger = logger
-        self.capacity = max(1, capacity)
-        self.onCommit = onCommit
+        self.bound = bound
+        self.closeTimeout = closeTimeout
+        self.onObserve = onObserve
+    }
+
+    /// Starts the background commits; `close()` ends them. Not in `init`: the writer's
+    /// owner decides when the task exists.
+    public func start() {
         let task = Task { [self] in await self.run() }
         loop.withLock { $0 = task }
     }
 
-    /// Queues a run for the next commit; waits only while the queue is full.
-    public func record(_ run: RunRecord) async {
-        enum Outcome { case queued(CheckedContinuation<Void, Never>?), full, finished }
-        while true {
-            let outcome: Outcome = state.withLock { state in
-                if state.finished { return .finished }
-                guard state.pendingRuns < capacity || state.closed else { return .full }
-                state.items.append(.run(run))
-                state.pendingRuns += 1
-                defer { state.consumer = nil }
-                return .queued(state.consumer)
-            }
-            switch outcome {
-            case .queued(let wake):
-                wake?.resume()
-                return
-            case .finished:
-                // Too late for the background task: write it here rather than lose it.
-                await commit([run])
-                return
-            case .full:
-                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                    let ready: Bool = state.withLock { state in
-                        if state.pendingRuns < capacity || state.finished { return true }
-                        state.blockedProducers.append(continuation)
-                        return false
-                    }
-                    if ready { continuation.resume() }
-                }
-            }
-        }
+    public var health: Health {
+        state.withLock { Health(failingSince: $0.failingSince, lastError: $0.lastError, buffered: $0.pending.count, dropped: $0.dropped) }
     }
 
-    /// Returns once every run recorded before the call is committed.
+    /// Queues a run for the next commit. Never waits: past the bound the oldest run goes.
+    public func record(_ run: RunRecord) {
+        let bytes = run.approximateBytes
+        let (wake, dropped, finished): (CheckedContinuation<Void, Never>?, [Pending], Bool) = state.withLock { state in
+            if state.finished { return (nil, [], true) }
+            let failing = state.failingSince != nil
+            if failing { onObserve?([ObservedRun(id: nil, record: run)]) }
+            state.pending.append(Pending(sequence: state.nextSequence, run: run, bytes: bytes, observed: failing))
+            state.nextSequence += 1
+            state.bytes += bytes
+            let dropped = dropOverflow(&state)
+            defer { state.consumer = nil }
+            return (state.consumer, dropped, false)
+        }
+        if finished {
+            // After close (nothing should record then): said, not silently lost.
+            logger.error("a run was recorded after the history writer closed and is not stored", metadata: [
+                "job": .string(run.job), "message_id": .string(MessageID.historyRunsDropped),
+            ])
+            return
+        }
+        logDrops(dropped)
+        wake?.resume()
+    }
+
+    /// Returns once every run recorded before the call is committed (or dropped).
     public func flush() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let (wake, finished): (CheckedContinuation<Void, Never>?, Bool) = state.withLock { state in
-                if state.finished { return (nil, true) }
-                state.items.append(.flush(continuation))
+            let (settled, wake): (Bool, CheckedContinuation<Void, Never>?) = state.withLock { state in
+                let target = state.nextSequence - 1
+                if state.finished || state.settledThrough >= target { return (true, nil) }
+                state.flushWaiters.append((target, continuation))
                 defer { state.consumer = nil }
-                return (state.consumer, false)
+                return (false, state.consumer)
             }
-            if finished { continuation.resume() }
+            if settled { continuation.resume() }
             wake?.resume()
         }
     }
 
-    /// Commits everything queued and stops the background task.
+    /// Commits everything queued and stops. While the database refuses writes it keeps
+    /// trying for `closeTimeout`; what is still unwritten then is counted and logged.
     public func close() async {
         let wake: CheckedContinuation<Void, Never>? = state.withLock { state in
             state.closed = true
+            state.closeDeadline = .now + closeTimeout
             defer { state.consumer = nil }
             return state.consumer
         }
         wake?.resume()
-        await loop.withLock { $0 }?.value
+        if let task = loop.withLock({ $0 }) {
+            await task.value
+        } else {
+            await run()
+        }
     }
+
+    // MARK: the loop
 
     private func run() async {
+        var delay = Self.firstRetry
         while let batch = await nextBatch() {
-            let runs = batch.compactMap { item -> RunRecord? in
-                if case .run(let run) = item { return run }
-                return nil
-            }
-            if !runs.isEmpty { await commit(runs) }
-            for item in batch {
-                if case .flush(let continuation) = item { continuation.resume() }
-            }
-        }
-    }
-
-    private func commit(_ runs: [RunRecord]) async {
-        // A failed commit is retried a few times (a long-running reader holding a lock, a
-        // full disk being cleared); the runs stay in memory meanwhile.
-        for attempt in 1...5 {
+            let gap = state.withLock { $0.gap }
+            let runs = batch.map(\.run)
+            let store = self.store
             do {
-                let ids = try store.insert(runs)
-                if let onCommit { onCommit(zip(ids, runs).map { StoredRun(id: $0, record: $1) }) }
-                return
+                let (reopened, ids) = try await BlockingWork.run { (try store.reopenIfWALReplaced(), try store.insert(runs, gap: gap)) }
+                if reopened {
+                    logger.error("the database's write-ahead log (\(store.path)-wal) was deleted or replaced; its frames were checkpointed into the database and the connection reopened", metadata: [
+                        "message_id": .string(MessageID.historyWALReopened),
+                    ])
+                }
+                committed(batch, ids: ids, gap: gap)
+                delay = Self.firstRetry
             } catch {
-                logger.error("history write failed", metadata: [
-                    "attempt": "\(attempt)", "runs": "\(runs.count)", "error": "\(HistoryStore.describe(error))",
-                ])
-                try? await Task.sleep(for: .milliseconds(200 * attempt))
+                if failed(error) { break }
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, Self.longestRetry)
             }
         }
-        logger.critical("history write failed 5 times; \(runs.count) runs were not stored")
+        let waiters: [CheckedContinuation<Void, Never>] = state.withLock { state in
+            state.finished = true
+            defer { state.flushWaiters = [] }
+            return state.flushWaiters.map(\.continuation)
+        }
+        waiters.forEach { $0.resume() }
     }
 
-    /// Up to `maximumBatch` items, waiting while there are none; nil once closed and empty.
-    private func nextBatch() async -> [Item]? {
-        enum Take { case batch([Item], wake: [CheckedContinuation<Void, Never>]), done([CheckedContinuation<Void, Never>]), empty }
+    /// The next runs to commit, marked in flight; waits while there are none; nil once closed
+    /// and empty.
+    private func nextBatch() async -> [Pending]? {
         while true {
-            let take: Take = state.withLock { state in
-                if state.items.isEmpty {
-                    guard state.closed else { return .empty }
-                    // Decided under the lock: from here on `record` writes for itself.
-                    state.finished = true
-                    defer { state.blockedProducers = [] }
-                    return .done(state.blockedProducers)
-                }
-                let count = min(state.items.count, Self.maximumBatch)
-                let batch = Array(state.items.prefix(count))
-                state.items.removeFirst(count)
-                state.pendingRuns -= batch.reduce(0) { if case .run = $1 { return $0 + 1 } else { return $0 } }
-                defer { state.blockedProducers = [] }
-                return .batch(batch, wake: state.blockedProducers)
+            let batch: [Pending]?? = state.withLock { state in
+                if state.pending.isEmpty { return state.closed ? .some(nil) : nil }
+                state.inFlight = min(state.pending.count, Self.maximumBatch)
+                return .some(Array(state.pending.prefix(state.inFlight)))
             }
-            switch take {
-            case .batch(let batch, let producers):
-                producers.forEach { $0.resume() }
-                return batch
-            case .done(let producers):
-                producers.forEach { $0.resume() }
-                return nil
-            case .empty:
-                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                    let ready: Bool = state.withLock { state in
-                        if !state.items.isEmpty || state.closed { return true }
-                        state.consumer = continuation
-                        return false
-                    }
-                    if ready { continuation.resume() }
+            if let batch { return batch }
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let ready: Bool = state.withLock { state in
+                    if !state.pending.isEmpty || state.closed { return true }
+                    state.consumer = continuation
+                    return false
                 }
+                if ready { continuation.resume() }
             }
+        }
+    }
+
+    private func committed(_ batch: [Pending], ids: [Int64], gap: HistoryGap?) {
+        let (recovered, waiters): (Health?, [CheckedContinuation<Void, Never>]) = state.withLock { state in
+            state.pending.removeFirst(batch.count)
+            state.inFlight = 0
+            state.bytes -= batch.reduce(0) { $0 + $1.bytes }
+            if let gap { state.gap = state.gap?.subtracting(gap) }
+            let unseen = zip(ids, batch).filter { !$0.1.observed }.map { ObservedRun(id: $0.0, record: $0.1.run) }
+            if !unseen.isEmpty { onObserve?(unseen) }
+            var recovered: Health?
+            if let since = state.failingSince {
+                recovered = Health(failingSince: since, lastError: state.lastError, buffered: state.pending.count, dropped: state.dropped)
+                state.failingSince = nil
+                state.lastFailureLog = nil
+            }
+            return (recovered, settledWaiters(&state))
+        }
+        waiters.forEach { $0.resume() }
+        if let gap {
+            logger.error("history gap recorded: \(gap.dropped) runs were dropped while the database refused writes", metadata: [
+                "dropped": "\(gap.dropped)", "reason": .string(gap.reason), "message_id": .string(MessageID.historyRunsDropped),
+            ])
+        }
+        if let recovered, let since = recovered.failingSince {
+            logger.notice("history writes succeed again after \(Int(Date().timeIntervalSince(since)))s; \(recovered.buffered) buffered runs left to write", metadata: [
+                "message_id": .string(MessageID.historyWriteRecovered), "dropped_total": "\(recovered.dropped)",
+            ])
+        }
+    }
+
+    /// Handles a failed commit; returns true when the writer gives up (closing, past its
+    /// deadline), having counted and logged what it could not write.
+    private func failed(_ error: any Error) -> Bool {
+        let description = HistoryStore.describe(error)
+        let now = ContinuousClock.now
+        let (log, first, buffered, givenUp, waiters): (Bool, Bool, Int, [Pending], [CheckedContinuation<Void, Never>]) = state.withLock { state in
+            state.inFlight = 0
+            state.lastError = description
+            let first = state.failingSince == nil
+            if first { state.failingSince = Date() }
+            // From now on the rules see runs as they come, not when they commit.
+            var unseen: [ObservedRun] = []
+            for index in state.pending.indices where !state.pending[index].observed {
+                state.pending[index].observed = true
+                unseen.append(ObservedRun(id: nil, record: state.pending[index].run))
+            }
+            if !unseen.isEmpty { onObserve?(unseen) }
+            let log = state.lastFailureLog.map { now - $0 >= .seconds(30) } ?? true
+            if log { state.lastFailureLog = now }
+            var givenUp: [Pending] = []
+            if let deadline = state.closeDeadline, now >= deadline {
+                givenUp = state.pending
+                state.pending = []
+                state.bytes = 0
+                state.dropped += givenUp.count
+            }
+            return (log, first, state.pending.count, givenUp, givenUp.isEmpty ? [] : settledWaiters(&state))
+        }
+        if !givenUp.isEmpty {
+            waiters.forEach { $0.resume() }
+            logger.critical("\(givenUp.count) runs could not be stored before shutdown: \(description)", metadata: [
+                "dropped": "\(givenUp.count)", "message_id": .string(MessageID.historyRunsDropped),
+            ])
+            return true
+        }
+        if log {
+            logger.error("\(first ? "history write failed" : "history writes still failing"): \(description); \(buffered) runs buffered in memory (bound: \(bound.runs) runs, \(bound.bytes >> 20) MiB), retrying", metadata: [
+                "message_id": .string(MessageID.historyWriteFailing), "buffered": "\(buffered)",
+            ])
+        }
+        return false
+    }
+
+    /// Past the bound: drops the oldest runs not being committed, and counts them.
+    private func dropOverflow(_ state: inout State) -> [Pending] {
+        var dropped: [Pending] = []
+        while (state.pending.count > bound.runs || state.bytes > bound.bytes) && state.pending.count > state.inFlight {
+            let run = state.pending.remove(at: state.inFlight)
+            state.bytes -= run.bytes
+            dropped.append(run)
+        }
+        guard !dropped.isEmpty else { return [] }
+        state.dropped += dropped.count
+        let reason = state.lastError.map { "the database refused writes: \($0)" } ?? "the write buffer was full"
+        for run in dropped {
+            state.gap = (state.gap ?? HistoryGap(firstAt: run.run.scheduledAt, lastAt: run.run.scheduledAt, dropped: 0, reason: reason)).adding(run.run.scheduledAt)
+        }
+        // A dropped run the rules have not seen yet is still shown to them.
+        let unseen = dropped.filter { !$0.observed }.map { ObservedRun(id: nil, record: $0.run) }
+        if !unseen.isEmpty { onObserve?(unseen) }
+        _ = settledWaiters(&state).map { $0.resume() }
+        return dropped
+    }
+
+    private func logDrops(_ dropped: [Pending]) {
+        guard !dropped.isEmpty else { return }
+        let (total, stretch) = state.withLock { ($0.dropped, $0.gap?.dropped ?? dropped.count) }
+        // The first drop of a stretch, then one line per 1,000: the count is in STATUS= anyway.
+        guard stretch == dropped.count || stretch / 1_000 != (stretch - dropped.count) / 1_000 else { return }
+        logger.error("history buffer full (\(bound.runs) runs or \(bound.bytes >> 20) MiB): dropping the oldest runs; \(stretch) dropped in this stretch, \(total) since start", metadata: [
+            "job": .string(dropped[0].run.job), "dropped_total": "\(total)", "message_id": .string(MessageID.historyRunsDropped),
+        ])
+    }
+
+    private func settledWaiters(_ state: inout State) -> [CheckedContinuation<Void, Never>] {
+        let settled = state.settledThrough
+        let ready = state.flushWaiters.filter { $0.sequence <= settled }.map(\.continuation)
+        state.flushWaiters.removeAll { $0.sequence <= settled }
+        return ready
+    }
+}
+
+/// A stretch of dropped runs, written to `history_gaps`.
+public struct HistoryGap: Sendable, Equatable {
+    public var firstAt: Date
+    public var lastAt: Date
+    public var dropped: Int
+    public var reason: String
+
+    func adding(_ scheduledAt: Date) -> HistoryGap {
+        HistoryGap(firstAt: min(firstAt, scheduledAt), lastAt: max(lastAt, scheduledAt), dropped: dropped + 1, reason: reason)
+    }
+
+    /// What is left to record after `written` was: drops that happened during its commit.
+    func subtracting(_ written: HistoryGap) -> HistoryGap? {
+        dropped > written.dropped ? HistoryGap(firstAt: written.lastAt, lastAt: lastAt, dropped: dropped - written.dropped, reason: reason) : nil
+    }
+}
+
+extension RunRecord {
+    /// What a buffered run costs in memory, roughly: the bound counts it.
+    var approximateBytes: Int {
+        256 + job.utf8.count + plugin.utf8.count + message.utf8.count + (error?.utf8.count ?? 0) + data.approximateBytes
+            + attempts.reduce(0) { $0 + 96 + $1.message.utf8.count + ($1.error?.utf8.count ?? 0) }
+    }
+}
+
+extension JSONValue {
+    var approximateBytes: Int {
+        switch self {
+        case .null, .bool, .int, .double: return 16
+        case .string(let text): return 16 + text.utf8.count
+        case .array(let items): return items.reduce(32) { $0 + $1.approximateBytes }
+        case .object(let members): return members.reduce(48) { $0 + 16 + $1.key.utf8.count + $1.value.approximateBytes }
         }
     }
 }

@@ -14,6 +14,14 @@ public enum MessageID {
     public static let guardStateUnavailable = "c4f0f7f2b6a94d0e9e51d7a3a0b8e1d2"
     /// A second daemon refused: the database is already in use.
     public static let databaseInUse = "5b2e8f0c41d34a7f9c6d2e1b7a9f3c40"
+    /// History writes are failing; runs are buffered in memory until they succeed.
+    public static let historyWriteFailing = "0d9c7e2a5b8f4e61a3c2d4f6b8e0a1c3"
+    /// History writes succeed again after a failure (with how many runs were buffered).
+    public static let historyWriteRecovered = "7a1e3c5b9d2f4a68b0c4e6d8f1a3b5c7"
+    /// Runs were dropped: the write buffer was past its bound while the database refused writes.
+    public static let historyRunsDropped = "e4b6d8f0a2c44e86a8c0e2f4b6d8a0c2"
+    /// The database's write-ahead log vanished or was replaced; the daemon reopened it.
+    public static let historyWALReopened = "3f5a7c9e1b3d4f50a2c4e6f8b0d2f4a6"
 
     /// For `docs/operations.md` and `warden --help`: name and id.
     public static let all: [(event: String, id: String)] = [
@@ -21,5 +29,7 @@ public enum MessageID {
         ("remediation finished", remediationFinished), ("remediation suppressed", remediationSuppressed),
         ("budget exhausted", budgetExhausted), ("reload done", reloadDone), ("reload failed", reloadFailed),
         ("guard state unavailable", guardStateUnavailable), ("database in use", databaseInUse),
+        ("history write failing", historyWriteFailing), ("history write recovered", historyWriteRecovered),
+        ("history runs dropped", historyRunsDropped), ("history WAL reopened", historyWALReopened),
     ]
 }
