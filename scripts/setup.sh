@@ -12,7 +12,8 @@ packages=(
   procps              # ps/pgrep for process checks
   systemd             # the unit tests: systemd as PID 1 of a test namespace, journald, systemd-analyze
   dbus                # the test namespace's system bus
-  util-linux          # unshare/nsenter for that namespace
+  util-linux          # unshare/nsenter for that namespace; losetup/mount for the storage-fault tests
+  e2fsprogs           # storage-fault tests: mkfs.ext4 for a small loop filesystem, chattr +i for a read-only database
   dpkg-dev            # `make deb` (dpkg-deb, dpkg --print-architecture)
   prometheus          # prom.query tests run a real Prometheus on loopback
   openssl             # tls_cert tests make a certificate and serve it with s_server

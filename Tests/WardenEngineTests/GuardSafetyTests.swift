@@ -2,43 +2,8 @@ import Foundation
 import Synchronization
 import Testing
 import WardenPluginKit
+import WardenTestSupport
 @testable import WardenEngine
-
-/// Another process holding a lock on a SQLite file (python3's sqlite3), until stopped.
-final class SQLiteLockHolder {
-    private let process = Process()
-
-    /// `statements` run in one connection after `BEGIN EXCLUSIVE` (or before it with `beginExclusive: false`).
-    init(path: String, statements: [String] = [], beginExclusive: Bool = true) throws {
-        let script = """
-            import sqlite3, sys, time
-            c = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)
-            \(beginExclusive ? "c.execute('BEGIN EXCLUSIVE')" : "pass")
-            for statement in sys.argv[2:]:
-                c.execute(statement)
-            print('locked', flush=True)
-            time.sleep(3600)
-            """
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, path] + statements
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let line = pipe.fileHandleForReading.availableData
-        guard String(decoding: line, as: UTF8.self).contains("locked") else {
-            process.terminate()
-            throw TestFailure("the lock holder did not take the lock")
-        }
-    }
-
-    func release() {
-        guard process.isRunning else { return }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-    }
-
-    deinit { release() }
-}
 
 struct TestFailure: Error, CustomStringConvertible {
     let description: String
