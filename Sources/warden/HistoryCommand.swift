@@ -68,7 +68,7 @@ struct HistoryCommand: AsyncParsableCommand {
         do {
             runs = try store.history(query)
         } catch {
-            throw FatalError("reading \(store.path): \(error)")
+            throw FatalError(store.describeReadFailure(error))
         }
         if json {
             print(JSONValue.array(runs.map { RunJSON.encode($0, attempts: attempts) }).jsonText(pretty: true))
@@ -94,7 +94,7 @@ extension HistoryCommand {
         } catch let usage as UsageError {
             throw usage
         } catch {
-            throw FatalError("reading \(store.path): \(error)")
+            throw FatalError(store.describeReadFailure(error))
         }
         print(json ? JSONValue.array(records.map(RemediationJSON.encode)).jsonText(pretty: true) : RemediationJSON.table(records))
     }

@@ -187,7 +187,7 @@ public final class WardenDaemon: Service, Sendable {
             limiter.resize(maxConcurrent: daemon.maxConcurrency, maxQueue: daemon.maxQueue)
             logLevel?.level = daemon.logLevel
             do {
-                try await BlockingWork.run { try store.setSynchronous(daemon.databaseSync) }
+                try await BlockingQueue(label: "warden.reload").run { try store.setSynchronous(daemon.databaseSync) }
             } catch {
                 logger.error("cannot apply daemon.database_sync: \(HistoryStore.describe(error))")
             }
@@ -300,6 +300,14 @@ struct RetentionPruner: Sendable {
     let settings: @Sendable () -> DaemonSettings
     let jobs: @Sendable () -> [String]
     let logger: Logger
+    private let work = BlockingQueue(label: "warden.pruner")
+
+    init(store: HistoryStore, settings: @escaping @Sendable () -> DaemonSettings, jobs: @escaping @Sendable () -> [String], logger: Logger) {
+        self.store = store
+        self.settings = settings
+        self.jobs = jobs
+        self.logger = logger
+    }
 
     func run() async {
         var delay = Duration.seconds(10)
@@ -314,7 +322,7 @@ struct RetentionPruner: Sendable {
                 let cutoff = settings.retention.map { Date().addingTimeInterval(-$0.seconds) }
                 let removed: Int
                 do {
-                    removed = try await BlockingWork.run { try store.prune(olderThan: cutoff, maxRunsPerJob: settings.maxRunsPerJob, jobs: names) }
+                    removed = try await work.run { try store.prune(olderThan: cutoff, maxRunsPerJob: settings.maxRunsPerJob, jobs: names) }
                 } catch {
                     logger.error("pruning the history failed", metadata: ["error": "\(HistoryStore.describe(error))"])
                     break

@@ -120,15 +120,17 @@ public final class HistoryStore: Sendable {
     }
 
     public static func describe(_ error: any Error) -> String {
-        if let error = error as? DatabaseError {
-            let message = error.message ?? error.description
-            // What a reader sees after someone deleted the -wal file under a running daemon.
-            if error.resultCode == .SQLITE_IOERR {
-                return message + " (if the database's -wal file was deleted, the daemon recreates it at its next write: retry in a few seconds)"
-            }
-            return message
-        }
+        if let error = error as? DatabaseError { return error.message ?? error.description }
         return String(describing: error)
+    }
+
+    /// A reader's failure, with what to do when it is the one a deleted `-wal` causes.
+    public func describeReadFailure(_ error: any Error) -> String {
+        let message = Self.describe(error)
+        if (error as? DatabaseError)?.resultCode == .SQLITE_IOERR && !FileManager.default.fileExists(atPath: path + "-wal") {
+            return "\(path): \(message): its -wal file is missing; a running daemon checkpoints and recreates it at its next write, so retry in a few seconds"
+        }
+        return "reading \(path): \(message)"
     }
 
     /// Whether the daemon's `-wal` file is no longer the one its pool writes to (deleted or

@@ -82,6 +82,7 @@ public final class HistoryWriter: Sendable {
     /// Each run once, in order: at its commit (with its id), or earlier without one while
     /// commits fail. Called under the writer's lock to keep that order: it must not block.
     private let onObserve: (@Sendable ([ObservedRun]) -> Void)?
+    private let commits = BlockingQueue(label: "warden.history-writer")
 
     public init(
         store: HistoryStore, logger: Logger, bound: Bound = .standard, closeTimeout: Duration = .seconds(10),
@@ -171,7 +172,7 @@ public final class HistoryWriter: Sendable {
             let runs = batch.map(\.run)
             let store = self.store
             do {
-                let (reopened, ids) = try await BlockingWork.run { (try store.reopenIfWALReplaced(), try store.insert(runs, gap: gap)) }
+                let (reopened, ids) = try await commits.run { (try store.reopenIfWALReplaced(), try store.insert(runs, gap: gap)) }
                 if reopened {
                     logger.error("the database's write-ahead log (\(store.path)-wal) was deleted or replaced; its frames were checkpointed into the database and the connection reopened", metadata: [
                         "message_id": .string(MessageID.historyWALReopened),
