@@ -247,6 +247,27 @@ struct DaemonTests {
         }
     }
 
+    @Test func aCrashingPluginIsAnErrorThatRetryOnErrorRetries() async throws {
+        let fixtures = try PluginFixtureDirectory()
+        try fixtures.addScript("crash", spec: PluginFixtureDirectory.spec("crash"), body: "cat >/dev/null; kill -SEGV $$")
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let config = directory + "/warden.yaml"
+        try """
+            daemon: {database: history.db}
+            jobs:
+              - name: crashy
+                plugin: crash
+                every: 1h
+                retry: {attempts: 3, wait: fixed, delay: 10ms, retry_on: [error]}
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let output = try await CLI.run(["run-job", "crashy", "--config", config, "--plugin-dir", fixtures.path, "--json"])
+        let run = try #require(output.json as? [String: Any], "\(output.stderr)")
+        #expect(run["status"] as? String == "error", "\(run)")
+        #expect(run["attempts"] as? Int == 3, "\(run)")
+        #expect((run["error"] as? String)?.contains("SIGSEGV") == true, "\(run)")
+    }
+
     @Test func runJobRecordsAManualRun() async throws {
         let server = try await TestHTTPServer.start()
         defer { Task { await server.stop() } }
