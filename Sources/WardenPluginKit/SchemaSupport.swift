@@ -108,9 +108,12 @@ public enum URLPassword {
 /// Suggests the closest known name for a misspelt one ("timout" → "timeout").
 public enum NameSuggester {
     public static func nearest(to name: String, among candidates: some Sequence<String>) -> String? {
-        let limit = max(1, name.count / 3)
+        // A name this long is no misspelling; and the distance costs length × length.
+        guard name.utf8.count <= 256 else { return nil }
+        let length = name.count
+        let limit = max(1, length / 3)
         var best: (name: String, distance: Int)?
-        for candidate in candidates {
+        for candidate in candidates where abs(candidate.count - length) <= limit {
             let distance = editDistance(name, candidate)
             if distance <= limit, distance < (best?.distance ?? .max) {
                 best = (candidate, distance)

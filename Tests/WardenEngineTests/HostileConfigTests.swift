@@ -68,6 +68,61 @@ struct HostileConfigTests {
         }
     }
 
+    /// "Billion laughs": 2^30 values from 30 lines of aliases hung the loader.
+    @Test func aliasExpansionIsBounded() throws {
+        var lines = ["jobs:", "  - name: load", "    plugin: load_average", "    every: 1m", "    params:", "      a0: &a0 [lol, lol]"]
+        for index in 1..<30 { lines.append("      a\(index): &a\(index) [*a\(index - 1), *a\(index - 1)]") }
+        let started = ContinuousClock.now
+        let found = try problems(lines.joined(separator: "\n"))
+        #expect(ContinuousClock.now - started < .seconds(5))
+        let problem = try #require(found.first)
+        #expect(problem.message.contains("expands to more than 100000 values"), "\(problem)")
+        #expect(problem.location.line > 5, "\(problem)")
+    }
+
+    /// Long values took 6–14 s (200 KB) and 32–87 s (1 MB) to refuse: the "did you mean"
+    /// distance was length × length.
+    @Test(arguments: [60_000, 200_000, 1_000_000])
+    func longValuesAreRefusedQuicklyWithAnExcerpt(_ length: Int) throws {
+        let long = String(repeating: "x", count: length)
+        let started = ContinuousClock.now
+        let found = try problems(Self.job().replacingOccurrences(of: "plugin: load_average", with: "plugin: \(long)"))
+        #expect(ContinuousClock.now - started < .seconds(2))
+        let problem = try #require(found.first)
+        #expect(problem.location.line == 3, "\(problem.location)")
+        #expect(problem.message.utf8.count < 1_000)
+        #expect(problem.message.contains(length > ConfigLimits.valueBytes ? "at most 64 KiB" : "unknown plugin"), "\(problem.message)")
+    }
+
+    @Test func invalidUTF8IsReportedWhereItIs() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("bad.yaml")
+        var bytes = Array(Self.job().utf8)
+        // Inside `load_average` on line 3: `    plugin: lo` is 14 characters.
+        let offset = Array(Self.job().utf8).firstIndex(of: UInt8(ascii: "_"))!
+        bytes[offset] = 0xFF
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
+        let error = #expect(throws: ConfigError.self) { try ConfigLoader(registry: try makeRegistry()).load(path: path) }
+        let problem = try #require(error?.problems.first)
+        #expect(problem.location.line == 3 && problem.location.column == 17, "\(problem)")
+        #expect(problem.message.contains("invalid UTF-8"))
+    }
+
+    @Test func aConfigThatIsAFIFOOrTooLargeIsRefusedAtOnce() throws {
+        let directory = try TemporaryDirectory()
+        let fifo = directory.file("fifo.yaml")
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let error = #expect(throws: ConfigError.self) { try ConfigLoader(registry: try makeRegistry()).load(path: fifo) }
+        #expect(error?.problems.first?.message.contains("not a regular file") == true)
+        #expect(ConfigLoader.daemonSettings(path: fifo) == nil)
+        #expect(ConfigLoader.names(path: fifo) == nil)
+
+        let large = directory.file("large.yaml")
+        try (Self.job() + "\n#" + String(repeating: "x", count: 5 << 20)).write(toFile: large, atomically: true, encoding: .utf8)
+        let tooLarge = #expect(throws: ConfigError.self) { try ConfigLoader(registry: try makeRegistry()).load(path: large) }
+        #expect(tooLarge?.problems.first?.message.contains("larger than 4 MiB") == true)
+    }
+
     @Test func aSecretFileThatIsAFIFOOrUnderProcIsRefusedAtOnce() throws {
         let directory = try TemporaryDirectory()
         let fifo = directory.file("secret.fifo")
@@ -87,8 +142,9 @@ struct HostileConfigTests {
         }
     }
 
-    @Test func aHugeNameIsRefusedAndNotEchoed() throws {
-        let name = String(repeating: "a", count: 5_000_000)
+    @Test(arguments: [200, 60_000, 5_000_000])
+    func aHugeNameIsRefusedAndNotEchoed(_ length: Int) throws {
+        let name = String(repeating: "a", count: length)
         let found = try problems("""
             jobs:
               - name: \(name)
@@ -96,8 +152,9 @@ struct HostileConfigTests {
                 every: 1m
             """)
         let problem = try #require(found.first)
-        #expect(problem.location.line == 2)
-        #expect(problem.message.contains("at most 128 bytes"))
+        // Past the whole-file bound the file is refused as a whole, at 1:1.
+        #expect(problem.location.line == (length > ConfigLimits.fileBytes ? 1 : 2))
+        #expect(problem.message.contains(length > ConfigLimits.fileBytes ? "at most 4 MiB" : length > ConfigLimits.valueBytes ? "at most 64 KiB" : "at most 128 bytes"), "\(problem.message)")
         #expect(problem.message.count < 400)
     }
 }

@@ -21,24 +21,32 @@ public struct ConfigLoader: Sendable {
     }
 
     public func load(path: String) throws(ConfigError) -> WardenConfig {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            let reason = (error as NSError).localizedFailureReason ?? error.localizedDescription
-            throw ConfigError(problems: [ConfigProblem(
-                location: ConfigLocation(file: path, line: 1, column: 1),
-                message: "cannot read the config file: \(reason)"
-            )])
+        try load(text: Self.text(path: path).get(), file: path)
+    }
+
+    /// The file's text: a regular file of at most `ConfigLimits.fileBytes` in UTF-8 (a FIFO
+    /// would block a reload forever; a bad byte is reported where it is).
+    static func text(path: String) -> Result<String, ConfigError> {
+        func refuse(line: Int = 1, column: Int = 1, _ message: String) -> Result<String, ConfigError> {
+            .failure(ConfigError(problems: [ConfigProblem(location: ConfigLocation(file: path, line: line, column: column), message: message)]))
         }
-        return try load(text: text, file: path)
+        switch RegularFile.read(path, limit: ConfigLimits.fileBytes) {
+        case .failure(let failure):
+            return refuse("cannot read the config file: \(failure.reason)")
+        case .success(let data):
+            switch ConfigLimits.decode(data) {
+            case .success(let text): return .success(text)
+            case .failure(let position):
+                return refuse(line: position.line, column: position.column, "invalid UTF-8 here: the config must be UTF-8 text")
+            }
+        }
     }
 
     /// Only the `daemon:` section, read before plugins are discovered (it says where they
     /// are, and where the history is). Nil when the file cannot be read or parsed: the full
     /// load then reports why.
     public static func daemonSettings(path: String) -> DaemonSettings? {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+        guard let text = try? text(path: path).get(), ConfigLimits.fileBytes >= text.utf8.count,
               let root = try? Yams.compose(yaml: text), case .mapping(let mapping) = root else { return nil }
         var reader = ConfigReader(file: path, registry: PluginRegistry(), secrets: SecretResolver(environment: [:]))
         var settings = DaemonSettings()
@@ -53,7 +61,7 @@ public struct ConfigLoader: Sendable {
     /// (`warden silence add` and `warden rule reset` check names against it). Nil when the
     /// file cannot be read or parsed.
     public static func names(path: String) -> (jobs: [String], rules: [String])? {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+        guard let text = try? text(path: path).get(),
               let root = try? Yams.compose(yaml: text), case .mapping(let mapping) = root else { return nil }
         func names(_ key: String) -> [String] {
             guard case .sequence(let items)? = mapping.first(where: { $0.key.string == key })?.value else { return [] }
@@ -105,6 +113,10 @@ struct ConfigReader {
     }
 
     mutating func read(_ text: String) -> WardenConfig? {
+        guard text.utf8.count <= ConfigLimits.fileBytes else {
+            problem(at: nil, "the config is \(text.utf8.count >> 10) KiB: at most \(ConfigLimits.fileBytes >> 20) MiB")
+            return nil
+        }
         let root: Node
         do {
             guard let composed = try Yams.compose(yaml: text) else {
@@ -112,6 +124,10 @@ struct ConfigReader {
                 return nil
             }
             root = composed
+            if let (node, message) = ConfigLimits.check(root) {
+                problem(at: node, message)
+                return nil
+            }
         } catch let error as YamlError {
             syntaxProblem(error, text: text)
             return nil

@@ -13,7 +13,17 @@ extension [MappingEntry] {
 /// Typed reads of YAML nodes; each failure becomes a problem at the node's position.
 extension ConfigReader {
     mutating func problem(at node: Node?, _ message: String) {
-        problems.append(ConfigProblem(location: location(of: node), message: message))
+        problems.append(ConfigProblem(location: location(of: node), message: Self.shortened(message)))
+    }
+
+    /// Messages quote what they refuse: a quoted value of kilobytes is cut to an excerpt, so an
+    /// error stays one readable line.
+    static func shortened(_ message: String) -> String {
+        guard message.utf8.count > 600 else { return message }
+        let parts = message.split(separator: "`", omittingEmptySubsequences: false)
+        let cut = parts.enumerated().map { index, part in index.isMultiple(of: 2) ? String(part) : excerpt(String(part)) }
+        let joined = cut.joined(separator: "`")
+        return joined.utf8.count > 1_000 ? excerpt(joined, limit: 1_000) : joined
     }
 
     func location(of node: Node?) -> ConfigLocation {

@@ -18,36 +18,6 @@ struct SecretResolver: Sendable {
     /// A secret file bigger than this is refused: it is certainly not a password.
     static let maximumFileSize = 64 * 1024
 
-    /// Reads a secret file that is a regular file of at most `limit` bytes. Opened with
-    /// O_NONBLOCK and checked with fstat before any read: a FIFO, a device or anything under
-    /// /proc would block the loader (and with it a reload) forever.
-    static func readRegularFile(_ path: String, limit: Int) -> Result<Data, Failure> {
-        func failure(_ reason: String) -> Result<Data, Failure> {
-            .failure(Failure(description: "cannot read secret file `\(path)` (from `${file:…}`): \(reason)"))
-        }
-        if path == "/proc" || path.hasPrefix("/proc/") || path.hasPrefix("/sys/") || path.hasPrefix("/dev/") {
-            return failure("only regular files are read, not /proc, /sys or /dev")
-        }
-        let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
-        guard descriptor >= 0 else { return failure(String(cString: strerror(errno))) }
-        defer { close(descriptor) }
-        var status = stat()
-        guard fstat(descriptor, &status) == 0 else { return failure(String(cString: strerror(errno))) }
-        guard (status.st_mode & S_IFMT) == S_IFREG else { return failure("not a regular file (a FIFO, device or directory is never read)") }
-        guard Int(status.st_size) <= limit else { return failure("larger than \(limit / 1024) KiB") }
-        var data = Data(count: limit + 1)
-        var total = 0
-        while total <= limit {
-            let count = data.withUnsafeMutableBytes { read(descriptor, $0.baseAddress! + total, limit + 1 - total) }
-            if count < 0 && errno == EINTR { continue }
-            guard count >= 0 else { return failure(String(cString: strerror(errno))) }
-            if count == 0 { break }
-            total += count
-        }
-        guard total <= limit else { return failure("larger than \(limit / 1024) KiB") }
-        return .success(data.prefix(total))
-    }
-
     func resolve(_ text: String) -> Result<Resolved, Failure> {
         guard text.contains("${") else { return .success(Resolved(text: text, secrets: [])) }
         var output = ""
@@ -87,9 +57,10 @@ struct SecretResolver: Sendable {
                 return .failure(Failure(description: "`${file:\(path)}` needs an absolute path"))
             }
             let data: Data
-            switch Self.readRegularFile(path, limit: Self.maximumFileSize) {
+            switch RegularFile.read(path, limit: Self.maximumFileSize) {
             case .success(let contents): data = contents
-            case .failure(let failure): return .failure(failure)
+            case .failure(let failure):
+                return .failure(Failure(description: "cannot read secret file `\(path)` (from `${file:…}`): \(failure.reason)"))
             }
             // Files written with `echo` end in a newline that is not part of the secret.
             var value = String(decoding: data, as: UTF8.self)
