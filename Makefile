@@ -2,7 +2,7 @@
 SWIFT ?= swift
 BIN := .build/debug/warden
 
-.PHONY: setup build release test run history bench bench-full docs install uninstall deb clean
+.PHONY: setup build release test fuzz soak run history bench bench-full docs install uninstall deb clean
 
 # Installation layout (`make install PREFIX=/usr/local DESTDIR=/tmp/stage`).
 PREFIX ?= /usr
@@ -31,6 +31,14 @@ release: setup
 test: setup
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+
+# The fuzzers with many more inputs than `make test` runs (5,000 configs, 2,000 of each
+# plugin input). FUZZ_INPUTS and FUZZ_SEED override; a failure prints the seed to replay.
+FUZZ_INPUTS ?= 200000
+FUZZ_SEED ?= $(shell date +%s)
+fuzz: setup
+	$(SWIFT) build --build-tests
+	WARDEN_FUZZ_INPUTS=$(FUZZ_INPUTS) WARDEN_FUZZ_SEED=$(FUZZ_SEED) $(SWIFT) test --skip-build --filter 'ConfigFuzzTests|PluginInputFuzzTests'
 
 # The daemon in the foreground on the shipped default config, history under ./var/.
 # Ctrl-C stops it cleanly (in-flight checks finish, every result is flushed).
