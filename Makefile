@@ -40,6 +40,13 @@ fuzz: setup
 	$(SWIFT) build --build-tests
 	WARDEN_FUZZ_INPUTS=$(FUZZ_INPUTS) WARDEN_FUZZ_SEED=$(FUZZ_SEED) $(SWIFT) test --skip-build --filter 'ConfigFuzzTests|PluginInputFuzzTests'
 
+# The kill -9 loop and the plugin fault storm, longer than in `make test` (20 kills, 45 s).
+SOAK_KILLS ?= 200
+SOAK_STORM_SECONDS ?= 600
+soak: setup
+	$(SWIFT) build --build-tests
+	WARDEN_SOAK_KILLS=$(SOAK_KILLS) WARDEN_STORM_SECONDS=$(SOAK_STORM_SECONDS) $(SWIFT) test --skip-build --filter 'KillLoopCLITests|PluginStormCLITests'
+
 # The daemon in the foreground on the shipped default config, history under ./var/.
 # Ctrl-C stops it cleanly (in-flight checks finish, every result is flushed).
 run: build
