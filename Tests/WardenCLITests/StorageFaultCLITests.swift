@@ -7,10 +7,10 @@ import WardenTestSupport
 enum StorageFaultRun {
     static let jobs = 20
 
-    static func config(directory: String, database: String) throws -> String {
+    static func config(directory: String, database: String, extra: [String] = []) throws -> String {
         let config = directory + "/warden.yaml"
         let jobs = (1...jobs).map { "  - {name: load\($0), plugin: load_average, every: 1s, timeout: 3s}" }
-        try (["daemon: {database: \(database), shutdown_grace: 2s}", "jobs:"] + jobs).joined(separator: "\n")
+        try (["daemon: {database: \(database), shutdown_grace: 2s}", "jobs:"] + jobs + extra).joined(separator: "\n")
             .write(toFile: config, atomically: true, encoding: .utf8)
         return config
     }
@@ -37,15 +37,15 @@ enum StorageFaultRun {
             db = sqlite3.connect(sys.argv[1])
             lo, hi = int(sys.argv[2]), int(sys.argv[3])
             missing = 0
-            for (job,) in db.execute("SELECT DISTINCT job FROM runs"):
+            for (job,) in db.execute("SELECT DISTINCT job FROM runs WHERE job LIKE 'load%'"):
                 ticks = [t for (t,) in db.execute("SELECT scheduled_at FROM runs WHERE job = ? AND trigger = 'schedule' ORDER BY scheduled_at", (job,))]
                 missing += sum(max(0, round((b - a) / 1000) - 1) for a, b in zip(ticks, ticks[1:]))
-            during = db.execute("SELECT count(*), coalesce(max(started_at - scheduled_at), 0) FROM runs WHERE scheduled_at BETWEEN ? AND ? AND started_at IS NOT NULL", (lo, hi)).fetchone()
+            during = db.execute("SELECT count(*), coalesce(max(started_at - scheduled_at), 0) FROM runs WHERE job LIKE 'load%' AND scheduled_at BETWEEN ? AND ? AND started_at IS NOT NULL", (lo, hi)).fetchone()
             print(json.dumps({
                 "missingTicks": missing,
                 "runs": db.execute("SELECT count(*) FROM runs").fetchone()[0],
                 "skippedOverlap": db.execute("SELECT count(*) FROM runs WHERE status = 'skipped' AND error = 'overlap'").fetchone()[0],
-                "notOk": db.execute("SELECT count(*) FROM runs WHERE status <> 'ok'").fetchone()[0],
+                "notOk": db.execute("SELECT count(*) FROM runs WHERE job LIKE 'load%' AND status <> 'ok'").fetchone()[0],
                 "runsDuringFault": during[0], "latestStartDuringFaultMs": during[1],
             }))
             """
@@ -62,26 +62,51 @@ struct ReadOnlyDatabaseCLITests {
         let filesystem = try LoopFilesystem(megabytes: 64)
         defer { filesystem.unmount() }
         let database = filesystem.mountPoint + "/history.db"
-        let config = try StorageFaultRun.config(directory: filesystem.mountPoint, database: database)
+        // A job that fails only while the database refuses writes, and a rule for it: the
+        // failure is still told, and the remediation is refused because its audit row cannot
+        // be written (fail closed), then recorded once it can.
+        let work = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let fixtures = try PluginFixtureDirectory()
+        try fixtures.addScript("flagged", spec: PluginFixtureDirectory.spec("flagged"), body: """
+            cat >/dev/null
+            if [ -f '\(work)/down' ]; then echo '{"success": false, "error": "down"}'; else echo '{"success": true}'; fi
+            """)
+        try fixtures.addScript("mark_fix", spec: PluginFixtureDirectory.spec("mark_fix", category: "remediation"), body: """
+            cat >/dev/null; touch '\(work)/fixed'; echo '{"success": true}'
+            """)
+        let config = try StorageFaultRun.config(directory: filesystem.mountPoint, database: database, extra: [
+            "  - {name: flagged, plugin: flagged, every: 1s}",
+            "rules:",
+            "  - {name: fix-flagged, when: {job: flagged, consecutive_failures: 2}, then: [{plugin: mark_fix}]}",
+        ])
         let socket = try NotifySocket()
-        let daemon = try DaemonProcess(["--config", config], logFile: filesystem.mountPoint + "/daemon.log", environment: ["NOTIFY_SOCKET": socket.path])
+        let daemon = try DaemonProcess(["--config", config, "--plugin-dir", fixtures.path], logFile: filesystem.mountPoint + "/daemon.log", environment: ["NOTIFY_SOCKET": socket.path])
         #expect(await poll { daemon.log.contains("warden started") ? true : nil } == true, "\(daemon.log)")
         try await Task.sleep(for: .seconds(3))
 
         let from = Date()
         try filesystem.freeze([database, database + "-wal"])
+        #expect(FileManager.default.createFile(atPath: work + "/down", contents: nil))
         let failing = await poll(within: .seconds(20)) {
             socket.messages.contains { $0.fields["STATUS"]?.contains("history writes failing") == true } ? true : nil
         }
         #expect(failing == true, "STATUS= never said so: \(socket.messages.map(\.text).suffix(3))")
         try await Task.sleep(until: .now + .seconds(30) - .seconds(Date().timeIntervalSince(from)))
         let to = Date()
+        try FileManager.default.removeItem(atPath: work + "/down")
+        try await Task.sleep(for: .seconds(2))
         try filesystem.thaw([database, database + "-wal"])
         #expect(await poll { daemon.log.contains("history writes succeed again") ? true : nil } == true, "\(daemon.log.suffix(2000))")
         try await Task.sleep(for: .seconds(2))
         #expect(await daemon.stop() == 0)
 
         #expect(daemon.log.contains("history write failed"))
+        #expect(daemon.log.contains("job failing") && daemon.log.contains("not yet (the database refuses writes)"), "\(daemon.log.suffix(3000))")
+        #expect(daemon.log.contains("remediation refused"), "\(daemon.log.suffix(3000))")
+        #expect(!FileManager.default.fileExists(atPath: work + "/fixed"), "a remediation ran without its audit row")
+        let refusals = try await CLI.run(["history", "--config", config, "--remediations", "--json"])
+        #expect(((refusals.json as? [[String: Any]]) ?? []).contains { ($0["suppressed_reason"] as? String)?.contains("guard state unavailable") == true }, "\(refusals.stdout.prefix(1500))")
         #expect(!daemon.log.contains("runs were dropped") && !daemon.log.contains("dropping the oldest"), "\(daemon.log.suffix(2000))")
         let report = try await StorageFaultRun.report(database: database, faultFrom: from, faultTo: to)
         #expect(report.missingTicks == 0, "\(report)")
