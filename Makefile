@@ -27,10 +27,14 @@ release: setup
 	$(SWIFT) build $(RELEASE_FLAGS)
 
 # The whole suite: unit tests plus tests against real parts (loopback HTTP servers,
-# child processes, Debian's monitoring-plugins).
+# child processes, Debian's monitoring-plugins), in parallel; then the heavy ones (fuzzers,
+# the kill -9 loop, the plugin storm, storage faults) one at a time, since they load both
+# cores and some assert timing (no check late by more than 100 ms under a storage fault).
+HEAVY_TESTS := ConfigFuzzTests|PluginInputFuzzTests|KillLoopCLITests|PluginStormCLITests|ReadOnlyDatabaseCLITests|LongLockCLITests|DeletedWALCLITests|StorageFaultTests
 test: setup
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build --skip '$(HEAVY_TESTS)'
+	$(SWIFT) test --skip-build --no-parallel --filter '$(HEAVY_TESTS)'
 
 # The fuzzers with many more inputs than `make test` runs (5,000 configs, 2,000 of each
 # plugin input). FUZZ_INPUTS and FUZZ_SEED override; a failure prints the seed to replay.
@@ -38,14 +42,14 @@ FUZZ_INPUTS ?= 200000
 FUZZ_SEED ?= $(shell date +%s)
 fuzz: setup
 	$(SWIFT) build --build-tests
-	WARDEN_FUZZ_INPUTS=$(FUZZ_INPUTS) WARDEN_FUZZ_SEED=$(FUZZ_SEED) $(SWIFT) test --skip-build --filter 'ConfigFuzzTests|PluginInputFuzzTests'
+	WARDEN_FUZZ_INPUTS=$(FUZZ_INPUTS) WARDEN_FUZZ_SEED=$(FUZZ_SEED) $(SWIFT) test --skip-build --no-parallel --filter 'ConfigFuzzTests|PluginInputFuzzTests'
 
 # The kill -9 loop and the plugin fault storm, longer than in `make test` (20 kills, 45 s).
 SOAK_KILLS ?= 200
 SOAK_STORM_SECONDS ?= 600
 soak: setup
 	$(SWIFT) build --build-tests
-	WARDEN_SOAK_KILLS=$(SOAK_KILLS) WARDEN_STORM_SECONDS=$(SOAK_STORM_SECONDS) $(SWIFT) test --skip-build --filter 'KillLoopCLITests|PluginStormCLITests'
+	WARDEN_SOAK_KILLS=$(SOAK_KILLS) WARDEN_STORM_SECONDS=$(SOAK_STORM_SECONDS) $(SWIFT) test --skip-build --no-parallel --filter 'KillLoopCLITests|PluginStormCLITests'
 
 # The daemon in the foreground on the shipped default config, history under ./var/.
 # Ctrl-C stops it cleanly (in-flight checks finish, every result is flushed).

@@ -467,7 +467,7 @@ struct ConfigReader {
                 if let number = value.float ?? value.int.map(Double.init), number >= 1, number.isFinite, number <= 100 {
                     policy.exponentBase = number
                 } else {
-                    problem(at: value, "invalid \(what) \(describe(value)): expected a number from 1 to 100")
+                    problem(at: value, "\(what): expected a number from 1 to 100, got \(describe(value))")
                 }
             case "retry_on":
                 let items = value.string.map { [$0] } ?? stringList(value, what: what) ?? []
