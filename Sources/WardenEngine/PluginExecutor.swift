@@ -40,7 +40,8 @@ public struct PluginExecutor: Sendable {
     public struct Execution: Sendable {
         public let result: PluginResult
         public let duration: Duration
-        /// ok, failed (the plugin said so), timeout, error (it threw), or interrupted
+        /// ok; the result's severity (warning, critical, or unknown, also when the plugin
+        /// threw without saying what it means for the target); timeout; or interrupted
         /// (the caller was cancelled, e.g. the daemon is stopping).
         public let outcome: AttemptOutcome
         public var timedOut: Bool { outcome == .timeout }
@@ -91,10 +92,10 @@ public struct PluginExecutor: Sendable {
         switch outcome {
         case .success(let value)?:
             result = value
-            attemptOutcome = value.success ? .ok : .failed
+            attemptOutcome = value.effectiveSeverity.map(AttemptOutcome.init) ?? .ok
         case .failure(let error)?:
             result = Self.result(for: error)
-            attemptOutcome = .error
+            attemptOutcome = AttemptOutcome(result.severity ?? .unknown)
         case nil:
             task.cancel()
             // Give the plugin its grace to clean up (an external one is being killed by its
@@ -134,9 +135,9 @@ public struct PluginExecutor: Sendable {
         case let pluginError as PluginError:
             return pluginError.result
         case is CancellationError:
-            return .failure("cancelled", retry: true)
+            return .failure("cancelled", retry: true, severity: .unknown)
         default:
-            return .failure(String(describing: error))
+            return .failure(String(describing: error), severity: .unknown)
         }
     }
 }

@@ -15,18 +15,22 @@ public struct PluginError: Error, Sendable, CustomStringConvertible {
     public var message: String
     public var retry: Bool
     public var data: JSONValue
+    /// What the failure says about the target. nil: the plugin could not tell (`unknown`);
+    /// `critical` for a target that answered nothing (a refused connection: it is down).
+    public var severity: Severity?
 
-    public init(_ error: String, message: String? = nil, retry: Bool = false, data: JSONValue = .null) {
+    public init(_ error: String, message: String? = nil, retry: Bool = false, data: JSONValue = .null, severity: Severity? = nil) {
         self.error = error
         self.message = message ?? error
         self.retry = retry
         self.data = data
+        self.severity = severity
     }
 
     public var description: String { error }
 
     public var result: PluginResult {
-        .failure(error, message: message, data: data, retry: retry)
+        .failure(error, message: message, data: data, retry: retry, severity: severity ?? .unknown)
     }
 }
 

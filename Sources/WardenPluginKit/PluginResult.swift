@@ -1,30 +1,49 @@
+/// How bad an unsuccessful check is, in Nagios's words: `warning` (degraded, e.g. past a
+/// warning threshold), `critical` (the target is down or past its critical threshold), or
+/// `unknown` (the check ran but could not tell: a plugin error, a bad result).
+public enum Severity: String, Sendable, Hashable, Codable, CaseIterable, Comparable {
+    case warning, critical, unknown
+
+    /// For `min_severity:` and when several conditions fail: warning < critical < unknown.
+    public static func < (lhs: Severity, rhs: Severity) -> Bool {
+        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+    }
+}
+
 /// The outcome of one plugin execution, in the seed's wire shape:
-/// `{success, data, message, error, retry}`. `retry` marks a transient failure
-/// (connection refused, timeout) that is worth retrying.
+/// `{success, data, message, error, retry}`, plus `severity` for an unsuccessful one
+/// (`critical` when not given). `retry` marks a transient failure (connection refused,
+/// timeout) that is worth retrying.
 public struct PluginResult: Sendable, Hashable {
     public var success: Bool
     public var data: JSONValue
     public var message: String
     public var error: String?
     public var retry: Bool
+    /// Only for an unsuccessful result; nil there means `critical`.
+    public var severity: Severity?
 
-    public init(success: Bool, data: JSONValue = .null, message: String = "", error: String? = nil, retry: Bool = false) {
+    public init(success: Bool, data: JSONValue = .null, message: String = "", error: String? = nil, retry: Bool = false, severity: Severity? = nil) {
         self.success = success
         self.data = data
         self.message = message
         self.error = error
         self.retry = retry
+        self.severity = success ? nil : severity
     }
 
     public static func ok(_ data: JSONValue = .null, message: String) -> Self {
         Self(success: true, data: data, message: message)
     }
 
-    public static func failure(_ error: String, message: String? = nil, data: JSONValue = .null, retry: Bool = false) -> Self {
-        Self(success: false, data: data, message: message ?? error, error: error, retry: retry)
+    public static func failure(_ error: String, message: String? = nil, data: JSONValue = .null, retry: Bool = false, severity: Severity? = nil) -> Self {
+        Self(success: false, data: data, message: message ?? error, error: error, retry: retry, severity: severity)
     }
 
-    /// Always all five keys, so consumers (`jq`, `sqlite3 … json_extract`) see one shape.
+    /// What an unsuccessful result counts as: its severity, `critical` when it gave none.
+    public var effectiveSeverity: Severity? { success ? nil : severity ?? .critical }
+
+    /// Always the same keys, so consumers (`jq`, `sqlite3 … json_extract`) see one shape.
     public var json: JSONValue {
         [
             "success": .bool(success),
@@ -32,6 +51,7 @@ public struct PluginResult: Sendable, Hashable {
             "message": .string(message),
             "error": error.map(JSONValue.string) ?? .null,
             "retry": .bool(retry),
+            "severity": effectiveSeverity.map { .string($0.rawValue) } ?? .null,
         ]
     }
 
@@ -59,6 +79,11 @@ public struct PluginResult: Sendable, Hashable {
         case nil, .null?: self.retry = false
         case .bool(let flag)?: self.retry = flag
         case let other?: throw PluginResultDecodingError(reason: "`retry` must be a boolean, got \(other.typeName)")
+        }
+        switch object["severity"] {
+        case nil, .null?: self.severity = nil
+        case .string(let text)? where Severity(rawValue: text) != nil: self.severity = success ? nil : Severity(rawValue: text)
+        case let other?: throw PluginResultDecodingError(reason: "`severity` must be \"warning\", \"critical\" or \"unknown\", got \(other.jsonText())")
         }
     }
 }

@@ -85,9 +85,12 @@ struct ExecCommand: AsyncParsableCommand {
         try? await httpClient.shutdown()
 
         if json {
-            print(execution.result.json.jsonText(pretty: true))
+            // The result's own shape, plus the status the history would record.
+            var json = execution.result.json.objectValue ?? [:]
+            json["status"] = .string(RunStatus(execution.outcome).rawValue)
+            print(JSONValue.object(json).jsonText(pretty: true))
         } else {
-            print(ResultText.render(execution.result, plugin: name, duration: execution.duration))
+            print(ResultText.render(execution.result, status: RunStatus(execution.outcome), plugin: name, duration: execution.duration))
         }
         throw ExitCode(execution.result.success ? ExitStatus.success : ExitStatus.pluginFailed)
     }
@@ -123,9 +126,9 @@ enum ParameterInput {
 
 /// The human form of a result.
 enum ResultText {
-    static func render(_ result: PluginResult, plugin: String, duration: Duration) -> String {
+    static func render(_ result: PluginResult, status: RunStatus, plugin: String, duration: Duration) -> String {
         let milliseconds = Int((duration.seconds * 1000).rounded())
-        var lines = ["\(result.success ? "OK" : "FAILED") \(plugin) (\(milliseconds) ms): \(result.message)"]
+        var lines = ["\(status.rawValue.uppercased()) \(plugin) (\(milliseconds) ms): \(result.message)"]
         if let error = result.error { lines.append("error: \(error)") }
         if !result.success { lines.append("retry: \(result.retry ? "yes (transient)" : "no")") }
         if !result.data.isNull {

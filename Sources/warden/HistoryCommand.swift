@@ -14,7 +14,7 @@ struct HistoryCommand: AsyncParsableCommand {
     @Option(help: "Only this job.")
     var job: String?
 
-    @Option(help: "Only runs with this status: \(RunStatus.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(help: "Only runs with this status: \(RunStatus.allCases.map(\.rawValue).joined(separator: ", ")), or `failing` (all but ok, skipped and interrupted); several with commas.")
     var status: String?
 
     @Option(help: "Runs since a time or a duration ago (1h, 7d, 2026-11-24T10:00:00Z).")
@@ -48,16 +48,29 @@ struct HistoryCommand: AsyncParsableCommand {
             throw ValidationError("invalid --status `\(status)` for remediations: expected running, ok, failed, timeout, error, interrupted, dry-run or suppressed")
         }
         if remediations && csv { throw ValidationError("--csv is for runs; use --json with --remediations") }
-        if !remediations, let status, RunStatus(rawValue: status) == nil {
-            throw ValidationError("invalid --status `\(status)`: expected \(RunStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+        if !remediations, let status { _ = try Self.statuses(status) }
+    }
+
+    /// `failing`, one status, or several separated by commas.
+    static func statuses(_ text: String) throws -> Set<RunStatus> {
+        var statuses = Set<RunStatus>()
+        for word in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+            if word == "failing" {
+                statuses.formUnion(RunStatus.failing)
+            } else if let status = RunStatus(rawValue: word) {
+                statuses.insert(status)
+            } else {
+                throw ValidationError("invalid --status `\(word)`: expected failing, \(RunStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
         }
+        return statuses
     }
 
     func run() async throws {
         if remediations { return try showRemediations() }
         let query = HistoryQuery(
             job: job,
-            status: status.flatMap(RunStatus.init(rawValue:)),
+            statuses: try status.map(Self.statuses),
             since: try since.map { try TimeArgument.parse($0, option: "--since") },
             until: try until.map { try TimeArgument.parse($0, option: "--until") },
             limit: limit,

@@ -38,10 +38,11 @@ struct StatsCommand: AsyncParsableCommand {
             print("no runs since \(TimeArgument.local(start))")
             return
         }
-        var rows = [["JOB", "RUNS", "OK", "FAILED", "SKIPPED", "SUCCESS", "P50", "P95", "LAST", "STREAK"]]
+        var rows = [["JOB", "RUNS", "OK", "WARNING", "CRITICAL", "UNKNOWN", "TIMEOUT", "SKIPPED", "SUCCESS", "P50", "P95", "LAST", "STREAK"]]
         for job in statistics {
             rows.append([
-                job.job, "\(job.runs)", "\(job.ok)", "\(job.failed)", "\(job.skipped)",
+                job.job, "\(job.runs)", "\(job.ok)", "\(job.bySeverity[.warning] ?? 0)", "\(job.bySeverity[.critical] ?? 0)",
+                "\(job.bySeverity[.unknown] ?? 0)", "\(job.bySeverity[.timeout] ?? 0)", "\(job.skipped)",
                 job.successPercent.map { String(format: "%.1f%%", $0) } ?? "-",
                 job.p50.map(RunTable.milliseconds) ?? "-", job.p95.map(RunTable.milliseconds) ?? "-",
                 job.lastStatus?.rawValue ?? "-", job.streak.map { "\($0.length) \($0.kind)" } ?? "-",
@@ -58,7 +59,11 @@ struct StatsCommand: AsyncParsableCommand {
             "job": .string(job.job),
             "runs": .int(job.runs),
             "ok": .int(job.ok),
-            "failed": .int(job.failed),
+            "failing": .int(job.failing),
+            "warning": .int(job.bySeverity[.warning] ?? 0),
+            "critical": .int(job.bySeverity[.critical] ?? 0),
+            "unknown": .int(job.bySeverity[.unknown] ?? 0),
+            "timeout": .int(job.bySeverity[.timeout] ?? 0),
             "skipped": .int(job.skipped),
             "success_pct": job.successPercent.map { .double(($0 * 10).rounded() / 10) } ?? .null,
             "p50_ms": milliseconds(job.p50),

@@ -111,7 +111,7 @@ struct DaemonTests {
         #expect(first["trigger"] as? String == "schedule")
         #expect(first["attempts"] as? Int == 3)
         let attempts = try #require(first["attempt_details"] as? [[String: Any]])
-        #expect(attempts.map { $0["outcome"] as? String } == ["failed", "failed", "ok"])
+        #expect(attempts.map { $0["outcome"] as? String } == ["critical", "critical", "ok"])
         #expect(attempts.map { $0["wait_ms"] as? Double } == [0, 300, 600])
         for (previous, next) in zip(attempts, attempts.dropFirst()) {
             // The real gap between one attempt's end and the next one's start is the wait.
@@ -263,7 +263,7 @@ struct DaemonTests {
             """.write(toFile: config, atomically: true, encoding: .utf8)
         let output = try await CLI.run(["run-job", "crashy", "--config", config, "--plugin-dir", fixtures.path, "--json"])
         let run = try #require(output.json as? [String: Any], "\(output.stderr)")
-        #expect(run["status"] as? String == "error", "\(run)")
+        #expect(run["status"] as? String == "unknown", "\(run)")
         #expect(run["attempts"] as? Int == 3, "\(run)")
         #expect((run["error"] as? String)?.contains("SIGSEGV") == true, "\(run)")
     }

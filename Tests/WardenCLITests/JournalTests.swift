@@ -34,7 +34,7 @@ struct JournalTests {
         #expect(failed["MESSAGE_ID"] as? String == "94a18cfe615d4c9a842879bb786a5cd1")
         #expect(failed["WARDEN_JOB"] as? String == job)
         #expect(failed["WARDEN_PLUGIN"] as? String == "nagios")
-        #expect(failed["WARDEN_STATUS"] as? String == "failed")
+        #expect(failed["WARDEN_STATUS"] as? String == "critical")
         #expect(Int(failed["WARDEN_RUN_ID"] as? String ?? "") ?? 0 > 0)
         #expect(failed["WARDEN_ATTEMPT"] as? String == "1")
         #expect((failed["CODE_FILE"] as? String)?.hasSuffix(".swift") == true)

@@ -76,13 +76,13 @@ struct RemediationEndToEndTests {
         var daemon = try DaemonProcess(arguments, logFile: directory + "/daemon-1.log")
         let twoFailures = try await poll(within: .seconds(15)) { () -> [[String: Any]]? in
             let found = try await runs(config)
-            return found.filter { $0["status"] as? String == "failed" }.count >= 2 ? found : nil
+            return found.filter { $0["status"] as? String == "critical" }.count >= 2 ? found : nil
         }
         try #require(twoFailures != nil, "daemon log:\n\(daemon.log)")
         try await Task.sleep(for: .milliseconds(300))
         #expect(await daemon.stop(with: SIGKILL) == 128 + SIGKILL || true)
         let beforeKill = try await runs(config)
-        #expect(beforeKill.allSatisfy { $0["status"] as? String == "failed" })
+        #expect(beforeKill.allSatisfy { $0["status"] as? String == "critical" })
         #expect(try await remediations(config).isEmpty)
         let lastIDBeforeKill = beforeKill.compactMap { $0["id"] as? Int }.max() ?? 0
 
@@ -109,7 +109,7 @@ struct RemediationEndToEndTests {
         let verification = try #require(history.first { $0["id"] as? Int == verificationID })
         #expect(verification["status"] as? String == "ok")
         #expect((verification["trigger"] as? String)?.hasPrefix("verify-of:") == true)
-        #expect(history.filter { $0["status"] as? String == "failed" }.count >= 3)
+        #expect(history.filter { $0["status"] as? String == "critical" }.count >= 3)
 
         // `warden explain` tells the story: the triggering runs and the verification.
         let id = try #require(remediation["id"] as? Int)

@@ -80,11 +80,12 @@ struct WardenCLITests {
         let result = try #require(output.json as? [String: Any])
         #expect(result["success"] as? Bool == true)
         #expect((result["data"] as? [String: Any])?["status_code"] as? Int == 200)
-        #expect(Set(result.keys) == ["success", "data", "message", "error", "retry"])
+        #expect(Set(result.keys) == ["success", "data", "message", "error", "retry", "severity", "status"])
+        #expect(result["status"] as? String == "ok" && result["severity"] is NSNull)
 
         let failing = try await CLI.run(["exec", "service_status", "--param", "service_url=\(server.baseURL)/status/503"])
         #expect(failing.status == 1)
-        #expect(failing.stdout.hasPrefix("FAILED service_status"))
+        #expect(failing.stdout.hasPrefix("CRITICAL service_status"), "\(failing.stdout)")
     }
 
     @Test func badParameterExitsTwoNamingIt() async throws {

@@ -15,7 +15,7 @@ struct HistoryStoreTests {
             configHash: "hash",
             attempts: (1...max(1, attempts)).map { number in
                 AttemptRecord(number: number, wait: .milliseconds(100 * (number - 1)), startedAt: time, duration: duration,
-                              outcome: number == attempts ? AttemptOutcome(rawValue: status.rawValue) ?? .ok : .failed,
+                              outcome: number == attempts ? AttemptOutcome(rawValue: status.rawValue) ?? AttemptOutcome.ok : AttemptOutcome.critical,
                               retry: true, message: "attempt \(number)", error: nil)
             }
         )
@@ -61,20 +61,23 @@ struct HistoryStoreTests {
         let store = try HistoryStore.openForWriting(path: directory.file("history.db"))
         let start = Date(timeIntervalSince1970: 1_800_000_000)
         var runs: [RunRecord] = []
-        for (index, status) in [RunStatus.ok, .ok, .failed, .timeout, .skipped, .ok].enumerated() {
-            runs.append(Self.run("web", status, at: start.addingTimeInterval(Double(index) * 60), attempts: status == .failed ? 3 : 1))
+        for (index, status) in [RunStatus.ok, .ok, .critical, .timeout, .skipped, .ok].enumerated() {
+            runs.append(Self.run("web", status, at: start.addingTimeInterval(Double(index) * 60), attempts: status == .critical ? 3 : 1))
         }
-        runs.append(Self.run("db", .error, at: start))
+        runs.append(Self.run("db", .unknown, at: start))
+        runs.append(Self.run("cache", .warning, at: start))
         let ids = try store.insert(runs)
-        #expect(ids.count == 7)
+        #expect(ids.count == 8)
 
         let web = try store.history(HistoryQuery(job: "web", limit: 10, includeAttempts: true))
-        #expect(web.map(\.record.status) == [.ok, .skipped, .timeout, .failed, .ok, .ok])
-        let failed = try #require(web.first { $0.record.status == .failed })
+        #expect(web.map(\.record.status) == [.ok, .skipped, .timeout, .critical, .ok, .ok])
+        let failed = try #require(web.first { $0.record.status == .critical })
         #expect(failed.record.attempts.map(\.number) == [1, 2, 3])
         #expect(failed.record.attempts.map(\.wait) == [.zero, .milliseconds(100), .milliseconds(200)])
         #expect(failed.record.data == ["n": 1])
-        #expect(try store.history(HistoryQuery(status: .error, limit: 10)).map(\.record.job) == ["db"])
+        #expect(try store.history(HistoryQuery(statuses: [.unknown], limit: 10)).map(\.record.job) == ["db"])
+        // `--status failing`: everything that is not ok, skipped or interrupted.
+        #expect(Set(try store.history(HistoryQuery(statuses: RunStatus.failing, limit: 10)).map(\.record.status)) == [.warning, .critical, .unknown, .timeout])
         let windowed = try store.history(HistoryQuery(job: "web", since: start.addingTimeInterval(100), until: start.addingTimeInterval(200)))
         #expect(windowed.count == 2)
 
@@ -86,7 +89,7 @@ struct HistoryStoreTests {
 
         let stats = try store.statistics(since: start.addingTimeInterval(-1))
         let webStats = try #require(stats.first { $0.job == "web" })
-        #expect(webStats.runs == 6 && webStats.ok == 3 && webStats.failed == 2 && webStats.skipped == 1)
+        #expect(webStats.runs == 6 && webStats.ok == 3 && webStats.failing == 2 && webStats.bySeverity[.critical] == 1 && webStats.bySeverity[.timeout] == 1 && webStats.skipped == 1)
         #expect(webStats.successPercent == 60)
         #expect(webStats.streak?.kind == "ok" && webStats.streak?.length == 1)
         #expect(webStats.p50 == .milliseconds(5))

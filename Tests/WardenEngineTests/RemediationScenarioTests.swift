@@ -348,7 +348,7 @@ struct RemediationScenarioTests {
         await scenario.start()
         // The plugin succeeds, but the second condition does not hold: the run failed.
         let run = try await scenario.tick("web")
-        #expect(run.record.status == .failed)
+        #expect(run.record.status == .critical)
         #expect(run.record.error == #"expectation failed: data.service in ["api", "db"] (value: "web")"#)
         let stored = try #require(try scenario.store.history(HistoryQuery(job: "web")).first)
         #expect(stored.record.conditions.map(\.passed) == [true, false])

@@ -39,14 +39,16 @@ struct RetryTests {
 
     @Test func retryOnSelectsOutcomes() {
         let flag = RetryPolicy(retryOn: [.retryFlag])
-        #expect(flag.shouldRetry(.failed, retryFlag: true))
-        #expect(!flag.shouldRetry(.failed, retryFlag: false))
+        #expect(flag.shouldRetry(.critical, retryFlag: true))
+        #expect(!flag.shouldRetry(.critical, retryFlag: false))
         #expect(!flag.shouldRetry(.ok, retryFlag: true))
         let timeouts = RetryPolicy(retryOn: [.timeout])
-        #expect(timeouts.shouldRetry(.timeout, retryFlag: false) && !timeouts.shouldRetry(.error, retryFlag: true))
+        #expect(timeouts.shouldRetry(.timeout, retryFlag: false) && !timeouts.shouldRetry(.unknown, retryFlag: true))
         let errors = RetryPolicy(retryOn: [.error])
-        #expect(errors.shouldRetry(.error, retryFlag: false) && !errors.shouldRetry(.failed, retryFlag: false))
-        #expect(RetryPolicy(retryOn: [.failure]).shouldRetry(.failed, retryFlag: false))
+        #expect(errors.shouldRetry(.unknown, retryFlag: false) && !errors.shouldRetry(.critical, retryFlag: false))
+        #expect(RetryPolicy(retryOn: [.unknown]).shouldRetry(.unknown, retryFlag: false))
+        #expect(RetryPolicy(retryOn: [.failure]).shouldRetry(.critical, retryFlag: false))
+        #expect(RetryPolicy(retryOn: [.failure]).shouldRetry(.warning, retryFlag: false))
         #expect(!RetryPolicy(retryOn: [.failure]).shouldRetry(.interrupted, retryFlag: true))
     }
 
@@ -57,7 +59,7 @@ struct RetryTests {
         let policy = RetryPolicy(attempts: 5, wait: .exponential, multiplier: .seconds(2), maximum: .seconds(60))
         let run = await loop(clock).run(job(policy), plugin: registry.lookup("probe")!, trigger: .schedule, scheduledAt: clock.now(), nextTick: nil, logger: testLogger)
         #expect(run.status == .ok)
-        #expect(run.attempts.map(\.outcome) == [.failed, .failed, .failed, .ok])
+        #expect(run.attempts.map(\.outcome) == [.critical, .critical, .critical, .ok])
         #expect(clock.sleeps == [.seconds(2), .seconds(4), .seconds(8)])
         #expect(run.attempts.map(\.wait) == [.zero, .seconds(2), .seconds(4), .seconds(8)])
         #expect(run.attempts.map(\.number) == [1, 2, 3, 4])
@@ -69,7 +71,7 @@ struct RetryTests {
         let registry = try makeRegistry([probe])
         let clock = ManualClock()
         let run = await loop(clock).run(job(RetryPolicy(attempts: 3)), plugin: registry.lookup("probe")!, trigger: .schedule, scheduledAt: clock.now(), nextTick: nil, logger: testLogger)
-        #expect(run.status == .failed && run.attempts.count == 3 && probe.calls == 3)
+        #expect(run.status == .critical && run.attempts.count == 3 && probe.calls == 3)
         #expect(run.error == "probe failure 3")
     }
 
@@ -106,7 +108,7 @@ struct RetryTests {
         defer { Task { await server.stop() } }
         let notFound = job(RetryPolicy(attempts: 3), plugin: "service_status", params: ["service_url": .string("\(server.baseURL)/status/404"), "expected_status": 200, "timeout": 2])
         let run = await loop(clock).run(notFound, plugin: registry.lookup("service_status")!, trigger: .schedule, scheduledAt: clock.now(), nextTick: nil, logger: testLogger)
-        #expect(run.status == .failed && run.attempts.count == 1 && clock.sleeps.isEmpty)
+        #expect(run.status == .critical && run.attempts.count == 1 && clock.sleeps.isEmpty)
     }
 
     @Test func resolvedSecretsAreScrubbedFromResults() async throws {

@@ -17,7 +17,7 @@ struct StorageFaultTests {
     }
 
     static func run(_ index: Int, job: String = "probe") -> RunRecord {
-        HistoryStoreTests.run(job, index.isMultiple(of: 3) ? .failed : .ok, at: Date(timeIntervalSince1970: 1_700_000_000 + Double(index)))
+        HistoryStoreTests.run(job, index.isMultiple(of: 3) ? .critical : .ok, at: Date(timeIntervalSince1970: 1_700_000_000 + Double(index)))
     }
 
     static func count(_ store: HistoryStore, _ sql: String = "SELECT count(*) FROM runs") throws -> Int {

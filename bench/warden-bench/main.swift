@@ -130,7 +130,7 @@ func measureStore(total: Int, directory: String) async throws {
         let started = date.addingTimeInterval(0.001)
         return RunRecord(
             job: "job_\(index % jobs)", plugin: "service_status", trigger: .schedule, scheduledAt: date, startedAt: started,
-            finishedAt: started.addingTimeInterval(0.002), duration: .milliseconds(2), status: index % 50 == 0 ? .failed : .ok,
+            finishedAt: started.addingTimeInterval(0.002), duration: .milliseconds(2), status: index % 50 == 0 ? .critical : .ok,
             message: "http://127.0.0.1:8080/health is healthy: HTTP 200 in 2 ms", error: nil, retry: false,
             data: ["status_code": 200, "healthy": true, "response_time": 0.002], configHash: "0123456789abcdef",
             attempts: [AttemptRecord(number: 1, wait: .zero, startedAt: started, duration: .milliseconds(2), outcome: .ok, retry: false, message: "ok", error: nil)]

@@ -5,7 +5,7 @@ import Yams
 /// `expect:`, `depends_on:`, `rules:` and `maintenance:`.
 extension ConfigReader {
     static let ruleKeys = [
-        "name", "when", "then", "verify", "verify_after", "escalate_within", "cooldown", "budget", "on_exhausted",
+        "name", "when", "on", "then", "verify", "verify_after", "escalate_within", "cooldown", "budget", "on_exhausted",
         "dry_run", "target",
     ]
     static let whenKeys = ["job", "consecutive_failures", "failures", "within", "to"]
@@ -20,10 +20,30 @@ extension ConfigReader {
             items = [node]
         }
         var expectations: [Expectation] = []
-        for item in items {
+        for entry in items {
+            // A condition, or `{condition: …, severity: warning|critical|unknown}`.
+            var item = entry
+            var severity = Severity.critical
+            if case .mapping = entry, let pairs = mapping(entry, what: "\(label): expect") {
+                checkKeys(pairs, allowed: ["condition", "severity"], in: "an `expect:` entry")
+                guard let condition = pairs.value(for: "condition") else {
+                    problem(at: entry, "\(label): expect: an entry needs `condition:`")
+                    continue
+                }
+                item = condition
+                if let node = pairs.value(for: "severity") {
+                    guard let text = node.string, let parsed = Severity(rawValue: text) else {
+                        problem(at: node, "\(label): expect severity: expected warning, critical or unknown, got \(describe(node))")
+                        continue
+                    }
+                    severity = parsed
+                }
+            }
             guard case .scalar(let scalar) = item, let text = string(item, what: "\(label): expect") else { continue }
             do {
-                expectations.append(try Expectation(text))
+                var expectation = try Expectation(text)
+                expectation.severity = severity
+                expectations.append(expectation)
             } catch {
                 // Point at the character: a quoted scalar starts one column after its mark.
                 var location = location(of: item)
@@ -146,6 +166,18 @@ extension ConfigReader {
                 } else {
                     rule.budget = readBudget(value, what: what)
                 }
+            case "on":
+                // Which run statuses count: `on: [warning, critical]` widens the default.
+                let words = value.string.map { [$0] } ?? stringList(value, what: what) ?? []
+                var statuses = Set<RunStatus>()
+                for word in words {
+                    if let status = RunStatus(rawValue: word), RunStatus.failing.contains(status) {
+                        statuses.insert(status)
+                    } else {
+                        problem(at: value, "\(what): `\(word)` is not a failing status: expected any of warning, critical, unknown, timeout")
+                    }
+                }
+                if !statuses.isEmpty { rule.on = statuses }
             case "on_exhausted":
                 rule.onExhausted = readStep(value, rule: label, matching: matching)
             case "dry_run":
@@ -162,6 +194,7 @@ extension ConfigReader {
         guard problems.count == before, trigger != nil else { return nil }
         let hashed: JSONValue = [
             "name": .string(name), "job": .string(pattern), "trigger": .string(rule.trigger.description),
+            "on": .array(rule.on.map(\.rawValue).sorted().map(JSONValue.string)),
             "steps": .array(levels.flatMap { $0.context + [$0.action] }.map { ["plugin": .string($0.plugin), "params": $0.parameters] }),
             "verify": .bool(rule.verify), "verify_after": .int(Int(rule.verifyAfter.milliseconds)),
             "escalate_within": .int(Int(rule.escalateWithin.milliseconds)), "cooldown": .int(Int(rule.cooldown.milliseconds)),

@@ -9,7 +9,9 @@ struct JobTracker: Sendable {
         /// nil: the run was observed while the database refused writes, before it had an id.
         var runID: Int64?
         var at: Int64
-        var failed: Bool
+        var status: RunStatus
+        /// Not ok: what the streak and flap detection count.
+        var failed: Bool { status.isFailure }
     }
 
     static let flapWindow = 21
@@ -30,11 +32,12 @@ struct JobTracker: Sendable {
 
     /// Records a run; returns the state before it (nil: unknown).
     @discardableResult
-    mutating func record(runID: Int64?, at date: Date, failed: Bool, flapHigh: Double, flapLow: Double) -> Bool? {
+    mutating func record(runID: Int64?, at date: Date, status: RunStatus, flapHigh: Double, flapLow: Double) -> Bool? {
         let previous = failing
+        let failed = status.isFailure
         failing = failed
         consecutiveFailures = failed ? consecutiveFailures + 1 : 0
-        recent.append(Entry(runID: runID, at: date.epochMilliseconds, failed: failed))
+        recent.append(Entry(runID: runID, at: date.epochMilliseconds, status: status))
         if recent.count > capacity { recent.removeFirst(recent.count - capacity) }
         let percent = flapPercent
         if flapping && percent < flapLow { flapping = false } else if !flapping && percent >= flapHigh { flapping = true }
@@ -58,8 +61,13 @@ struct JobTracker: Sendable {
         return total > 0 ? 100 * weighted / total : 0
     }
 
-    func lastFailures(_ count: Int) -> [Int64] {
-        recent.suffix(count).filter(\.failed).compactMap(\.runID)
+    /// How many of the latest runs in a row had one of `statuses` (at most `recent.count`).
+    func streak(of statuses: Set<RunStatus>) -> Int {
+        recent.reversed().prefix { statuses.contains($0.status) }.count
+    }
+
+    func lastRuns(_ count: Int, of statuses: Set<RunStatus>) -> [Int64] {
+        recent.suffix(count).filter { statuses.contains($0.status) }.compactMap(\.runID)
     }
 
     // MARK: persistence
@@ -69,7 +77,7 @@ struct JobTracker: Sendable {
             "consecutive_failures": .int(consecutiveFailures),
             "failing": failing.map(JSONValue.bool) ?? .null,
             "flapping": .bool(flapping),
-            "recent": .array(recent.map { [$0.runID.map { .int(Int($0)) } ?? .null, .int(Int($0.at)), .bool($0.failed)] }),
+            "recent": .array(recent.map { [$0.runID.map { .int(Int($0)) } ?? .null, .int(Int($0.at)), .string($0.status.rawValue)] }),
         ]
     }
 
@@ -79,9 +87,11 @@ struct JobTracker: Sendable {
         failing = json["failing"]?.boolValue
         flapping = json["flapping"]?.boolValue ?? false
         recent = (json["recent"]?.arrayValue ?? []).compactMap { item in
-            guard let parts = item.arrayValue, parts.count == 3, let at = parts[1].intValue,
-                  let failed = parts[2].boolValue else { return nil }
-            return Entry(runID: parts[0].intValue.map(Int64.init), at: Int64(at), failed: failed)
+            guard let parts = item.arrayValue, parts.count == 3, let at = parts[1].intValue else { return nil }
+            // Saved before the severities: a boolean, failed or not.
+            let status = parts[2].stringValue.flatMap(RunStatus.init(rawValue:)) ?? parts[2].boolValue.map { $0 ? .critical : .ok }
+            guard let status else { return nil }
+            return Entry(runID: parts[0].intValue.map(Int64.init), at: Int64(at), status: status)
         }.suffix(self.capacity).map { $0 }
     }
 }

@@ -196,7 +196,7 @@ public actor RemediationEngine {
     private func track(_ stored: ObservedRun, job: JobDefinition) -> Bool? {
         var tracker = trackers[job.name] ?? JobTracker(configHash: job.configHash, capacity: capacity(for: job.name))
         let previous = tracker.record(
-            runID: stored.id, at: stored.record.finishedAt, failed: stored.record.status.isFailure,
+            runID: stored.id, at: stored.record.finishedAt, status: stored.record.status,
             flapHigh: config.daemon.flapHigh, flapLow: config.daemon.flapLow
         )
         trackers[job.name] = tracker
@@ -210,7 +210,7 @@ public actor RemediationEngine {
         guard let tracker = trackers[job.name] else { return }
         for rule in config.rules where rule.applies(to: job.name) {
             guard var state = ruleStates[rule.name] else { continue }
-            if !run.record.status.isFailure {
+            if run.record.status == .ok {
                 // The job passes again: whatever happened, the next incident starts at level 1.
                 if state.position > 0 && !state.inProgress {
                     state.position = 0
@@ -219,7 +219,10 @@ public actor RemediationEngine {
                 }
                 continue
             }
-            guard let match = Self.match(rule.trigger, tracker: tracker, run: run, previouslyFailing: previouslyFailing, now: clock.now()) else { continue }
+            // A status the rule does not count (a `warning`, by default) neither triggers it
+            // nor continues its streak.
+            guard rule.on.contains(run.record.status) else { continue }
+            guard let match = Self.match(rule.trigger, counting: rule.on, tracker: tracker, run: run, now: clock.now()) else { continue }
             decide(rule, job: job, run: run, match: match)
         }
     }
@@ -229,24 +232,29 @@ public actor RemediationEngine {
         var runs: [Int64]
     }
 
-    static func match(_ trigger: RuleTrigger, tracker: JobTracker, run: ObservedRun, previouslyFailing: Bool?, now: Date) -> TriggerMatch? {
+    /// Whether `tracker`'s recent runs (the latest being `run`) match the trigger, counting
+    /// the runs whose status is in `counted` as failures.
+    static func match(_ trigger: RuleTrigger, counting counted: Set<RunStatus>, tracker: JobTracker, run: ObservedRun, now: Date) -> TriggerMatch? {
         switch trigger {
         case .consecutiveFailures(let count):
-            guard tracker.consecutiveFailures >= count else { return nil }
-            return TriggerMatch(description: "\(tracker.consecutiveFailures) consecutive failures (rule: \(count))", runs: tracker.lastFailures(count))
+            let streak = tracker.streak(of: counted)
+            guard streak >= count else { return nil }
+            return TriggerMatch(description: "\(streak) consecutive failures (rule: \(count))", runs: tracker.lastRuns(count, of: counted))
         case .failuresWithinRuns(let failures, let runs):
             let window = tracker.recent.suffix(runs)
-            let failed = window.filter(\.failed)
+            let failed = window.filter { counted.contains($0.status) }
             guard failed.count >= failures else { return nil }
             return TriggerMatch(description: "\(failed.count) failures within the last \(window.count) runs (rule: \(failures) within \(runs))", runs: failed.compactMap(\.runID))
         case .failuresWithinTime(let failures, let window):
             let start = now.epochMilliseconds - window.milliseconds
-            let failed = tracker.recent.filter { $0.failed && $0.at >= start }
+            let failed = tracker.recent.filter { counted.contains($0.status) && $0.at >= start }
             guard failed.count >= failures else { return nil }
             return TriggerMatch(description: "\(failed.count) failures within \(window.wardenFormatted) (rule: \(failures) within \(window.wardenFormatted))", runs: failed.compactMap(\.runID))
         case .becameFailing:
-            guard previouslyFailing != true else { return nil }
-            return TriggerMatch(description: "the job went from \(previouslyFailing == nil ? "unknown" : "passing") to failing", runs: [run.id].compactMap { $0 })
+            // The run before this one did not count (or there was none).
+            let previous = tracker.recent.dropLast().last
+            guard previous.map({ !counted.contains($0.status) }) ?? true else { return nil }
+            return TriggerMatch(description: "the job went from \(previous == nil ? "unknown" : previous!.status.rawValue) to \(run.record.status.rawValue)", runs: [run.id].compactMap { $0 })
         }
     }
 
@@ -619,7 +627,7 @@ public actor RemediationEngine {
         switch prepared {
         case .success(let ready): step = ready
         case .failure(let failure):
-            return StepOutcome(parameters: failure.parameters, result: .failure(failure.message), attempt: .error)
+            return StepOutcome(parameters: failure.parameters, result: .failure(failure.message, severity: .unknown), attempt: .unknown)
         }
         if dryRun {
             return StepOutcome(parameters: step.shown, result: .ok(message: "dry run: `\(step.entry.spec.name)` not executed"), attempt: .ok)
@@ -633,12 +641,14 @@ public actor RemediationEngine {
         await execute(prepare(step, context: context, job: job), job: job, rule: context.ruleName, dryRun: dryRun)
     }
 
+    /// An action's audit outcome: it reported failure (`failed`, whatever severity it gave),
+    /// or could not be carried out (`error`: it threw, crashed, or its parameters were invalid).
     static func outcome(_ attempt: AttemptOutcome) -> RemediationRecord.Outcome {
         switch attempt {
         case .ok: return .ok
-        case .failed: return .failed
+        case .warning, .critical: return .failed
         case .timeout: return .timeout
-        case .error: return .error
+        case .unknown: return .error
         case .interrupted: return .interrupted
         }
     }

@@ -11,6 +11,8 @@ import WardenPluginKit
 public struct Expectation: Sendable, Hashable, CustomStringConvertible {
     public let description: String
     let root: Expr
+    /// What the run is when this condition fails (`expect: {condition: …, severity: warning}`).
+    public var severity: Severity = .critical
 
     public struct ParseError: Error, Sendable, CustomStringConvertible {
         /// 0-based character offset in the expression.

@@ -8,6 +8,9 @@ public struct RuleDefinition: Sendable {
     /// A job name or a glob (`web-*`).
     public var jobPattern: String
     public var trigger: RuleTrigger
+    /// The run statuses that count as failures for this rule (`on:`); by default critical,
+    /// timeout and unknown, so a `warning` alone never remediates.
+    public var on: Set<RunStatus> = RunStatus.defaultTrigger
     /// Escalation levels: level 1 runs on the first trigger, the next when it did not help.
     public var levels: [EscalationLevel]
     public var verify: Bool

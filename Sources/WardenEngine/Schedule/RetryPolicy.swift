@@ -1,4 +1,5 @@
 import Foundation
+import WardenPluginKit
 
 /// How a failed run is retried, with tenacity's semantics and names.
 ///
@@ -21,7 +22,9 @@ public struct RetryPolicy: Sendable, Hashable {
         case retryFlag = "retry_flag"
         /// Any attempt that ran out of time.
         case timeout
-        /// Any attempt whose plugin threw instead of returning a result.
+        /// Any `unknown` attempt: the plugin threw, crashed or gave no usable result.
+        case unknown
+        /// The older name of `unknown`.
         case error
     }
 
@@ -65,11 +68,12 @@ public struct RetryPolicy: Sendable, Hashable {
     public func shouldRetry(_ outcome: AttemptOutcome, retryFlag: Bool) -> Bool {
         switch outcome {
         case .ok, .interrupted: return false
-        case .failed, .timeout, .error:
+        case .warning, .critical, .unknown, .timeout:
             if retryOn.contains(.failure) { return true }
             if retryOn.contains(.retryFlag) && retryFlag { return true }
             if retryOn.contains(.timeout) && outcome == .timeout { return true }
-            if retryOn.contains(.error) && outcome == .error { return true }
+            // `error` predates the severities: an attempt whose plugin threw or crashed is `unknown`.
+            if (retryOn.contains(.error) || retryOn.contains(.unknown)) && outcome == .unknown { return true }
             return false
         }
     }
@@ -98,18 +102,30 @@ public struct RetryPolicy: Sendable, Hashable {
 }
 
 /// How one attempt ended.
+/// How one attempt ended: `ok`, the result's severity (`warning`, `critical`, `unknown`: a
+/// plugin that threw or crashed could not tell), `timeout`, or `interrupted` (shutdown).
 public enum AttemptOutcome: String, Sendable, Hashable, Codable {
-    case ok, failed, timeout, error, interrupted
+    case ok, warning, critical, unknown, timeout, interrupted
+
+    public init(_ severity: Severity) {
+        self = AttemptOutcome(rawValue: severity.rawValue)!
+    }
 }
 
-/// How a run ended: its last attempt's outcome, or skipped before any attempt.
+/// How a run ended: its last attempt's outcome, or skipped before any attempt. One
+/// vocabulary for the history, the CLI, the views and the docs.
 public enum RunStatus: String, Sendable, Hashable, Codable, CaseIterable {
-    case ok, failed, timeout, error, skipped, interrupted
+    case ok, warning, critical, unknown, timeout, skipped, interrupted
 
     public init(_ outcome: AttemptOutcome) {
         self = RunStatus(rawValue: outcome.rawValue)!
     }
 
-    /// Failed, timed out or errored: what streaks and rules count as a failure.
-    public var isFailure: Bool { self == .failed || self == .timeout || self == .error }
+    /// What rules trigger on unless their `on:` says otherwise.
+    public static let defaultTrigger: Set<RunStatus> = [.critical, .timeout, .unknown]
+    /// Everything a check can end with that is not `ok`: `--status failing`, streaks, flapping.
+    public static let failing: Set<RunStatus> = [.warning, .critical, .unknown, .timeout]
+
+    /// Not ok (warning, critical, unknown, timeout): what streaks and flapping count.
+    public var isFailure: Bool { Self.failing.contains(self) }
 }

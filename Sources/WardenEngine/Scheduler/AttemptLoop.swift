@@ -75,7 +75,7 @@ public struct AttemptLoop: Sendable {
 
         let finishedAt = clock.now()
         let result = last?.result ?? .failure("no attempt ran")
-        var status = RunStatus(last?.outcome ?? .error)
+        var status = RunStatus(last?.outcome ?? .unknown)
         if Task.isCancelled && status != .ok { status = .interrupted }
         return RunRecord(
             job: job.name, plugin: entry.spec.name, trigger: trigger, scheduledAt: scheduledAt,
@@ -86,20 +86,23 @@ public struct AttemptLoop: Sendable {
         )
     }
 
-    /// A successful result that fails one of the job's `expect:` conditions is a failed
-    /// attempt; the conditions' outcomes are kept either way.
+    /// A successful result that fails one of the job's `expect:` conditions is unsuccessful,
+    /// with the worst severity among the failed conditions; the conditions' outcomes are kept
+    /// either way.
     static func applyExpectations(
         _ expectations: [Expectation], to execution: PluginExecutor.Execution
     ) -> (PluginExecutor.Execution, [ConditionOutcome]) {
-        guard !expectations.isEmpty, execution.outcome == .ok || execution.outcome == .failed else { return (execution, []) }
+        guard !expectations.isEmpty, [.ok, .warning, .critical].contains(execution.outcome) else { return (execution, []) }
         let outcomes = expectations.map { expectation in
             let (passed, value) = expectation.evaluate(execution.result)
             return ConditionOutcome(expression: expectation.description, passed: passed, value: value)
         }
         guard execution.outcome == .ok, let failed = outcomes.first(where: { !$0.passed }) else { return (execution, outcomes) }
+        let severity = zip(expectations, outcomes).filter { !$0.1.passed }.map(\.0.severity).max() ?? .critical
         var result = execution.result
         result.success = false
+        result.severity = severity
         result.error = "expectation failed: \(failed.expression) (value: \(failed.value.jsonText()))"
-        return (PluginExecutor.Execution(result: result, duration: execution.duration, outcome: .failed), outcomes)
+        return (PluginExecutor.Execution(result: result, duration: execution.duration, outcome: AttemptOutcome(severity)), outcomes)
     }
 }

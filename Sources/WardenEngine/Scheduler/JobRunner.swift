@@ -66,7 +66,7 @@ public final class JobRunner: Sendable {
                 let now = Date()
                 run = RunRecord(
                     job: job.name, plugin: job.plugin, trigger: trigger, scheduledAt: scheduledAt, startedAt: now,
-                    finishedAt: now, duration: .zero, status: .error, message: "plugin `\(job.plugin)` is no longer registered",
+                    finishedAt: now, duration: .zero, status: .unknown, message: "plugin `\(job.plugin)` is no longer registered",
                     error: "unknown plugin `\(job.plugin)`", retry: false, data: .null, configHash: job.configHash, attempts: []
                 )
             }

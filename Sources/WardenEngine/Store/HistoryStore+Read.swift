@@ -5,15 +5,16 @@ import WardenPluginKit
 /// A filter over the history, as `warden history` takes it.
 public struct HistoryQuery: Sendable {
     public var job: String?
-    public var status: RunStatus?
+    /// Any of these (`--status failing` is `RunStatus.failing`); nil: all.
+    public var statuses: Set<RunStatus>?
     public var since: Date?
     public var until: Date?
     public var limit: Int
     public var includeAttempts: Bool
 
-    public init(job: String? = nil, status: RunStatus? = nil, since: Date? = nil, until: Date? = nil, limit: Int = 50, includeAttempts: Bool = false) {
+    public init(job: String? = nil, statuses: Set<RunStatus>? = nil, since: Date? = nil, until: Date? = nil, limit: Int = 50, includeAttempts: Bool = false) {
         self.job = job
-        self.status = status
+        self.statuses = statuses
         self.since = since
         self.until = until
         self.limit = limit
@@ -21,7 +22,6 @@ public struct HistoryQuery: Sendable {
     }
 }
 
-/// A run as read back from the store.
 /// A run as the rules and the journal see it when the writer has dealt with it: with its id
 /// once committed, without while the database refuses writes and the run waits in memory.
 public struct ObservedRun: Sendable {
@@ -38,6 +38,7 @@ public struct ObservedRun: Sendable {
     }
 }
 
+/// A run as read back from the store.
 public struct StoredRun: Sendable {
     public var id: Int64
     public var record: RunRecord
@@ -56,7 +57,9 @@ public struct JobStatistics: Sendable {
     public var job: String
     public var runs: Int
     public var ok: Int
-    public var failed: Int
+    /// Not ok and not skipped: warning, critical, unknown and timeout together.
+    public var failing: Int
+    public var bySeverity: [RunStatus: Int]
     public var skipped: Int
     /// Of the runs that were not skipped; nil when there were none.
     public var successPercent: Double?
@@ -78,9 +81,10 @@ extension HistoryStore {
                 conditions.append("job = ?")
                 _ = arguments.append(contentsOf: [job])
             }
-            if let status = query.status {
-                conditions.append("status = ?")
-                _ = arguments.append(contentsOf: [status.rawValue])
+            if let statuses = query.statuses {
+                let sorted = statuses.map(\.rawValue).sorted()
+                conditions.append("status IN (\(sorted.map { _ in "?" }.joined(separator: ", ")))")
+                _ = arguments.append(contentsOf: StatementArguments(sorted))
             }
             if let since = query.since {
                 conditions.append("scheduled_at >= ?")
@@ -122,7 +126,9 @@ extension HistoryStore {
             let since = since.epochMilliseconds
             let counts = try Row.fetchAll(db, sql: """
                 SELECT job, count(*) AS runs, sum(status = 'ok') AS ok,
-                       sum(status IN ('failed', 'timeout', 'error')) AS failed,
+                       sum(status IN ('warning', 'critical', 'unknown', 'timeout')) AS failing,
+                       sum(status = 'warning') AS warning, sum(status = 'critical') AS critical,
+                       sum(status = 'unknown') AS unknown, sum(status = 'timeout') AS timeout,
                        sum(status = 'skipped') AS skipped,
                        max(scheduled_at) AS last_at
                 FROM runs WHERE scheduled_at >= ? GROUP BY job ORDER BY job
@@ -149,7 +155,9 @@ extension HistoryStore {
                     streak = successes > 0 ? ("ok", successes) : ("failing", failures)
                 }
                 return JobStatistics(
-                    job: job, runs: runs, ok: ok, failed: row["failed"], skipped: skipped,
+                    job: job, runs: runs, ok: ok, failing: row["failing"],
+                    bySeverity: [.warning: row["warning"], .critical: row["critical"], .unknown: row["unknown"], .timeout: row["timeout"]],
+                    skipped: skipped,
                     successPercent: runs > skipped ? 100 * Double(ok) / Double(runs - skipped) : nil,
                     p50: Self.percentile(durations, 0.50), p95: Self.percentile(durations, 0.95),
                     lastStatus: (state?["last_status"] as String?).flatMap(RunStatus.init(rawValue:)),
@@ -182,7 +190,7 @@ extension HistoryStore {
             startedAt: (row["started_at"] as Int64?).map(Date.init(epochMilliseconds:)),
             finishedAt: Date(epochMilliseconds: row["finished_at"]),
             duration: (row["duration_ms"] as Double?).map { .microseconds(Int64(($0 * 1000).rounded())) },
-            status: RunStatus(rawValue: row["status"]) ?? .error,
+            status: RunStatus(rawValue: row["status"]) ?? .unknown,
             message: row["message"], error: row["error"], retry: row["retry"], data: data,
             configHash: row["config_hash"], attempts: []
         )
@@ -198,7 +206,7 @@ extension HistoryStore {
             wait: .microseconds(Int64(((row["wait_ms"] as Double) * 1000).rounded())),
             startedAt: Date(epochMilliseconds: row["started_at"]),
             duration: .microseconds(Int64(((row["duration_ms"] as Double) * 1000).rounded())),
-            outcome: AttemptOutcome(rawValue: row["outcome"]) ?? .error,
+            outcome: AttemptOutcome(rawValue: row["outcome"]) ?? .unknown,
             retry: row["retry"], message: row["message"], error: row["error"]
         )
     }

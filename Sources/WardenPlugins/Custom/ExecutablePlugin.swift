@@ -53,35 +53,37 @@ public struct ExecutablePlugin: Plugin {
 
     /// Maps how the process ended and what it printed onto a result; every way of going
     /// wrong gets its own error text.
+    /// A result the plugin printed keeps its own severity (`critical` when it gave none);
+    /// anything else (a timeout, a crash, no or bad output) is `unknown`: it could not tell.
     static func interpret(_ outcome: ContainedProcess.Outcome, path: String, outputLimit: Int) -> PluginResult {
         let name = (path as NSString).lastPathComponent
         if outcome.timedOut {
-            return .failure("timed out; process group killed", message: "\(name) did not finish in time and was killed", retry: true)
+            return .failure("timed out; process group killed", message: "\(name) did not finish in time and was killed", retry: true, severity: .unknown)
         }
         if outcome.outputOverflowed {
-            return .failure("output exceeded \(outputLimit) bytes", message: "\(name) printed more than \(outputLimit) bytes; it was killed")
+            return .failure("output exceeded \(outputLimit) bytes", message: "\(name) printed more than \(outputLimit) bytes; it was killed", severity: .unknown)
         }
         let text = String(decoding: outcome.standardOutput, as: UTF8.self).trimmingWhitespace()
         if case .signaled(let signal) = outcome.termination {
-            return .failure("crashed: killed by \(signalName(signal))", message: "\(name) crashed (\(outcome.termination))")
+            return .failure("crashed: killed by \(signalName(signal))", message: "\(name) crashed (\(outcome.termination))", severity: .unknown)
         }
         if text.isEmpty {
             if case .exited(let code) = outcome.termination, code != 0 {
-                return .failure("exited with status \(code) without a result", message: "\(name) exited with status \(code) and printed no result")
+                return .failure("exited with status \(code) without a result", message: "\(name) exited with status \(code) and printed no result", severity: .unknown)
             }
-            return .failure("no output", message: "\(name) printed no result")
+            return .failure("no output", message: "\(name) printed no result", severity: .unknown)
         }
         let json: JSONValue
         do {
             json = try JSONValue.parse(text)
         } catch {
             let preview = String(text.prefix(200))
-            return .failure("output is not JSON", message: "\(name) printed something that is not JSON: \(preview)")
+            return .failure("output is not JSON", message: "\(name) printed something that is not JSON: \(preview)", severity: .unknown)
         }
         do {
             return try PluginResult(json: json)
         } catch {
-            return .failure("invalid result: \(error.reason)", message: "\(name) printed JSON that is not a result: \(error.reason)")
+            return .failure("invalid result: \(error.reason)", message: "\(name) printed JSON that is not a result: \(error.reason)", severity: .unknown)
         }
     }
 }

@@ -47,7 +47,7 @@ public struct NagiosCheckPlugin: Plugin {
         let timeout = min(Duration.seconds(fromJSON: parameters["timeout"]) ?? .seconds(30), context.remaining)
 
         guard FileManager.default.isExecutableFile(atPath: command) else {
-            return .failure("not executable", message: "\(command) does not exist or is not executable", data: ["state": "unknown"])
+            return .failure("not executable", message: "\(command) does not exist or is not executable", data: ["state": "unknown"], severity: .unknown)
         }
         let outcome = try await ContainedProcess.run(.init(
             executable: command, arguments: arguments, outputLimit: 256 << 10, timeout: timeout
@@ -56,7 +56,7 @@ public struct NagiosCheckPlugin: Plugin {
             return .failure(
                 "timed out after \(timeout.formattedSeconds)",
                 message: "\(command) did not finish within \(timeout.formattedSeconds); its process group was killed",
-                data: ["state": "unknown"], retry: true
+                data: ["state": "unknown"], retry: true, severity: .unknown
             )
         }
         let parsed = NagiosOutput(parsing: String(decoding: outcome.standardOutput, as: UTF8.self))
@@ -75,14 +75,15 @@ public struct NagiosCheckPlugin: Plugin {
             data["exit_code"] = .int(Int(code))
             let message = parsed.output.isEmpty ? "\(state.uppercased()) (no output)" : parsed.output
             if code == 0 { return .ok(.object(data), message: message) }
-            return PluginResult(success: false, data: .object(data), message: message, error: state.uppercased())
+            // Exit codes map one to one: 1 warning, 2 critical, 3 unknown.
+            return PluginResult(success: false, data: .object(data), message: message, error: state.uppercased(), severity: Severity(rawValue: state))
         case .exited(let code):
             data["state"] = "unknown"
             data["exit_code"] = .int(Int(code))
-            return .failure("exit status \(code) is not a plugin state", message: "\(command) exited with status \(code)", data: .object(data))
+            return .failure("exit status \(code) is not a plugin state", message: "\(command) exited with status \(code)", data: .object(data), severity: .unknown)
         case .signaled(let signal):
             data["state"] = "unknown"
-            return .failure("killed by \(signalName(signal))", message: "\(command) was \(outcome.termination)", data: .object(data))
+            return .failure("killed by \(signalName(signal))", message: "\(command) was \(outcome.termination)", data: .object(data), severity: .unknown)
         }
     }
 }

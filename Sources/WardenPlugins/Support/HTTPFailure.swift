@@ -4,6 +4,8 @@ import WardenPluginKit
 
 /// Turns an HTTP client error into a plugin failure that says what happened, for which
 /// URL, and whether it is worth retrying (refused, reset and timed-out connections are).
+/// A target that did not answer is `critical` (it is down or unreachable, as check_http
+/// says); a URL that cannot be requested is `unknown` (the check could not run).
 enum HTTPFailure {
     static func error(_ error: any Error, url: String, timeout: Duration) -> PluginError {
         if let clientError = error as? HTTPClientError {
@@ -15,14 +17,14 @@ enum HTTPFailure {
                 return PluginError(
                     "timed out after \(timeout.formattedSeconds)",
                     message: "\(url) did not answer within \(timeout.formattedSeconds)",
-                    retry: true
+                    retry: true, severity: .critical
                 )
             }
             if [.invalidURL, .emptyHost, .emptyScheme].contains(clientError) || "\(clientError)".contains("unsupportedScheme") {
                 return PluginError("invalid URL", message: "\(url) is not a valid http(s) URL: \(clientError)")
             }
             if clientError == .remoteConnectionClosed {
-                return PluginError("connection closed", message: "\(url) closed the connection before answering", retry: true)
+                return PluginError("connection closed", message: "\(url) closed the connection before answering", retry: true, severity: .critical)
             }
         }
         if error is CancellationError {
@@ -30,10 +32,10 @@ enum HTTPFailure {
         }
         let detail = String(describing: error)
         if detail.contains("connectionRefused") || detail.contains("Connection refused") || detail.contains("errno: 111") {
-            return PluginError("connection refused", message: "\(url) refused the connection", retry: true)
+            return PluginError("connection refused", message: "\(url) refused the connection", retry: true, severity: .critical)
         }
         // Everything else here is a network-level failure (DNS, reset, TLS): transient by nature.
-        return PluginError(detail, message: "request to \(url) failed: \(detail)", retry: true)
+        return PluginError(detail, message: "request to \(url) failed: \(detail)", retry: true, severity: .critical)
     }
 
     /// Drains a response body, keeping at most `limit` bytes, so the connection can be reused.
