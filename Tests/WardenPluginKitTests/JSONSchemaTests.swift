@@ -151,7 +151,12 @@ struct JSONValueTests {
 
     @Test func resultKeepsTheSeedsWireShape() throws {
         let result = PluginResult.failure("refused", message: "db refused", retry: true)
-        #expect(result.json.jsonText() == #"{"data":null,"error":"refused","message":"db refused","retry":true,"success":false}"#)
+        // The seed's five keys, plus the severity of an unsuccessful result (critical unless it says).
+        #expect(result.json.jsonText() == #"{"data":null,"error":"refused","message":"db refused","retry":true,"severity":"critical","success":false}"#)
+        #expect(PluginResult.ok(message: "fine").json["severity"] == .null)
+        let warning = try PluginResult(json: ["success": false, "severity": "warning"])
+        #expect(warning.effectiveSeverity == .warning)
+        #expect(throws: PluginResultDecodingError.self) { try PluginResult(json: ["success": false, "severity": "bad"]) }
         let decoded = try PluginResult(json: .object(["success": true, "data": ["n": 1]]))
         #expect(decoded == PluginResult(success: true, data: ["n": 1], message: "", error: nil, retry: false))
         #expect(throws: PluginResultDecodingError.self) { try PluginResult(json: ["data": 1]) }
