@@ -94,15 +94,17 @@ struct ConfigReader {
     /// The `daemon:` section as read so far: rule steps are checked against its allow-lists.
     var daemon = DaemonSettings()
 
-    static let rootKeys = ["daemon", "jobs", "rules", "maintenance"]
+    static let rootKeys = ["daemon", "notifiers", "jobs", "rules", "maintenance"]
+    /// Read first: `daemon.notify`, jobs and rules route to them.
+    var notifiers: [NotifierDefinition] = []
     static let daemonKeys = [
         "database", "plugin_dirs", "max_concurrency", "max_queue", "default_timeout", "retention",
         "max_runs_per_job", "log_level", "shutdown_grace", "database_sync", "remediation",
-        "max_concurrent_remediations", "flap_high", "flap_low", "allowed_units", "shell_allow", "shell_write_allow", "runbooks",
+        "max_concurrent_remediations", "flap_high", "flap_low", "allowed_units", "shell_allow", "shell_write_allow", "runbooks", "notify",
     ]
     static let jobKeys = [
         "name", "plugin", "description", "params", "every", "cron", "jitter", "timeout", "retry", "enabled",
-        "expect", "depends_on",
+        "expect", "depends_on", "notify", "notify_after", "recover_after",
     ]
     static let retryKeys = ["attempts", "max_delay", "wait", "delay", "multiplier", "min", "max", "exp_base", "retry_on"]
 
@@ -138,6 +140,9 @@ struct ConfigReader {
         guard let pairs = mapping(root, what: "the config") else { return nil }
         checkKeys(pairs, allowed: Self.rootKeys, in: "the config")
 
+        if let node = pairs.value(for: "notifiers") {
+            notifiers = readNotifiers(node)
+        }
         if let node = pairs.value(for: "daemon") {
             daemon = readDaemon(node)
         }
@@ -147,6 +152,7 @@ struct ConfigReader {
             checkDependencies(jobs, in: node)
         }
         var config = WardenConfig(source: file, daemon: daemon, jobs: jobs)
+        config.notifiers = notifiers
         if let node = pairs.value(for: "rules") {
             config.rules = readRules(node, jobs: jobs)
         }
@@ -237,6 +243,8 @@ struct ConfigReader {
                 }
             case "runbooks":
                 if let path = string(value, what: "daemon.runbooks") { settings.runbooks = path }
+            case "notify":
+                settings.notify = readRoute(value, what: "daemon.notify", notifiers: notifiers)
             case "database_sync":
                 if let text = string(value, what: "daemon.database_sync") {
                     if let sync = DatabaseSync(rawValue: text) {
@@ -394,6 +402,16 @@ struct ConfigReader {
         )
         job.expectations = expectations
         job.dependsOn = dependsOn
+        job.alerting.route = daemon.notify
+        if let value = pairs.value(for: "notify") { job.alerting.route = readRoute(value, what: "\(label): notify", notifiers: notifiers) }
+        if let value = pairs.value(for: "notify_after"), let count = integer(value, what: "\(label): notify_after", in: 1...10_000) {
+            job.alerting.notifyAfter = count
+        }
+        if let value = pairs.value(for: "recover_after"), let count = integer(value, what: "\(label): recover_after", in: 1...10_000) {
+            job.alerting.recoverAfter = count
+        }
+        // A reload that only changes who is told still replaces the job.
+        job.configHash = String(format: "%016llx", StableHash.fnv1a(job.configHash + "\(job.alerting)"))
         return job
     }
 

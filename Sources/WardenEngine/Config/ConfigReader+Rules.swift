@@ -5,7 +5,7 @@ import Yams
 /// `expect:`, `depends_on:`, `rules:` and `maintenance:`.
 extension ConfigReader {
     static let ruleKeys = [
-        "name", "when", "on", "then", "verify", "verify_after", "escalate_within", "cooldown", "budget", "on_exhausted",
+        "name", "when", "on", "notify", "then", "verify", "verify_after", "escalate_within", "cooldown", "budget", "on_exhausted",
         "dry_run", "target",
     ]
     static let whenKeys = ["job", "consecutive_failures", "failures", "within", "to"]
@@ -178,6 +178,8 @@ extension ConfigReader {
                     }
                 }
                 if !statuses.isEmpty { rule.on = statuses }
+            case "notify":
+                rule.notify = readRoute(value, what: "\(label): notify", notifiers: notifiers)
             case "on_exhausted":
                 rule.onExhausted = readStep(value, rule: label, matching: matching)
             case "dry_run":
@@ -191,6 +193,7 @@ extension ConfigReader {
                 break
             }
         }
+        if !pairs.contains(where: { $0.key == "notify" }) { rule.notify = daemon.notify }
         guard problems.count == before, trigger != nil else { return nil }
         let hashed: JSONValue = [
             "name": .string(name), "job": .string(pattern), "trigger": .string(rule.trigger.description),

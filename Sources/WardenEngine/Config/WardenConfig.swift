@@ -10,6 +10,8 @@ public struct WardenConfig: Sendable {
     public var jobs: [JobDefinition]
     public var rules: [RuleDefinition] = []
     public var maintenance: [MaintenanceWindow] = []
+    /// `notifiers:`; `daemon.notify` routes to them by default.
+    public var notifiers: [NotifierDefinition] = []
     /// Loads, but worth a second look: explicit opt-outs of safe defaults, allow-list checks
     /// that can only happen at run time.
     public var warnings: [ConfigProblem] = []
@@ -52,6 +54,8 @@ public struct DaemonSettings: Sendable, Hashable {
     public var shellWriteAllow: [String] = []
     /// Directory of Markdown runbooks for `runbook.search`.
     public var runbooks: String = "/etc/warden/runbooks"
+    /// Where every event goes unless a job or rule says otherwise; nil: nowhere.
+    public var notify: NotificationRoute?
 
     public init() {}
 
@@ -103,6 +107,8 @@ public struct JobDefinition: Sendable {
     public var expectations: [Expectation] = []
     /// `depends_on:` while one of these jobs fails, remediation for this one is suppressed.
     public var dependsOn: [String] = []
+    /// `notify_after`, `recover_after` and the job's route (its `notify:` or `daemon.notify`).
+    public var alerting = JobAlerting()
     /// Values that came from `${env:…}` / `${file:…}`: scrubbed from results and logs.
     public var secretValues: [String]
     /// Identifies this job's configuration (computed over its unresolved text, so no secret

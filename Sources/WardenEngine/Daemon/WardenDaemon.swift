@@ -95,6 +95,9 @@ public final class WardenDaemon: Service, Sendable {
         let scheduler = Scheduler(logger: logger) { job, scheduledAt, nextTick in
             runner.tick(job, scheduledAt: scheduledAt, nextTick: nextTick)
         }
+        // Notifications leave the outbox on their own loops: a dead receiver delays nothing else.
+        let sender = NotificationSender(store: store, httpClient: httpClient, notifiers: initial.config.notifiers, logger: logger)
+        let notifying = Task { await sender.run() }
         let pruning = Task {
             await RetentionPruner(store: store, settings: { state.configuration.withLock { $0.config.daemon } }, jobs: { state.jobNames }, logger: logger).run()
         }
@@ -105,7 +108,7 @@ public final class WardenDaemon: Service, Sendable {
         let status = StatusReporter(state: state, outcomes: outcomes, history: { writer.health }, notifier: notifier)
         let reloading = Task {
             for await _ in hangups {
-                await self.reload(state: state, scheduler: scheduler, runner: runner, limiter: limiter, executor: executor, store: store, status: status)
+                await self.reload(state: state, scheduler: scheduler, runner: runner, limiter: limiter, executor: executor, store: store, sender: sender, status: status)
             }
         }
         let watchdog = Task { await Watchdog(notifier: notifier, scheduler: scheduler, environment: environment, logger: logger).run() }
@@ -145,6 +148,9 @@ public final class WardenDaemon: Service, Sendable {
         }
         await engine.waitUntilIdle()
         stopRemediations.cancel()
+        // What is still in the outbox stays there and goes out after the next start.
+        notifying.cancel()
+        await notifying.value
         // Database pools and cached credentials: nothing runs any more.
         await executor.resources.closeAll()
         do {
@@ -158,7 +164,7 @@ public final class WardenDaemon: Service, Sendable {
     /// SIGHUP: RELOADING=1, load and validate the file again; on success apply it (unchanged
     /// jobs keep their timers and state), on failure keep running the old one and say why in
     /// STATUS=. Then READY=1 either way.
-    private func reload(state: DaemonState, scheduler: Scheduler, runner: JobRunner, limiter: ConcurrencyLimiter, executor: PluginExecutor, store: HistoryStore, status: StatusReporter) async {
+    private func reload(state: DaemonState, scheduler: Scheduler, runner: JobRunner, limiter: ConcurrencyLimiter, executor: PluginExecutor, store: HistoryStore, sender: NotificationSender, status: StatusReporter) async {
         guard let reloader else { return }
         notifier.reloading()
         logger.notice("reloading the configuration")
@@ -179,7 +185,15 @@ public final class WardenDaemon: Service, Sendable {
                 logger.error("reload failed: \(problem)", metadata: ["message_id": .string(MessageID.reloadFailed)])
             }
             let first = error.problems.first.map { ": \($0)" } ?? ""
-            await status.setReloadFailure("reload failed (\(error.problems.count) problem\(error.problems.count == 1 ? "" : "s")\(first)); running the previous configuration")
+            let summary = "reload failed (\(error.problems.count) problem\(error.problems.count == 1 ? "" : "s")\(first)); running the previous configuration"
+            await status.setReloadFailure(summary)
+            let route = state.configuration.withLock { $0.config.daemon.notify }
+            let event = NotificationEvent(kind: .reloadFailed, message: summary, at: Date())
+            do {
+                try await BlockingQueue(label: "warden.reload").run { try store.enqueue(event, route: route) }
+            } catch {
+                logger.error("cannot queue the reload-failed notification: \(HistoryStore.describe(error))")
+            }
         case .success(let loaded):
             // Every other `daemon:` key takes effect here (docs/operations.md lists them).
             let daemon = loaded.config.daemon
@@ -193,6 +207,7 @@ public final class WardenDaemon: Service, Sendable {
             }
             for warning in loaded.config.warnings { logger.warning("config: \(warning)") }
             runner.use(loaded.registry)
+            sender.update(loaded.config.notifiers)
             let changes = scheduler.update(loaded.config.jobs)
             await state.engine.apply(loaded.config, registry: loaded.registry)
             state.configuration.withLock { $0 = loaded }

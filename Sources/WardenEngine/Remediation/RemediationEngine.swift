@@ -436,6 +436,8 @@ public actor RemediationEngine {
                 "rule": .string(rule.name), "job": .string(job.name), "budget": .string(budget.description),
                 "message_id": .string(MessageID.budgetExhausted),
             ])
+            let told = event(.budgetExhausted, rule: rule, job: job, message: "\(used) of \(budget.description) used; \(job.name) is left to a human")
+            save { try $0.enqueue(told, route: rule.notify) }
             if let step = rule.onExhausted {
                 let context = TemplateContext(jobName: job.name, jobParams: job.parameters, ruleName: rule.name, run: nil)
                 Task { _ = await self.runStep(step, context: context, job: job, dryRun: false) }
@@ -541,7 +543,8 @@ public actor RemediationEngine {
             ])
             if dryRun || !rule.verify || outcome.attempt == .interrupted || Task.isCancelled {
                 record.verification = .skipped
-                save { try $0.save(record) }
+                let failed = !dryRun && outcome.attempt != .ok && outcome.attempt != .interrupted
+                save { try $0.save(record, notifying: failed ? event(.remediationFailed, rule: rule, job: job, message: "step \(level + 1) (\(action.plugin)): \(outcome.result.error ?? outcome.result.message)") : nil, route: rule.notify) }
                 ruleStates[rule.name]?.position = dryRun ? 0 : min(level + 1, rule.levels.count - 1)
                 return
             }
@@ -556,7 +559,9 @@ public actor RemediationEngine {
             let passed = check.status == .ok
             record.verificationRunID = checkID
             record.verification = passed ? .passed : .failed
-            save { try $0.save(record) }
+            let told = event(passed ? .remediationVerified : .remediationNotVerified, rule: rule, job: job,
+                             message: "step \(level + 1) (\(action.plugin)): \(passed ? "the job passes again" : "the job still fails: \(check.message)")")
+            save { try $0.save(record, notifying: told, route: rule.notify) }
             logger.notice(passed ? "remediation verified: the job passes again" : "remediation did not fix the job", metadata: [
                 "rule": .string(rule.name), "job": .string(job.name), "step": .stringConvertible(level + 1),
                 "remediation_id": "\(record.id ?? 0)", "run_id": "\(checkID ?? 0)",
@@ -680,6 +685,10 @@ public actor RemediationEngine {
             logger.error("saving remediation state failed", metadata: ["error": "\(HistoryStore.describe(error))"])
             return nil
         }
+    }
+
+    private func event(_ kind: NotificationEvent.Kind, rule: RuleDefinition, job: JobDefinition, message: String) -> NotificationEvent {
+        NotificationEvent(kind: kind, job: job.name, rule: rule.name, message: message, at: clock.now())
     }
 
     static func iso(_ date: Date) -> String {

@@ -11,6 +11,8 @@ public struct RuleDefinition: Sendable {
     /// The run statuses that count as failures for this rule (`on:`); by default critical,
     /// timeout and unknown, so a `warning` alone never remediates.
     public var on: Set<RunStatus> = RunStatus.defaultTrigger
+    /// Where its remediation events go (`notify:`, else `daemon.notify`).
+    public var notify: NotificationRoute?
     /// Escalation levels: level 1 runs on the first trigger, the next when it did not help.
     public var levels: [EscalationLevel]
     public var verify: Bool

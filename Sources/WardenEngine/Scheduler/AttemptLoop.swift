@@ -77,13 +77,17 @@ public struct AttemptLoop: Sendable {
         let result = last?.result ?? .failure("no attempt ran")
         var status = RunStatus(last?.outcome ?? .unknown)
         if Task.isCancelled && status != .ok { status = .interrupted }
-        return RunRecord(
+        var record = RunRecord(
             job: job.name, plugin: entry.spec.name, trigger: trigger, scheduledAt: scheduledAt,
             startedAt: firstStart, finishedAt: finishedAt,
             duration: .microseconds(Int64(finishedAt.timeIntervalSince(firstStart) * 1_000_000)),
             status: status, message: result.message, error: result.error, retry: result.retry,
             data: result.data, configHash: job.configHash, attempts: attempts, conditions: conditions
         )
+        // Scheduled and manual runs move the job's alert state; a remediation's re-check
+        // moves it too (a fixed job recovers), a retry-of run likewise.
+        record.alerting = job.alerting
+        return record
     }
 
     /// A successful result that fails one of the job's `expect:` conditions is unsuccessful,

@@ -73,10 +73,23 @@ public struct Silence: Sendable {
 extension HistoryStore {
     // MARK: remediations
 
-    /// Inserts (id nil) or rewrites a remediation record; returns its id.
+    /// Inserts (id nil) or rewrites a remediation record; returns its id. A notification
+    /// about it goes to the outbox in the same transaction.
     @discardableResult
-    public func save(_ record: RemediationRecord) throws -> Int64 {
+    public func save(_ record: RemediationRecord, notifying event: NotificationEvent? = nil, route: NotificationRoute? = nil) throws -> Int64 {
         try writer.write { db in
+            let id = try Self.write(record, in: db)
+            if let event, let route, !route.notifiers.isEmpty, route.wants(event.kind, severity: event.severity) {
+                var event = event
+                event.remediationID = id
+                try Self.enqueue(event, to: route.notifiers, in: db)
+            }
+            return id
+        }
+    }
+
+    private static func write(_ record: RemediationRecord, in db: Database) throws -> Int64 {
+        do {
             let arguments: StatementArguments = [
                 record.rule, record.job, record.trigger, JSONValue.array(record.triggerRuns.map { .int(Int($0)) }).jsonText(),
                 record.step, record.plugin, record.parameters?.jsonText(), record.startedAt.epochMilliseconds,
@@ -213,17 +226,19 @@ extension HistoryStore {
     }
 
     public func silences(activeAt date: Date? = nil) throws -> [Silence] {
-        try reader.read { db in
-            let rows: [Row]
-            if let date {
-                rows = try Row.fetchAll(db, sql: "SELECT * FROM silences WHERE until > ? ORDER BY id", arguments: [date.epochMilliseconds])
-            } else {
-                rows = try Row.fetchAll(db, sql: "SELECT * FROM silences ORDER BY id")
-            }
-            return rows.map { row in
-                Silence(id: row["id"], job: row["job"], rule: row["rule"], reason: row["reason"],
-                        createdAt: Date(epochMilliseconds: row["created_at"]), until: Date(epochMilliseconds: row["until"]))
-            }
+        try reader.read { db in try Self.silences(activeAt: date, in: db) }
+    }
+
+    static func silences(activeAt date: Date?, in db: Database) throws -> [Silence] {
+        let rows: [Row]
+        if let date {
+            rows = try Row.fetchAll(db, sql: "SELECT * FROM silences WHERE until > ? ORDER BY id", arguments: [date.epochMilliseconds])
+        } else {
+            rows = try Row.fetchAll(db, sql: "SELECT * FROM silences ORDER BY id")
+        }
+        return rows.map { row in
+            Silence(id: row["id"], job: row["job"], rule: row["rule"], reason: row["reason"],
+                    createdAt: Date(epochMilliseconds: row["created_at"]), until: Date(epochMilliseconds: row["until"]))
         }
     }
 }

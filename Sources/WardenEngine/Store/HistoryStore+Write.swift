@@ -43,6 +43,7 @@ extension HistoryStore {
                     last_run_at = excluded.last_run_at,
                     config_hash = excluded.config_hash
                 """)
+            var silences: [Silence]?
             for run in runs {
                 try insertRun.execute(arguments: [
                     run.job, run.plugin, run.trigger.description, run.scheduledAt.epochMilliseconds,
@@ -66,6 +67,10 @@ extension HistoryStore {
                         run.job, run.status.rawValue, ok ? 0 : 1, ok ? 1 : 0, id,
                         run.finishedAt.epochMilliseconds, run.configHash,
                     ])
+                    if run.alerting != nil {
+                        if silences == nil { silences = try Self.silences(activeAt: Date(), in: db) }
+                        try Self.updateAlert(after: run, runID: id, in: db, silences: silences ?? [])
+                    }
                 }
             }
             return ids

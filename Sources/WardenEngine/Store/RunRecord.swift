@@ -37,6 +37,9 @@ public struct RunRecord: Sendable, Hashable {
     public var attempts: [AttemptRecord]
     /// The `expect:` conditions as evaluated on the last attempt's result.
     public var conditions: [ConditionOutcome] = []
+    /// When people are told about the job (not stored with the run: its alert state and
+    /// outbox rows are written in the same transaction).
+    public var alerting: JobAlerting?
 
     public init(
         job: String, plugin: String, trigger: Trigger, scheduledAt: Date, startedAt: Date?, finishedAt: Date,

@@ -1,0 +1,121 @@
+import Foundation
+import WardenPluginKit
+
+/// Something people are told about. Its JSON (`payload`) is what a webhook receives and
+/// what the outbox stores; docs/notifications.md has its JSON Schema.
+public struct NotificationEvent: Sendable, Hashable {
+    public enum Kind: String, Sendable, Hashable, CaseIterable {
+        case jobFailing = "job_failing"
+        case severityChanged = "severity_changed"
+        case stillFailing = "still_failing"
+        case jobRecovered = "job_recovered"
+        case remediationVerified = "remediation_verified"
+        case remediationNotVerified = "remediation_not_verified"
+        case remediationFailed = "remediation_failed"
+        case budgetExhausted = "budget_exhausted"
+        case reloadFailed = "reload_failed"
+        case test
+
+        /// The journald `MESSAGE_ID` of the log line that goes with it.
+        public var messageID: String {
+            switch self {
+            case .jobFailing: return MessageID.runFailed
+            case .severityChanged: return "5c8e2a4f6b1d4e3a9c7b5d1f3e8a2c46"
+            case .stillFailing: return "b7d9f1a3c5e74b2d8f0a6c4e2b9d7f13"
+            case .jobRecovered: return MessageID.jobRecovered
+            case .remediationVerified, .remediationNotVerified, .remediationFailed: return MessageID.remediationFinished
+            case .budgetExhausted: return MessageID.budgetExhausted
+            case .reloadFailed: return MessageID.reloadFailed
+            case .test: return "e1c3a5b7d9f24e6a8c0b2d4f6a8c0e21"
+            }
+        }
+    }
+
+    public var kind: Kind
+    public var job: String?
+    public var rule: String?
+    /// For job events: the job's severity (recoveries: the one it had).
+    public var severity: Severity?
+    public var status: String?
+    public var message: String
+    public var runID: Int64?
+    public var remediationID: Int64?
+    public var at: Date
+    public var host: String
+
+    public init(kind: Kind, job: String? = nil, rule: String? = nil, severity: Severity? = nil, status: String? = nil,
+                message: String, runID: Int64? = nil, remediationID: Int64? = nil, at: Date, host: String = NotificationEvent.hostname) {
+        self.kind = kind
+        self.job = job
+        self.rule = rule
+        self.severity = severity
+        self.status = status
+        self.message = message
+        self.runID = runID
+        self.remediationID = remediationID
+        self.at = at
+        self.host = host
+    }
+
+    public static let hostname: String = ProcessInfo.processInfo.hostName
+
+    /// Failing (or firing) rather than good news: what alert receivers open vs resolve.
+    public var isProblem: Bool {
+        ![.jobRecovered, .remediationVerified, .test].contains(kind)
+    }
+
+    public var title: String {
+        switch kind {
+        case .jobFailing: return "[\(severity?.rawValue.uppercased() ?? "FAILING")] \(job ?? "?") on \(host)"
+        case .severityChanged: return "[\(severity?.rawValue.uppercased() ?? "FAILING")] \(job ?? "?") on \(host) changed severity"
+        case .stillFailing: return "[\(severity?.rawValue.uppercased() ?? "FAILING")] \(job ?? "?") on \(host) is still failing"
+        case .jobRecovered: return "[RECOVERED] \(job ?? "?") on \(host)"
+        case .remediationVerified: return "[FIXED] \(rule ?? "?") repaired \(job ?? "?") on \(host)"
+        case .remediationNotVerified: return "[NOT FIXED] \(rule ?? "?") did not repair \(job ?? "?") on \(host)"
+        case .remediationFailed: return "[REMEDIATION FAILED] \(rule ?? "?") on \(host)"
+        case .budgetExhausted: return "[BUDGET EXHAUSTED] \(rule ?? "?") on \(host): no more remediation"
+        case .reloadFailed: return "[WARDEN] reload failed on \(host)"
+        case .test: return "[TEST] Warden on \(host)"
+        }
+    }
+
+    public var payload: JSONValue {
+        [
+            "version": 1,
+            "event": .string(kind.rawValue),
+            "title": .string(title),
+            "host": .string(host),
+            "job": job.map(JSONValue.string) ?? .null,
+            "rule": rule.map(JSONValue.string) ?? .null,
+            "severity": severity.map { .string($0.rawValue) } ?? .null,
+            "status": status.map(JSONValue.string) ?? .null,
+            "message": .string(message),
+            "run_id": runID.map { .int(Int($0)) } ?? .null,
+            "remediation_id": remediationID.map { .int(Int($0)) } ?? .null,
+            "at": .string(NotificationEvent.iso(at)),
+        ]
+    }
+
+    init?(payload: JSONValue) {
+        guard let kind = payload["event"]?.stringValue.flatMap(Kind.init(rawValue:)),
+              let at = payload["at"]?.stringValue.flatMap({ NotificationEvent.parseISO($0) }) else { return nil }
+        self.init(
+            kind: kind, job: payload["job"]?.stringValue, rule: payload["rule"]?.stringValue,
+            severity: payload["severity"]?.stringValue.flatMap(Severity.init(rawValue:)), status: payload["status"]?.stringValue,
+            message: payload["message"]?.stringValue ?? "", runID: payload["run_id"]?.intValue.map(Int64.init),
+            remediationID: payload["remediation_id"]?.intValue.map(Int64.init), at: at, host: payload["host"]?.stringValue ?? NotificationEvent.hostname
+        )
+    }
+
+    static func iso(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: date)
+    }
+
+    static func parseISO(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.date(from: text)
+    }
+}
