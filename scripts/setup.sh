@@ -16,6 +16,9 @@ packages=(
   e2fsprogs           # storage-fault tests: mkfs.ext4 for a small loop filesystem, chattr +i for a read-only database
   dpkg-dev            # `make deb` (dpkg-deb, dpkg --print-architecture)
   prometheus          # prom.query tests run a real Prometheus on loopback
+  prometheus-alertmanager  # notification tests: a real Alertmanager on loopback receives and resolves alerts
+  python3-aiosmtpd    # notification tests: a real SMTP server on loopback
+  curl                # the email notifier sends through curl's SMTP client
   openssl             # tls_cert tests make a certificate and serve it with s_server
   postgresql          # Database plugin tests: throwaway clusters (initdb, pg_ctl, pg_basebackup, psql; pg_stat_statements)
   monit               # `make bench`: the peer Warden is measured against
