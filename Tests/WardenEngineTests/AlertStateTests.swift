@@ -1,0 +1,59 @@
+import Foundation
+import Testing
+import WardenPluginKit
+@testable import WardenEngine
+
+/// A job's alert state moves with its runs, in the runs' own transaction, and leaves events
+/// in the outbox: notify_after, recover_after, severity changes, reminders, minimum
+/// severity and silences.
+@Suite("alert state and the outbox")
+struct AlertStateTests {
+    static func run(_ status: RunStatus, at seconds: Double, _ alerting: JobAlerting) -> RunRecord {
+        var run = HistoryStoreTests.run("web", status, at: Date(timeIntervalSince1970: 1_800_000_000 + seconds))
+        run.alerting = alerting
+        return run
+    }
+
+    static func events(_ store: HistoryStore) throws -> [String] {
+        try store.outbox(limit: 100).reversed().map { "\($0.event.kind.rawValue)\($0.event.severity.map { ":" + $0.rawValue } ?? "")" }
+    }
+
+    @Test func notifyAfterSeverityChangesRemindersAndRecoverAfter() throws {
+        let directory = try TemporaryDirectory()
+        let store = try HistoryStore.openForWriting(path: directory.file("history.db"))
+        let alerting = JobAlerting(notifyAfter: 2, recoverAfter: 2, route: NotificationRoute(notifiers: ["ops"], repeatEvery: .seconds(60)))
+        for (status, at) in [(RunStatus.critical, 0.0), (.critical, 10), (.warning, 20), (.warning, 50), (.warning, 90), (.ok, 100), (.ok, 110), (.ok, 120)] {
+            try store.insert([Self.run(status, at: at, alerting)])
+        }
+        #expect(try Self.events(store) == ["job_failing:critical", "severity_changed:warning", "still_failing:warning", "job_recovered:warning"])
+        let first = try #require(try store.outbox(limit: 100).last)
+        #expect(first.notifier == "ops" && first.state == .pending && first.event.runID != nil)
+        try store.close()
+    }
+
+    @Test func aMinimumSeverityKeepsWarningsAndTheirRecoveriesQuiet() throws {
+        let directory = try TemporaryDirectory()
+        let store = try HistoryStore.openForWriting(path: directory.file("history.db"))
+        let alerting = JobAlerting(route: NotificationRoute(notifiers: ["pager"], minimumSeverity: .critical))
+        for (status, at) in [(RunStatus.warning, 0.0), (.ok, 10), (.critical, 20), (.ok, 30), (.warning, 40), (.critical, 50), (.ok, 60)] {
+            try store.insert([Self.run(status, at: at, alerting)])
+        }
+        // The first warning told nobody, so neither did its recovery; a warning that turns
+        // critical is told as failing then.
+        #expect(try Self.events(store) == ["job_failing:critical", "job_recovered:critical", "job_failing:critical", "job_recovered:critical"])
+        try store.close()
+    }
+
+    @Test func aSilencedJobChangesStateQuietly() throws {
+        let directory = try TemporaryDirectory()
+        let store = try HistoryStore.openForWriting(path: directory.file("history.db"))
+        let alerting = JobAlerting(route: NotificationRoute(notifiers: ["ops"]))
+        _ = try store.addSilence(job: "we*", rule: nil, reason: "maintenance", until: Date().addingTimeInterval(3600))
+        try store.insert([Self.run(.critical, at: 0, alerting), Self.run(.ok, at: 10, alerting)])
+        #expect(try Self.events(store).isEmpty)
+        // No route: state moves, nothing is queued.
+        try store.insert([Self.run(.critical, at: 20, JobAlerting()), Self.run(.ok, at: 30, JobAlerting())])
+        #expect(try Self.events(store).isEmpty)
+        try store.close()
+    }
+}
