@@ -23,7 +23,10 @@ struct HostPluginTests {
         let percent = try #require(result.data["used_percent"]?.doubleValue)
         #expect(percent >= 0 && percent <= 100)
         let strict = try await run(DiskUsagePlugin(), ["path": "/", "min_free_bytes": .int(Int.max / 2)])
-        #expect(!strict.success && strict.error?.contains("free (min") == true)
+        #expect(!strict.success && strict.error?.contains("free (min") == true && strict.effectiveSeverity == .critical)
+        // Past the warn threshold but under the max: a warning.
+        let warned = try await run(DiskUsagePlugin(), ["path": "/", "warn_used_percent": 0, "warn_inodes_used_percent": 0, "max_used_percent": 100, "max_inodes_used_percent": 100])
+        #expect(!warned.success && warned.effectiveSeverity == .warning && warned.error?.contains("(warn 0%)") == true, "\(warned)")
         let missing = try await run(DiskUsagePlugin(), ["path": "/nonexistent/path"])
         #expect(!missing.success && missing.error?.contains("No such file") == true)
     }

@@ -158,6 +158,9 @@ struct ConfigReader {
         }
         if let node = pairs.value(for: "maintenance") {
             config.maintenance = readMaintenance(node)
+            for index in config.jobs.indices {
+                config.jobs[index].maintenance = config.maintenance.filter { $0.covers(job: config.jobs[index].name, rule: "") }
+            }
         }
         resolvePaths(in: &config.daemon)
         config.warnings = warnings.sorted { ($0.location.line, $0.location.column) < ($1.location.line, $1.location.column) }

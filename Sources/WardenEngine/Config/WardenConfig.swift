@@ -109,6 +109,8 @@ public struct JobDefinition: Sendable {
     public var dependsOn: [String] = []
     /// `notify_after`, `recover_after` and the job's route (its `notify:` or `daemon.notify`).
     public var alerting = JobAlerting()
+    /// The maintenance windows that cover this job: while one is active, people are not told.
+    public var maintenance: [MaintenanceWindow] = []
     /// Values that came from `${env:…}` / `${file:…}`: scrubbed from results and logs.
     public var secretValues: [String]
     /// Identifies this job's configuration (computed over its unresolved text, so no secret

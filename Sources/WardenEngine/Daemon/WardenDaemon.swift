@@ -85,7 +85,10 @@ public final class WardenDaemon: Service, Sendable {
                 await engine.observe(runs)
             }
         }
-        let writer = HistoryWriter(store: store, logger: logger, onObserve: { @Sendable runs in _ = feed.yield(runs) })
+        let writer = HistoryWriter(
+            store: store, logger: logger, troubleRoute: { state.configuration.withLock { $0.config.daemon.notify } },
+            onObserve: { @Sendable runs in _ = feed.yield(runs) }
+        )
         writer.start()
         let limiter = ConcurrencyLimiter(maxConcurrent: settings.maxConcurrency, maxQueue: settings.maxQueue)
         let runner = JobRunner(

@@ -9,11 +9,15 @@ public struct NotificationEvent: Sendable, Hashable {
         case severityChanged = "severity_changed"
         case stillFailing = "still_failing"
         case jobRecovered = "job_recovered"
+        case flappingStarted = "flapping_started"
+        case flappingStopped = "flapping_stopped"
         case remediationVerified = "remediation_verified"
         case remediationNotVerified = "remediation_not_verified"
         case remediationFailed = "remediation_failed"
         case budgetExhausted = "budget_exhausted"
         case reloadFailed = "reload_failed"
+        /// The history refused writes for a while (told once writes succeed again).
+        case storageFault = "storage_fault"
         case test
 
         /// The journald `MESSAGE_ID` of the log line that goes with it.
@@ -26,6 +30,9 @@ public struct NotificationEvent: Sendable, Hashable {
             case .remediationVerified, .remediationNotVerified, .remediationFailed: return MessageID.remediationFinished
             case .budgetExhausted: return MessageID.budgetExhausted
             case .reloadFailed: return MessageID.reloadFailed
+            case .flappingStarted: return "2a4c6e8f0b1d4f3a5c7e9b1d3f5a7c90"
+            case .flappingStopped: return "8f6d4b2a0e9c4d7b5a3f1e9c7b5d3a18"
+            case .storageFault: return MessageID.historyWriteRecovered
             case .test: return "e1c3a5b7d9f24e6a8c0b2d4f6a8c0e21"
             }
         }
@@ -61,7 +68,7 @@ public struct NotificationEvent: Sendable, Hashable {
 
     /// Failing (or firing) rather than good news: what alert receivers open vs resolve.
     public var isProblem: Bool {
-        ![.jobRecovered, .remediationVerified, .test].contains(kind)
+        ![.jobRecovered, .remediationVerified, .flappingStopped, .test].contains(kind)
     }
 
     public var title: String {
@@ -75,6 +82,9 @@ public struct NotificationEvent: Sendable, Hashable {
         case .remediationFailed: return "[REMEDIATION FAILED] \(rule ?? "?") on \(host)"
         case .budgetExhausted: return "[BUDGET EXHAUSTED] \(rule ?? "?") on \(host): no more remediation"
         case .reloadFailed: return "[WARDEN] reload failed on \(host)"
+        case .flappingStarted: return "[FLAPPING] \(job ?? "?") on \(host)"
+        case .flappingStopped: return "[STABLE] \(job ?? "?") on \(host) stopped flapping"
+        case .storageFault: return "[WARDEN] history writes failed on \(host)"
         case .test: return "[TEST] Warden on \(host)"
         }
     }

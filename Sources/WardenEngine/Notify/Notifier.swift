@@ -86,6 +86,9 @@ public struct JobAlerting: Sendable, Hashable {
     /// Consecutive ok runs before it counts as recovered.
     public var recoverAfter: Int = 1
     public var route: NotificationRoute?
+    /// Set on each run: a maintenance window covering the job is active, so its failures are
+    /// not told (and then neither is their recovery).
+    public var muted = false
 
     public init(notifyAfter: Int = 1, recoverAfter: Int = 1, route: NotificationRoute? = nil) {
         self.notifyAfter = notifyAfter

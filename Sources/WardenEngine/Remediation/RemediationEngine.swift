@@ -195,11 +195,22 @@ public actor RemediationEngine {
     @discardableResult
     private func track(_ stored: ObservedRun, job: JobDefinition) -> Bool? {
         var tracker = trackers[job.name] ?? JobTracker(configHash: job.configHash, capacity: capacity(for: job.name))
+        let wasFlapping = tracker.flapping
         let previous = tracker.record(
             runID: stored.id, at: stored.record.finishedAt, status: stored.record.status,
             flapHigh: config.daemon.flapHigh, flapLow: config.daemon.flapLow
         )
         trackers[job.name] = tracker
+        if tracker.flapping != wasFlapping {
+            let event = NotificationEvent(
+                kind: tracker.flapping ? .flappingStarted : .flappingStopped, job: job.name,
+                message: String(format: "%.1f%% state changes over the last 21 runs", tracker.flapPercent), runID: stored.id, at: stored.record.finishedAt
+            )
+            logger.notice("\(tracker.flapping ? "job started flapping" : "job stopped flapping"): \(event.message)", metadata: [
+                "job": .string(job.name), "message_id": .string(event.kind.messageID),
+            ])
+            save { try $0.enqueue(event, route: job.alerting.route) }
+        }
         if persistedJobs.contains(job.name) {
             save { try $0.saveEngineState(kind: "job", name: job.name, configHash: job.configHash, state: tracker.json) }
         }

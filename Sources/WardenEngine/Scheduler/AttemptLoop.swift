@@ -87,6 +87,7 @@ public struct AttemptLoop: Sendable {
         // Scheduled and manual runs move the job's alert state; a remediation's re-check
         // moves it too (a fixed job recovers), a retry-of run likewise.
         record.alerting = job.alerting
+        record.alerting?.muted = job.maintenance.contains { $0.isActive(at: finishedAt) }
         return record
     }
 

@@ -82,16 +82,20 @@ public final class HistoryWriter: Sendable {
     /// Each run once, in order: at its commit (with its id), or earlier without one while
     /// commits fail. Called under the writer's lock to keep that order: it must not block.
     private let onObserve: (@Sendable ([ObservedRun]) -> Void)?
+    /// Where a `storage_fault` notification goes once writes succeed again (`daemon.notify`).
+    private let troubleRoute: @Sendable () -> NotificationRoute?
     private let commits = BlockingQueue(label: "warden.history-writer")
 
     public init(
         store: HistoryStore, logger: Logger, bound: Bound = .standard, closeTimeout: Duration = .seconds(10),
+        troubleRoute: @escaping @Sendable () -> NotificationRoute? = { nil },
         onObserve: (@Sendable ([ObservedRun]) -> Void)? = nil
     ) {
         self.store = store
         self.logger = logger
         self.bound = bound
         self.closeTimeout = closeTimeout
+        self.troubleRoute = troubleRoute
         self.onObserve = onObserve
     }
 
@@ -178,7 +182,20 @@ public final class HistoryWriter: Sendable {
                         "message_id": .string(MessageID.historyWALReopened),
                     ])
                 }
-                committed(batch, ids: ids, gap: gap)
+                if let recovered = committed(batch, ids: ids, gap: gap), let since = recovered.failingSince {
+                    // People hear of it now that it can be written down.
+                    let event = NotificationEvent(
+                        kind: .storageFault,
+                        message: "history writes failed for \(Int(Date().timeIntervalSince(since)))s (\(recovered.lastError ?? "unknown error")); \(recovered.dropped) runs dropped since start",
+                        at: Date()
+                    )
+                    let route = troubleRoute()
+                    do {
+                        try await commits.run { try store.enqueue(event, route: route) }
+                    } catch {
+                        logger.error("cannot queue the storage-fault notification: \(HistoryStore.describe(error))")
+                    }
+                }
                 delay = Self.firstRetry
             } catch {
                 if failed(error) { break }
@@ -215,7 +232,9 @@ public final class HistoryWriter: Sendable {
         }
     }
 
-    private func committed(_ batch: [Pending], ids: [Int64], gap: HistoryGap?) {
+    /// Returns the health while it failed, when this commit ended a failure.
+    @discardableResult
+    private func committed(_ batch: [Pending], ids: [Int64], gap: HistoryGap?) -> Health? {
         let (recovered, waiters): (Health?, [CheckedContinuation<Void, Never>]) = state.withLock { state in
             state.pending.removeFirst(batch.count)
             state.inFlight = 0
@@ -242,6 +261,7 @@ public final class HistoryWriter: Sendable {
                 "message_id": .string(MessageID.historyWriteRecovered), "dropped_total": "\(recovered.dropped)",
             ])
         }
+        return recovered
     }
 
     /// Handles a failed commit; returns true when the writer gives up (closing, past its

@@ -5,7 +5,7 @@ import WardenPluginKit
 public struct DiskUsagePlugin: Plugin {
     public let spec = PluginSpec(
         name: "disk_usage",
-        description: "Space and inode use of the filesystem holding a path; fails past the thresholds.",
+        description: "Space and inode use of the filesystem holding a path; critical past the max thresholds, warning past the warn ones.",
         category: .diagnostic,
         parameters: [
             "type": "object",
@@ -18,6 +18,13 @@ public struct DiskUsagePlugin: Plugin {
                 "max_inodes_used_percent": [
                     "type": "number", "description": "Fail when more than this percent of inodes is used.", "default": 90,
                     "minimum": 0, "maximum": 100,
+                ],
+                "warn_used_percent": [
+                    "type": "number", "description": "Warning (not critical) when more than this percent of the space is used (optional).",
+                    "minimum": 0, "maximum": 100,
+                ],
+                "warn_inodes_used_percent": [
+                    "type": "number", "description": "Warning when more than this percent of inodes is used (optional).", "minimum": 0, "maximum": 100,
                 ],
                 "min_free_bytes": ["type": "integer", "description": "Fail when less than this many bytes are free (optional).", "minimum": 0],
             ],
@@ -61,7 +68,17 @@ public struct DiskUsagePlugin: Plugin {
         }
         let summary = String(format: "%@: %.1f%% used, %@ free, %.1f%% of inodes used", path, usedPercent, ByteCount.format(available), inodesPercent)
         guard problems.isEmpty else {
-            return PluginResult(success: false, data: data, message: summary, error: problems.joined(separator: "; "))
+            return PluginResult(success: false, data: data, message: summary, error: problems.joined(separator: "; "), severity: .critical)
+        }
+        var warnings: [String] = []
+        if let warn = parameters["warn_used_percent"]?.doubleValue, usedPercent > warn {
+            warnings.append(String(format: "%.1f%% used (warn %.0f%%)", usedPercent, warn))
+        }
+        if let warn = parameters["warn_inodes_used_percent"]?.doubleValue, inodesPercent > warn {
+            warnings.append(String(format: "%.1f%% of inodes used (warn %.0f%%)", inodesPercent, warn))
+        }
+        guard warnings.isEmpty else {
+            return PluginResult(success: false, data: data, message: summary, error: warnings.joined(separator: "; "), severity: .warning)
         }
         return .ok(data, message: summary)
     }
