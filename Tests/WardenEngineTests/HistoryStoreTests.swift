@@ -133,7 +133,7 @@ struct HistoryStoreTests {
         let path = directory.file("history.db")
         let store = try HistoryStore.openForWriting(path: path)
         let batches = BatchCounter()
-        let writer = HistoryWriter(store: store, logger: testLogger) { batches.add($0.count) }
+        let writer = HistoryWriter(store: store, logger: testLogger, onObserve: { batches.add($0.count) })
         writer.start()
         let start = Date()
         await withTaskGroup(of: Void.self) { group in
