@@ -24,16 +24,16 @@ public struct NotificationEvent: Sendable, Hashable {
         public var messageID: String {
             switch self {
             case .jobFailing: return MessageID.runFailed
-            case .severityChanged: return "5c8e2a4f6b1d4e3a9c7b5d1f3e8a2c46"
-            case .stillFailing: return "b7d9f1a3c5e74b2d8f0a6c4e2b9d7f13"
+            case .severityChanged: return MessageID.severityChanged
+            case .stillFailing: return MessageID.stillFailing
             case .jobRecovered: return MessageID.jobRecovered
             case .remediationVerified, .remediationNotVerified, .remediationFailed: return MessageID.remediationFinished
             case .budgetExhausted: return MessageID.budgetExhausted
             case .reloadFailed: return MessageID.reloadFailed
-            case .flappingStarted: return "2a4c6e8f0b1d4f3a5c7e9b1d3f5a7c90"
-            case .flappingStopped: return "8f6d4b2a0e9c4d7b5a3f1e9c7b5d3a18"
+            case .flappingStarted: return MessageID.flappingStarted
+            case .flappingStopped: return MessageID.flappingStopped
             case .storageFault: return MessageID.historyWriteRecovered
-            case .test: return "e1c3a5b7d9f24e6a8c0b2d4f6a8c0e21"
+            case .test: return MessageID.notificationTest
             }
         }
     }

@@ -22,6 +22,14 @@ public enum MessageID {
     public static let historyRunsDropped = "e4b6d8f0a2c44e86a8c0e2f4b6d8a0c2"
     /// The database's write-ahead log vanished or was replaced; the daemon reopened it.
     public static let historyWALReopened = "3f5a7c9e1b3d4f50a2c4e6f8b0d2f4a6"
+    /// A failing job's severity changed (warning ↔ critical ↔ unknown).
+    public static let severityChanged = "5c8e2a4f6b1d4e3a9c7b5d1f3e8a2c46"
+    /// A reminder: the job is still failing (`repeat:`).
+    public static let stillFailing = "b7d9f1a3c5e74b2d8f0a6c4e2b9d7f13"
+    public static let flappingStarted = "2a4c6e8f0b1d4f3a5c7e9b1d3f5a7c90"
+    public static let flappingStopped = "8f6d4b2a0e9c4d7b5a3f1e9c7b5d3a18"
+    /// `warden notify test`.
+    public static let notificationTest = "e1c3a5b7d9f24e6a8c0b2d4f6a8c0e21"
 
     /// For `docs/operations.md` and `warden --help`: name and id.
     public static let all: [(event: String, id: String)] = [
@@ -31,5 +39,7 @@ public enum MessageID {
         ("guard state unavailable", guardStateUnavailable), ("database in use", databaseInUse),
         ("history write failing", historyWriteFailing), ("history write recovered", historyWriteRecovered),
         ("history runs dropped", historyRunsDropped), ("history WAL reopened", historyWALReopened),
+        ("severity changed", severityChanged), ("still failing", stillFailing), ("flapping started", flappingStarted),
+        ("flapping stopped", flappingStopped), ("notification test", notificationTest),
     ]
 }
