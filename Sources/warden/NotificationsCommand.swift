@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import WardenEngine
 import WardenPluginKit
+import WardenPlugins
 
 /// `warden notifications`: what was sent, what is waiting, what failed.
 struct NotificationsCommand: AsyncParsableCommand {
@@ -94,7 +95,7 @@ struct NotifyCommand: AsyncParsableCommand {
                 throw UsageError("no notifier `\(name)` in \(config.configPath)\(hint)")
             }
             let client = SharedHTTPClient.make()
-            let result = await NotificationSender.test(notifier, httpClient: client)
+            let result = await NotificationSender.test(notifier, httpClient: client, runCommand: ContainedCommand.run)
             try? await client.shutdown()
             switch result {
             case .success(let answer):
@@ -103,6 +104,23 @@ struct NotifyCommand: AsyncParsableCommand {
                 print("not delivered to \(name) (\(notifier.typeName)): \(error)")
                 throw ExitCode(ExitStatus.pluginFailed)
             }
+        }
+    }
+}
+
+/// Notification commands (`exec` notifiers, curl for `email`) contained like custom plugins:
+/// their own session, the whole process group killed at the timeout, output bounded.
+enum ContainedCommand {
+    static func run(_ executable: String, arguments: [String], environment: [String: String], input: Data, timeout: Duration) async throws -> (status: Int32, output: String) {
+        let outcome = try await ContainedProcess.run(.init(
+            executable: executable, arguments: arguments, environment: environment, standardInput: Array(input),
+            outputLimit: 64 << 10, timeout: timeout
+        ))
+        let output = String(decoding: outcome.standardOutput + outcome.standardError, as: UTF8.self).prefix(2_000)
+        if outcome.timedOut { return (124, "timed out after \(timeout.components.seconds)s; its process group was killed") }
+        switch outcome.termination {
+        case .exited(let code): return (code, String(output))
+        case .signaled(let signal): return (128 + signal, "killed by signal \(signal)")
         }
     }
 }

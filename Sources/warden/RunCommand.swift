@@ -61,7 +61,8 @@ struct RunCommand: AsyncParsableCommand {
             configuration: LoadedConfiguration(config: loaded, registry: runtime.registry),
             logger: runtime.logger, httpClient: httpClient, reloader: reloader,
             // `--log-level` pins the level; otherwise a reload's daemon.log_level applies.
-            logLevel: loading.logLevel == nil ? runtime.logLevel : nil
+            logLevel: loading.logLevel == nil ? runtime.logLevel : nil,
+            commandRunner: ContainedCommand.run
         )
         let group = ServiceGroup(
             services: [daemon],

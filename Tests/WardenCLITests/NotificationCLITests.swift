@@ -140,6 +140,34 @@ struct NotificationCLITests {
         #expect(Self.events(receiver, path: "/hook").count == 2)
     }
 
+    @Test func aHungNotifierDelaysNoOtherNotifier() async throws {
+        let receiver = try await WebhookReceiver.start()
+        defer { Task { await receiver.stop() } }
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let fixtures = try Self.plugins(directory)
+        let hang = directory + "/hang.sh"
+        try "#!/bin/sh\nsleep 1000\n".write(toFile: hang, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: hang)
+        let config = directory + "/warden.yaml"
+        try """
+            notifiers:
+              - {name: stuck, type: exec, command: \(hang)}
+              - {name: hook, type: webhook, url: "\(receiver.baseURL)/hook"}
+            daemon: {database: history.db, shutdown_grace: 1s, notify: [stuck, hook]}
+            jobs:
+              - {name: web, plugin: flip, every: 1s}
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        #expect(FileManager.default.createFile(atPath: directory + "/down", contents: nil))
+        let daemon = try DaemonProcess(["--config", config, "--plugin-dir", fixtures.path], logFile: directory + "/daemon.log")
+        let failing = await poll(within: .seconds(10)) { Self.events(receiver, path: "/hook").first }
+        #expect(failing?["event"] as? String == "job_failing", "\(daemon.log.suffix(2000))")
+        try FileManager.default.removeItem(atPath: directory + "/down")
+        let recovered = await poll(within: .seconds(10)) { Self.events(receiver, path: "/hook").count >= 2 ? true : nil }
+        #expect(recovered == true)
+        #expect(await daemon.stop() == 0)
+    }
+
     @Test(.enabled(if: TestAlertmanager.available, "needs prometheus-alertmanager"))
     func aFailingJobFiresInAlertmanagerAndItsRecoveryResolvesIt() async throws {
         let alertmanager = try TestAlertmanager()

@@ -35,6 +35,8 @@ public final class WardenDaemon: Service, Sendable {
     private let onReady: (@Sendable () -> Void)?
     /// Set to `daemon.log_level` on each reload; nil when the level is pinned (`--log-level`).
     private let logLevel: LogLevelControl?
+    /// How `exec` and `email` notifiers run their programs (contained, from the executable).
+    private let commandRunner: CommandRunner?
 
     public init(
         configuration: LoadedConfiguration,
@@ -45,9 +47,11 @@ public final class WardenDaemon: Service, Sendable {
         notifier: SystemdNotifier = SystemdNotifier(),
         reloader: Reloader? = nil,
         logLevel: LogLevelControl? = nil,
+        commandRunner: CommandRunner? = nil,
         onReady: (@Sendable () -> Void)? = nil
     ) {
         self.logLevel = logLevel
+        self.commandRunner = commandRunner
         self.initial = configuration
         self.logger = logger
         self.httpClient = httpClient
@@ -99,7 +103,7 @@ public final class WardenDaemon: Service, Sendable {
             runner.tick(job, scheduledAt: scheduledAt, nextTick: nextTick)
         }
         // Notifications leave the outbox on their own loops: a dead receiver delays nothing else.
-        let sender = NotificationSender(store: store, httpClient: httpClient, notifiers: initial.config.notifiers, logger: logger)
+        let sender = NotificationSender(store: store, httpClient: httpClient, notifiers: initial.config.notifiers, runCommand: commandRunner, logger: logger)
         let notifying = Task { await sender.run() }
         let pruning = Task {
             await RetentionPruner(store: store, settings: { state.configuration.withLock { $0.config.daemon } }, jobs: { state.jobNames }, logger: logger).run()

@@ -20,9 +20,9 @@ public final class NotificationSender: Sendable {
     private let notifiers: Mutex<[String: NotifierDefinition]>
     private let database = BlockingQueue(label: "warden.notify-outbox")
 
-    public init(store: HistoryStore, httpClient: HTTPClient, notifiers: [NotifierDefinition], logger: Logger) {
+    public init(store: HistoryStore, httpClient: HTTPClient, notifiers: [NotifierDefinition], runCommand: CommandRunner? = nil, logger: Logger) {
         self.store = store
-        self.transport = NotificationTransport(httpClient: httpClient)
+        self.transport = NotificationTransport(httpClient: httpClient, runCommand: runCommand)
         self.logger = logger
         self.notifiers = Mutex(Dictionary(notifiers.map { ($0.name, $0) }, uniquingKeysWith: { _, last in last }))
     }
@@ -107,10 +107,10 @@ public final class NotificationSender: Sendable {
     }
 
     /// `warden notify test`: one delivery now, not through the outbox.
-    public static func test(_ notifier: NotifierDefinition, httpClient: HTTPClient) async -> Result<String, NotificationTransport.DeliveryError> {
+    public static func test(_ notifier: NotifierDefinition, httpClient: HTTPClient, runCommand: CommandRunner? = nil) async -> Result<String, NotificationTransport.DeliveryError> {
         let event = NotificationEvent(kind: .test, message: "a test notification from `warden notify test \(notifier.name)`", at: Date())
         do {
-            return .success(try await NotificationTransport(httpClient: httpClient).deliver(event, via: notifier))
+            return .success(try await NotificationTransport(httpClient: httpClient, runCommand: runCommand).deliver(event, via: notifier))
         } catch {
             return .failure(error)
         }

@@ -6,13 +6,24 @@ import WardenPluginKit
 
 /// Delivers one event to one notifier. Returns what the receiver answered, or throws a
 /// `DeliveryError` saying why it did not take it. Secrets never appear in either.
+/// Runs a notification command with `input` on stdin; returns its exit status and output.
+/// The daemon is given the contained runner custom plugins use (its own session, the whole
+/// process group killed at the timeout); `ChildProcess.run` is the plain fallback.
+public typealias CommandRunner = @Sendable (_ executable: String, _ arguments: [String], _ environment: [String: String], _ input: Data, _ timeout: Duration) async throws -> (status: Int32, output: String)
+
 public struct NotificationTransport: Sendable {
     public struct DeliveryError: Error, CustomStringConvertible {
         public var description: String
     }
 
     let httpClient: HTTPClient
+    let runCommand: CommandRunner
     static let timeout = Duration.seconds(10)
+
+    init(httpClient: HTTPClient, runCommand: CommandRunner? = nil) {
+        self.httpClient = httpClient
+        self.runCommand = runCommand ?? ChildProcess.run
+    }
 
     func deliver(_ event: NotificationEvent, via notifier: NotifierDefinition) async throws(DeliveryError) -> String {
         do {
@@ -34,9 +45,9 @@ public struct NotificationTransport: Sendable {
                 let body = JSONValue.array([Self.alert(event)])
                 return try await post(base + "/api/v2/alerts", body: Data(body.jsonText().utf8), headers: [:])
             case .email(let settings):
-                return try await SMTPDelivery.send(event, text: Self.text(event, template: notifier.template), settings: settings)
+                return try await SMTPDelivery.send(event, text: Self.text(event, template: notifier.template), settings: settings, runCommand: runCommand)
             case .exec(let command, let arguments):
-                return try await ExecDelivery.run(command, arguments: arguments, event: event, text: Self.text(event, template: notifier.template))
+                return try await ExecDelivery.run(command, arguments: arguments, event: event, text: Self.text(event, template: notifier.template), runCommand: runCommand)
             }
         } catch let error as DeliveryError {
             throw Self.scrubbed(error, notifier)
@@ -113,11 +124,10 @@ public struct NotificationTransport: Sendable {
 }
 
 /// A child process with the event on stdin, run off the cooperative pool, bounded in time.
+/// Each on a queue of its own: a hung notification command never delays another notifier.
 enum ChildProcess {
-    static let queue = BlockingQueue(label: "warden.notify-process")
-
     static func run(_ executable: String, arguments: [String], environment: [String: String], input: Data, timeout: Duration) async throws -> (status: Int32, output: String) {
-        try await queue.run {
+        try await BlockingQueue(label: "warden.notify-process").run {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: executable)
             process.arguments = arguments
@@ -140,7 +150,7 @@ enum ChildProcess {
 
 /// `exec` notifiers: Nagios/Monit-style notification commands.
 enum ExecDelivery {
-    static func run(_ command: String, arguments: [String], event: NotificationEvent, text: String) async throws -> String {
+    static func run(_ command: String, arguments: [String], event: NotificationEvent, text: String, runCommand: CommandRunner) async throws -> String {
         var environment = ["PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"]
         environment["WARDEN_EVENT"] = event.kind.rawValue
         environment["WARDEN_HOST"] = event.host
@@ -149,8 +159,7 @@ enum ExecDelivery {
         if let rule = event.rule { environment["WARDEN_RULE"] = rule }
         if let severity = event.severity { environment["WARDEN_SEVERITY"] = severity.rawValue }
         if let status = event.status { environment["WARDEN_STATUS"] = status }
-        let (status, output) = try await ChildProcess.run(command, arguments: arguments, environment: environment,
-                                                          input: Data(event.payload.jsonText().utf8), timeout: .seconds(30))
+        let (status, output) = try await runCommand(command, arguments, environment, Data(event.payload.jsonText().utf8), .seconds(30))
         guard status == 0 else {
             throw NotificationTransport.DeliveryError(description: "\(command) exited with status \(status)\(output.isEmpty ? "" : ": " + output.prefix(300))")
         }
@@ -164,7 +173,7 @@ enum ExecDelivery {
 enum SMTPDelivery {
     static let curl = "/usr/bin/curl"
 
-    static func send(_ event: NotificationEvent, text: String, settings: SMTPSettings) async throws -> String {
+    static func send(_ event: NotificationEvent, text: String, settings: SMTPSettings, runCommand: CommandRunner) async throws -> String {
         let scheme = settings.security == .tls ? "smtps" : "smtp"
         var lines = ["url = \"\(scheme)://\(settings.host):\(settings.port)\"", "mail-from = \"\(settings.from)\"", "silent", "show-error"]
         lines += settings.to.map { "mail-rcpt = \"\($0)\"" }
@@ -182,8 +191,7 @@ enum SMTPDelivery {
             "X-Warden-Event: \(event.kind.rawValue)", "Content-Type: text/plain; charset=utf-8", "",
             text, "", "--", "Warden on \(event.host)", "",
         ].joined(separator: "\r\n")
-        let (status, output) = try await ChildProcess.run(curl, arguments: ["--config", config, "--upload-file", "-"], environment: ["LANG": "C.UTF-8"],
-                                                          input: Data(message.utf8), timeout: .seconds(30))
+        let (status, output) = try await runCommand(curl, ["--config", config, "--upload-file", "-"], ["LANG": "C.UTF-8"], Data(message.utf8), .seconds(30))
         guard status == 0 else {
             throw NotificationTransport.DeliveryError(description: "SMTP \(settings.host):\(settings.port): curl exit \(status): \(output.prefix(300))")
         }
