@@ -39,7 +39,10 @@ struct HostPluginTests {
         #expect(!result.success)
         #expect(result.data["per_core_1m"] == 3.0 && result.data["cores"] == .int(cores))
         #expect(result.data["running"] == 2 && result.data["processes"] == 345)
-        #expect(result.error?.hasPrefix("1m load per CPU 3.00 > 2.00") == true)
+        #expect(result.error?.hasPrefix("1m load per CPU 3.00 > 2.00") == true && result.effectiveSeverity == .critical)
+        // Past the warn threshold only: a warning.
+        let warned = try await run(LoadAveragePlugin(), ["proc_loadavg": .string(fixture), "max_per_core_5m": 100, "warn_per_core_5m": 0.1])
+        #expect(!warned.success && warned.effectiveSeverity == .warning, "\(warned)")
         let real = try await run(LoadAveragePlugin(), ["max_per_core_5m": 1000])
         #expect(real.success && real.data["load_1m"]?.doubleValue != nil)
     }

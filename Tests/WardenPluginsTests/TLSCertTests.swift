@@ -62,7 +62,11 @@ struct TLSCertTests {
         #expect(soon.data["subject"]?.stringValue?.contains("CN=warden.test") == true)
         #expect(soon.data["self_signed"] == true)
 
-        let fine = try await run(TLSCertPlugin(), ["host": "127.0.0.1", "port": .int(server.port), "server_name": "api.apps.warden.test", "min_days": 5])
+        #expect(soon.effectiveSeverity == .critical)
+        // Under warn_days (30 by default) but not under min_days: a warning.
+        let warned = try await run(TLSCertPlugin(), ["host": "127.0.0.1", "port": .int(server.port), "server_name": "api.apps.warden.test", "min_days": 5])
+        #expect(!warned.success && warned.effectiveSeverity == .warning && warned.error?.contains("(warn 30)") == true, "\(warned)")
+        let fine = try await run(TLSCertPlugin(), ["host": "127.0.0.1", "port": .int(server.port), "server_name": "api.apps.warden.test", "min_days": 5, "warn_days": 7])
         #expect(fine.success, "\(fine)")
         let wrongName = try await run(TLSCertPlugin(), ["host": "127.0.0.1", "port": .int(server.port), "server_name": "other.test", "min_days": 5])
         #expect(!wrongName.success && wrongName.error?.hasPrefix("other.test is not among the certificate's names") == true)

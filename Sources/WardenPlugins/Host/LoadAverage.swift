@@ -13,6 +13,7 @@ public struct LoadAveragePlugin: Plugin {
                 "max_per_core_1m": ["type": "number", "description": "Fail when the 1-minute load per CPU exceeds this (optional).", "minimum": 0],
                 "max_per_core_5m": ["type": "number", "description": "Fail when the 5-minute load per CPU exceeds this.", "default": 2, "minimum": 0],
                 "max_per_core_15m": ["type": "number", "description": "Fail when the 15-minute load per CPU exceeds this (optional).", "minimum": 0],
+                "warn_per_core_5m": ["type": "number", "description": "Warning (not critical) when the 5-minute load per CPU exceeds this (optional).", "minimum": 0],
                 "proc_loadavg": ["type": "string", "description": "Where to read the load, e.g. a host's /proc mounted elsewhere.", "default": "/proc/loadavg", "pattern": "^/"],
             ],
             "additionalProperties": false,
@@ -48,7 +49,10 @@ public struct LoadAveragePlugin: Plugin {
         }
         let summary = String(format: "load %.2f %.2f %.2f on %d CPUs (per CPU %.2f %.2f %.2f)", one, five, fifteen, cores, perCore[0], perCore[1], perCore[2])
         guard problems.isEmpty else {
-            return PluginResult(success: false, data: data, message: summary, error: problems.joined(separator: "; "))
+            return PluginResult(success: false, data: data, message: summary, error: problems.joined(separator: "; "), severity: .critical)
+        }
+        if let warn = parameters["warn_per_core_5m"]?.doubleValue, perCore[1] > warn {
+            return PluginResult(success: false, data: data, message: summary, error: String(format: "5m load per CPU %.2f > %.2f (warn)", perCore[1], warn), severity: .warning)
         }
         return .ok(data, message: summary)
     }

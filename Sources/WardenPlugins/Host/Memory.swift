@@ -12,6 +12,7 @@ public struct MemoryPlugin: Plugin {
             "properties": [
                 "min_available_percent": ["type": "number", "description": "Fail when less than this percent of memory is available.", "default": 10, "minimum": 0, "maximum": 100],
                 "max_swap_used_percent": ["type": "number", "description": "Fail when more than this percent of swap is used.", "default": 80, "minimum": 0, "maximum": 100],
+                "warn_available_percent": ["type": "number", "description": "Warning (not critical) when less than this percent of memory is available (optional).", "minimum": 0, "maximum": 100],
                 "proc_meminfo": ["type": "string", "description": "Where to read, e.g. a host's /proc mounted elsewhere.", "default": "/proc/meminfo", "pattern": "^/"],
             ],
             "additionalProperties": false,
@@ -54,7 +55,10 @@ public struct MemoryPlugin: Plugin {
         let summary = String(format: "%@ of %@ available (%.1f%%), swap %.1f%% used",
                              ByteCount.format(available * 1024), ByteCount.format(total * 1024), availablePercent, swapPercent)
         guard problems.isEmpty else {
-            return PluginResult(success: false, data: data, message: summary, error: problems.joined(separator: "; "))
+            return PluginResult(success: false, data: data, message: summary, error: problems.joined(separator: "; "), severity: .critical)
+        }
+        if let warn = parameters["warn_available_percent"]?.doubleValue, availablePercent < warn {
+            return PluginResult(success: false, data: data, message: summary, error: String(format: "%.1f%% available (warn %.0f%%)", availablePercent, warn), severity: .warning)
         }
         return .ok(data, message: summary)
     }

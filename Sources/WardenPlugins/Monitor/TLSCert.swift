@@ -21,7 +21,8 @@ public struct TLSCertPlugin: Plugin {
                 "host": ["type": "string", "description": "Host to connect to.", "minLength": 1, "maxLength": 253],
                 "port": ["type": "integer", "description": "TLS port.", "default": 443, "minimum": 1, "maximum": 65535],
                 "server_name": ["type": "string", "description": "SNI name and the name the certificate must cover (default: host).", "minLength": 1],
-                "min_days": ["type": "number", "description": "Fail when the certificate expires sooner than this many days.", "default": 14, "minimum": 0],
+                "min_days": ["type": "number", "description": "Critical when the certificate expires sooner than this many days.", "default": 14, "minimum": 0],
+                "warn_days": ["type": "number", "description": "Warning when it expires sooner than this many days (but not sooner than min_days).", "default": 30, "minimum": 0],
                 "timeout": ["type": "number", "description": "Seconds for connect and handshake.", "default": 10, "exclusiveMinimum": 0, "maximum": 300],
             ],
             "required": ["host"],
@@ -67,6 +68,10 @@ public struct TLSCertPlugin: Plugin {
         }
         if !names.isEmpty && !names.contains(where: { Self.covers($0, serverName) }) {
             return PluginResult(success: false, data: data, message: summary, error: "\(serverName) is not among the certificate's names (\(names.joined(separator: ", ")))")
+        }
+        let warnDays = parameters["warn_days"]?.doubleValue ?? 30
+        if days < warnDays {
+            return PluginResult(success: false, data: data, message: summary, error: String(format: "expires in %.1f days (warn %.0f)", days, warnDays), severity: .warning)
         }
         return .ok(data, message: summary)
     }
