@@ -140,6 +140,39 @@ struct NotificationCLITests {
         #expect(Self.events(receiver, path: "/hook").count == 2)
     }
 
+    @Test func remediationOutcomesAndALongSuppressionAreTold() async throws {
+        let receiver = try await WebhookReceiver.start()
+        defer { Task { await receiver.stop() } }
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let fixtures = try Self.plugins(directory)
+        try fixtures.addScript("nofix", spec: PluginFixtureDirectory.spec("nofix", category: "remediation"), body: "cat >/dev/null; echo '{\"success\": true, \"message\": \"tried\"}'")
+        let config = directory + "/warden.yaml"
+        try """
+            notifiers:
+              - {name: hook, type: webhook, url: "\(receiver.baseURL)/hook"}
+            daemon: {database: history.db, shutdown_grace: 1s, notify: [hook], notify_suppressed_after: 0s}
+            jobs:
+              - {name: web, plugin: flip, every: 1s}
+            rules:
+              - {name: fix-web, when: {job: web, consecutive_failures: 1}, then: [{plugin: nofix}], verify_after: 100ms, cooldown: 1h}
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        #expect(FileManager.default.createFile(atPath: directory + "/down", contents: nil))
+        let daemon = try DaemonProcess(["--config", config, "--plugin-dir", fixtures.path], logFile: directory + "/daemon.log")
+        let events = await poll(within: .seconds(20)) { () -> [String]? in
+            let events = Self.events(receiver, path: "/hook").compactMap { $0["event"] as? String }
+            return events.contains("remediation_suppressed") ? events : nil
+        }
+        #expect(await daemon.stop() == 0)
+        let seen = try #require(events, "\(daemon.log.suffix(2000))")
+        #expect(seen.first == "job_failing" && seen.contains("remediation_not_verified"), "\(seen)")
+        #expect(seen.filter { $0 == "remediation_suppressed" }.count == 1, "told once per stretch: \(seen)")
+        let suppressed = try #require(Self.events(receiver, path: "/hook").first { $0["event"] as? String == "remediation_suppressed" })
+        #expect(suppressed["rule"] as? String == "fix-web" && (suppressed["message"] as? String)?.contains("cooldown") == true, "\(suppressed)")
+        let notVerified = try #require(Self.events(receiver, path: "/hook").first { $0["event"] as? String == "remediation_not_verified" })
+        #expect((notVerified["remediation_id"] as? Int ?? 0) > 0)
+    }
+
     @Test func aHungNotifierDelaysNoOtherNotifier() async throws {
         let receiver = try await WebhookReceiver.start()
         defer { Task { await receiver.stop() } }

@@ -56,6 +56,9 @@ public struct DaemonSettings: Sendable, Hashable {
     public var runbooks: String = "/etc/warden/runbooks"
     /// Where every event goes unless a job or rule says otherwise; nil: nowhere.
     public var notify: NotificationRoute?
+    /// A rule whose remediations stay suppressed (silence, window, cooldown, budget…) this
+    /// long while its job fails sends `remediation_suppressed`.
+    public var notifySuppressedAfter: Duration = .seconds(1800)
 
     public init() {}
 

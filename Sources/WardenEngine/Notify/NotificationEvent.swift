@@ -14,6 +14,8 @@ public struct NotificationEvent: Sendable, Hashable {
         case remediationVerified = "remediation_verified"
         case remediationNotVerified = "remediation_not_verified"
         case remediationFailed = "remediation_failed"
+        /// A rule's guards kept it from remediating for longer than `daemon.notify_suppressed_after`.
+        case remediationSuppressed = "remediation_suppressed"
         case budgetExhausted = "budget_exhausted"
         case reloadFailed = "reload_failed"
         /// The history refused writes for a while (told once writes succeed again).
@@ -29,6 +31,7 @@ public struct NotificationEvent: Sendable, Hashable {
             case .jobRecovered: return MessageID.jobRecovered
             case .remediationVerified, .remediationNotVerified, .remediationFailed: return MessageID.remediationFinished
             case .budgetExhausted: return MessageID.budgetExhausted
+            case .remediationSuppressed: return MessageID.remediationSuppressed
             case .reloadFailed: return MessageID.reloadFailed
             case .flappingStarted: return MessageID.flappingStarted
             case .flappingStopped: return MessageID.flappingStopped
@@ -81,6 +84,7 @@ public struct NotificationEvent: Sendable, Hashable {
         case .remediationNotVerified: return "[NOT FIXED] \(rule ?? "?") did not repair \(job ?? "?") on \(host)"
         case .remediationFailed: return "[REMEDIATION FAILED] \(rule ?? "?") on \(host)"
         case .budgetExhausted: return "[BUDGET EXHAUSTED] \(rule ?? "?") on \(host): no more remediation"
+        case .remediationSuppressed: return "[SUPPRESSED] \(rule ?? "?") on \(host) cannot remediate \(job ?? "?")"
         case .reloadFailed: return "[WARDEN] reload failed on \(host)"
         case .flappingStarted: return "[FLAPPING] \(job ?? "?") on \(host)"
         case .flappingStopped: return "[STABLE] \(job ?? "?") on \(host) stopped flapping"

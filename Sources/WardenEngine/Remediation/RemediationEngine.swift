@@ -43,6 +43,9 @@ public actor RemediationEngine {
     private var persistedJobs: Set<String> = []
     /// Audit rows (refusals) the database could not take yet; written as soon as it can.
     private var pendingAudit: [RemediationRecord] = []
+    /// Since when each rule's remediations have been suppressed without a break, and whether
+    /// people were told (after `daemon.notify_suppressed_after`).
+    private var suppressedSince: [String: (since: Date, told: Bool)] = [:]
     /// Remediations waiting for a slot: one per rule at most, so this never binds in practice.
     private static let remediationQueue = 100_000
 
@@ -222,6 +225,7 @@ public actor RemediationEngine {
         for rule in config.rules where rule.applies(to: job.name) {
             guard var state = ruleStates[rule.name] else { continue }
             if run.record.status == .ok {
+                suppressedSince[rule.name] = nil
                 // The job passes again: whatever happened, the next incident starts at level 1.
                 if state.position > 0 && !state.inProgress {
                     state.position = 0
@@ -288,7 +292,15 @@ public actor RemediationEngine {
         if let reason = suppression(rule, job: job, state: &state, guards: guards, snapshot: snapshot, target: target, now: now) {
             record.suppressedReason = reason
             record.finishedAt = now
-            let id = save { try $0.save(record) }
+            var streak = suppressedSince[rule.name] ?? (now, false)
+            let overdue = !streak.told && now.timeIntervalSince(streak.since) >= config.daemon.notifySuppressedAfter.seconds
+            let told = overdue ? NotificationEvent(
+                kind: .remediationSuppressed, job: job.name, rule: rule.name,
+                message: "suppressed for \(Duration.seconds(Int64(now.timeIntervalSince(streak.since))).wardenFormatted) while \(job.name) fails: \(reason)", at: now
+            ) : nil
+            let id = save { try $0.save(record, notifying: told, route: rule.notify) }
+            if overdue { streak.told = true }
+            suppressedSince[rule.name] = streak
             logger.notice("remediation suppressed: \(reason)", metadata: [
                 "rule": .string(rule.name), "job": .string(job.name), "remediation_id": "\(id ?? 0)",
                 "message_id": .string(MessageID.remediationSuppressed),
@@ -297,6 +309,7 @@ public actor RemediationEngine {
             saveRuleState(rule.name)
             return
         }
+        suppressedSince[rule.name] = nil
         // A re-trigger soon after a remediation that did not fix it escalates.
         if let last = guards.history.lastRemediationAt, now.epochMilliseconds - last > rule.escalateWithin.milliseconds {
             state.position = 0
