@@ -26,3 +26,6 @@ ALTER TABLE job_state ADD COLUMN alert_state TEXT NOT NULL DEFAULT 'ok';       -
 ALTER TABLE job_state ADD COLUMN alert_severity TEXT;                          -- while failing
 ALTER TABLE job_state ADD COLUMN alert_notified INTEGER NOT NULL DEFAULT 0;    -- the failing event went out
 ALTER TABLE job_state ADD COLUMN alert_notified_at INTEGER;                    -- for `repeat:`
+
+-- `warden silence add --keep-notifying`: suppress remediation, still tell people.
+ALTER TABLE silences ADD COLUMN notify INTEGER NOT NULL DEFAULT 0;

@@ -31,6 +31,9 @@ struct SilenceCommand: AsyncParsableCommand {
         @Flag(help: "Print the silence as JSON.")
         var json = false
 
+        @Flag(help: "Suppress remediation only: failures of the silenced jobs are still notified.")
+        var keepNotifying = false
+
         @Flag(help: "Add it even if no job or rule of the config matches (ahead of a config change).")
         var force = false
 
@@ -51,12 +54,12 @@ struct SilenceCommand: AsyncParsableCommand {
             let now = Date()
             let id: Int64
             do {
-                id = try store.addSilence(job: job, rule: rule, reason: reason, until: now.addingTimeInterval(length.seconds), now: now)
+                id = try store.addSilence(job: job, rule: rule, reason: reason, until: now.addingTimeInterval(length.seconds), now: now, keepNotifying: keepNotifying)
                 try store.close()
             } catch {
                 throw FatalError("adding the silence to \(store.path): \(error)")
             }
-            let silence = Silence(id: id, job: job, rule: rule, reason: reason, createdAt: now, until: now.addingTimeInterval(length.seconds))
+            let silence = Silence(id: id, job: job, rule: rule, reason: reason, createdAt: now, until: now.addingTimeInterval(length.seconds), keepsNotifying: keepNotifying)
             print(json ? SilenceJSON.encode(silence).jsonText(pretty: true) : "silence #\(id) until \(TimeArgument.local(silence.until))")
         }
     }
@@ -115,6 +118,7 @@ enum SilenceJSON {
             "id": .int(Int(silence.id)), "job": silence.job.map(JSONValue.string) ?? .null,
             "rule": silence.rule.map(JSONValue.string) ?? .null, "reason": .string(silence.reason),
             "created_at": .string(TimeArgument.iso(silence.createdAt)), "until": .string(TimeArgument.iso(silence.until)),
+            "keeps_notifying": .bool(silence.keepsNotifying),
         ]
     }
 }

@@ -51,9 +51,24 @@ struct AlertStateTests {
         _ = try store.addSilence(job: "we*", rule: nil, reason: "maintenance", until: Date().addingTimeInterval(3600))
         try store.insert([Self.run(.critical, at: 0, alerting), Self.run(.ok, at: 10, alerting)])
         #expect(try Self.events(store).isEmpty)
+        // `--keep-notifying`: remediation stays suppressed, people are still told.
+        _ = try store.addSilence(job: "web", rule: nil, reason: "known", until: Date().addingTimeInterval(3600), keepNotifying: true)
+        try store.insert([Self.run(.critical, at: 12, alerting)])
+        #expect(try Self.events(store).isEmpty, "the muting silence still covers it")
         // No route: state moves, nothing is queued.
         try store.insert([Self.run(.critical, at: 20, JobAlerting()), Self.run(.ok, at: 30, JobAlerting())])
         #expect(try Self.events(store).isEmpty)
+        try store.close()
+    }
+
+    @Test func aSilenceThatKeepsNotifyingLetsFailuresThrough() throws {
+        let directory = try TemporaryDirectory()
+        let store = try HistoryStore.openForWriting(path: directory.file("history.db"))
+        _ = try store.addSilence(job: "web", rule: nil, reason: "known", until: Date().addingTimeInterval(3600), keepNotifying: true)
+        let alerting = JobAlerting(route: NotificationRoute(notifiers: ["ops"]))
+        try store.insert([Self.run(.critical, at: 0, alerting), Self.run(.ok, at: 10, alerting)])
+        #expect(try Self.events(store) == ["job_failing:critical", "job_recovered:critical"])
+        #expect(try store.silences(activeAt: Date()).first?.keepsNotifying == true)
         try store.close()
     }
 }

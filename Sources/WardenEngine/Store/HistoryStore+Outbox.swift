@@ -54,7 +54,7 @@ extension HistoryStore {
         let now = run.finishedAt
         let severity = run.status.severity
         let route = alerting.route
-        let muted = alerting.muted || silences.contains { $0.job.map { Glob.matches($0, run.job) } ?? false }
+        let muted = alerting.muted || silences.contains { !$0.keepsNotifying && ($0.job.map { Glob.matches($0, run.job) } ?? false) }
 
         func event(_ kind: NotificationEvent.Kind, _ severity: Severity?) -> NotificationEvent {
             NotificationEvent(kind: kind, job: run.job, severity: severity, status: run.status.rawValue, message: run.message, runID: runID, at: now)

@@ -55,8 +55,11 @@ public struct Silence: Sendable {
     public var reason: String
     public var createdAt: Date
     public var until: Date
+    /// Notifications still go out for what it covers (`--keep-notifying`); remediation does not run.
+    public var keepsNotifying = false
 
-    public init(id: Int64, job: String?, rule: String?, reason: String, createdAt: Date, until: Date) {
+    public init(id: Int64, job: String?, rule: String?, reason: String, createdAt: Date, until: Date, keepsNotifying: Bool = false) {
+        self.keepsNotifying = keepsNotifying
         self.id = id
         self.job = job
         self.rule = rule
@@ -209,10 +212,10 @@ extension HistoryStore {
     // MARK: silences
 
     @discardableResult
-    public func addSilence(job: String?, rule: String?, reason: String, until: Date, now: Date = Date()) throws -> Int64 {
+    public func addSilence(job: String?, rule: String?, reason: String, until: Date, now: Date = Date(), keepNotifying: Bool = false) throws -> Int64 {
         try writer.write { db in
-            try db.execute(sql: "INSERT INTO silences (job, rule, reason, created_at, until) VALUES (?, ?, ?, ?, ?)",
-                           arguments: [job, rule, reason, now.epochMilliseconds, until.epochMilliseconds])
+            try db.execute(sql: "INSERT INTO silences (job, rule, reason, created_at, until, notify) VALUES (?, ?, ?, ?, ?, ?)",
+                           arguments: [job, rule, reason, now.epochMilliseconds, until.epochMilliseconds, keepNotifying])
             return db.lastInsertedRowID
         }
     }
@@ -238,7 +241,8 @@ extension HistoryStore {
         }
         return rows.map { row in
             Silence(id: row["id"], job: row["job"], rule: row["rule"], reason: row["reason"],
-                    createdAt: Date(epochMilliseconds: row["created_at"]), until: Date(epochMilliseconds: row["until"]))
+                    createdAt: Date(epochMilliseconds: row["created_at"]), until: Date(epochMilliseconds: row["until"]),
+                    keepsNotifying: (row["notify"] as Int?) == 1)
         }
     }
 }
