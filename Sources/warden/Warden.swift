@@ -11,7 +11,7 @@ struct Warden: AsyncParsableCommand {
         subcommands: [
             RunCommand.self, CheckConfigCommand.self, HistoryCommand.self, StatsCommand.self, RunJobCommand.self,
             ExplainCommand.self, SilenceCommand.self, RuleCommand.self,
-            PluginsCommand.self, ExecCommand.self, NotificationsCommand.self, NotifyCommand.self,
+            StatusCommand.self, PluginsCommand.self, ExecCommand.self, NotificationsCommand.self, NotifyCommand.self,
         ]
     )
 

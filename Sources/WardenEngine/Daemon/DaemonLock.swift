@@ -61,6 +61,25 @@ public final class DaemonLock: Sendable {
         return Int32(String(decoding: buffer[0..<count], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
+    /// The PID of the daemon running on `database`, nil when none is. Read without taking
+    /// the lock (a probe could make a daemon starting at that moment refuse to start): the
+    /// PID written in the lock file, if that process has the lock file open.
+    public static func runningDaemon(database: String) -> Int32? {
+        let path = path(forDatabase: database)
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+              let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) else { return nil }
+        let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+        let target = (path as NSString).standardizingPath
+        let absolute = target.hasPrefix("/") ? target : FileManager.default.currentDirectoryPath + "/" + target
+        for descriptor in descriptors {
+            if let link = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(descriptor)"),
+               (link as NSString).standardizingPath == (absolute as NSString).standardizingPath {
+                return pid
+            }
+        }
+        return nil
+    }
+
     /// Releases the lock (a clean stop); the file stays, so its inode is never raced.
     public func release() {
         _ = flock(descriptor, LOCK_UN)
