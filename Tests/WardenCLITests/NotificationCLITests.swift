@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WardenPluginKit
 import WardenTestSupport
 
 /// Notifications against real receivers: loopback webhook and Slack receivers, a real
@@ -57,6 +58,13 @@ struct NotificationCLITests {
         #expect((slack?.first?["text"] as? String)?.hasPrefix("[CRITICAL] web on ") == true)
         #expect((slack?.last?["text"] as? String)?.hasPrefix("[RECOVERED] web on ") == true)
 
+        // Every body matches the JSON Schema that docs/notifications.md documents.
+        let schema = try Self.documentedSchema()
+        for delivery in receiver.deliveries where delivery.path == "/hook" {
+            let body = try JSONValue.parse(delivery.body)
+            if case .failure(let error) = schema.validate(body) { Issue.record("a webhook body does not match the documented schema: \(error)") }
+        }
+
         // notify_after: 2 — the first failing run told nobody; exactly one failing and one recovery.
         let hooks = Self.events(receiver, path: "/hook").compactMap { $0["event"] as? String }
         #expect(hooks == ["job_failing", "job_recovered"], "\(hooks)")
@@ -87,6 +95,16 @@ struct NotificationCLITests {
             let text = String(decoding: try Data(contentsOf: URL(fileURLWithPath: directory + "/" + file)), as: UTF8.self)
             #expect(!text.contains(hmacKey), "the webhook secret reached \(file)")
         }
+    }
+
+    /// The schema in docs/notifications.md: the JSON block after "Its JSON Schema:".
+    static func documentedSchema() throws -> JSONSchema {
+        let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path + "/docs/notifications.md"
+        let text = try String(contentsOfFile: docs, encoding: .utf8)
+        let after = try #require(text.range(of: "Its JSON Schema:"))
+        let start = try #require(text.range(of: "```json\n", range: after.upperBound..<text.endIndex))
+        let end = try #require(text.range(of: "\n```", range: start.upperBound..<text.endIndex))
+        return try JSONSchema(try JSONValue.parse(String(text[start.upperBound..<end.lowerBound])))
     }
 
     static func save(_ data: Data, in directory: String) throws -> String {
