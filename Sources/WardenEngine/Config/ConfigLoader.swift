@@ -100,7 +100,7 @@ struct ConfigReader {
     static let daemonKeys = [
         "database", "plugin_dirs", "max_concurrency", "max_queue", "default_timeout", "retention",
         "max_runs_per_job", "log_level", "shutdown_grace", "database_sync", "remediation",
-        "max_concurrent_remediations", "flap_high", "flap_low", "allowed_units", "shell_allow", "shell_write_allow", "runbooks", "notify", "notify_suppressed_after",
+        "max_concurrent_remediations", "flap_high", "flap_low", "allowed_units", "shell_allow", "shell_write_allow", "runbooks", "notify", "notify_suppressed_after", "http",
     ]
     static let jobKeys = [
         "name", "plugin", "description", "params", "every", "cron", "jitter", "timeout", "retry", "enabled",
@@ -248,6 +248,8 @@ struct ConfigReader {
                 if let path = string(value, what: "daemon.runbooks") { settings.runbooks = path }
             case "notify":
                 settings.notify = readRoute(value, what: "daemon.notify", notifiers: notifiers)
+            case "http":
+                settings.http = readHTTP(value)
             case "notify_suppressed_after":
                 if let duration = duration(value, what: "daemon.notify_suppressed_after", positive: false) { settings.notifySuppressedAfter = duration }
             case "database_sync":

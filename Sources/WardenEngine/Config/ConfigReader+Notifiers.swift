@@ -152,3 +152,37 @@ extension ConfigReader {
         return route
     }
 }
+
+extension ConfigReader {
+    /// `daemon.http: {listen: 127.0.0.1:9847 | /run/warden/http.sock, token: "${file:…}"}`.
+    mutating func readHTTP(_ node: Node) -> HTTPSettings? {
+        guard let pairs = mapping(node, what: "daemon.http") else { return nil }
+        checkKeys(pairs, allowed: ["listen", "token"], in: "daemon.http")
+        guard let listenNode = pairs.value(for: "listen"), let listen = string(listenNode, what: "daemon.http.listen") else {
+            problem(at: node, "daemon.http needs `listen`: host:port (e.g. 127.0.0.1:9847) or a unix socket path")
+            return nil
+        }
+        let address: HTTPSettings.Address
+        if listen.hasPrefix("/") {
+            address = .unixSocket(path: listen)
+        } else if let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (1...65_535).contains(port) {
+            var host = String(listen[..<colon])
+            if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            address = .tcp(host: host.isEmpty ? "0.0.0.0" : host, port: port)
+        } else {
+            problem(at: listenNode, "daemon.http.listen: expected host:port (e.g. 127.0.0.1:9847) or an absolute unix socket path, got `\(ConfigReader.excerpt(listen))`")
+            return nil
+        }
+        var token: String?
+        if let value = pairs.value(for: "token"), let raw = string(value, what: "daemon.http.token") {
+            switch secrets.resolve(raw) {
+            case .success(let resolved): token = resolved.text
+            case .failure(let error): problem(at: value, "daemon.http.token: \(error.description)")
+            }
+        }
+        if !address.isLocal && token == nil {
+            warnings.append(ConfigProblem(location: location(of: listenNode), message: "daemon.http listens on \(address) without a token: anyone who can reach it reads the status and history; set `token:`"))
+        }
+        return HTTPSettings(address: address, token: token)
+    }
+}

@@ -59,6 +59,8 @@ public struct DaemonSettings: Sendable, Hashable {
     /// A rule whose remediations stay suppressed (silence, window, cooldown, budget…) this
     /// long while its job fails sends `remediation_suppressed`.
     public var notifySuppressedAfter: Duration = .seconds(1800)
+    /// The HTTP listener (`/metrics`, `/healthz`, `/api/v1/…`, the status page); nil: off.
+    public var http: HTTPSettings?
 
     public init() {}
 
@@ -82,8 +84,38 @@ public struct DaemonSettings: Sendable, Hashable {
         if database != new.database {
             changes.append("daemon.database changed (\(database) → \(new.database)); it applies only on restart: `systemctl restart warden`")
         }
+        if http != new.http {
+            changes.append("daemon.http changed; the listener applies only on restart: `systemctl restart warden`")
+        }
         return changes
     }
+}
+
+/// `daemon.http`: where the listener binds, and the bearer token it asks for.
+public struct HTTPSettings: Sendable, Hashable {
+    public enum Address: Sendable, Hashable, CustomStringConvertible {
+        case tcp(host: String, port: Int)
+        case unixSocket(path: String)
+
+        public var description: String {
+            switch self {
+            case .tcp(let host, let port): return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+            case .unixSocket(let path): return path
+            }
+        }
+
+        /// Loopback or a unix socket: reachable from this host only.
+        public var isLocal: Bool {
+            switch self {
+            case .tcp(let host, _): return host == "127.0.0.1" || host == "::1" || host == "localhost"
+            case .unixSocket: return true
+            }
+        }
+    }
+
+    public var address: Address
+    /// Required as `Authorization: Bearer …` on everything but `/healthz`; nil: none.
+    public var token: String?
 }
 
 /// SQLite's `synchronous` level for the history database (in WAL mode).

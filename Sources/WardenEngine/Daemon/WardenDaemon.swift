@@ -75,7 +75,8 @@ public final class WardenDaemon: Service, Sendable {
         defer { lock.release() }
         let store = try HistoryStore.openForWriting(path: settings.database, sync: settings.databaseSync)
         let executor = PluginExecutor(httpClient: httpClient, logger: logger, environment: environment, settings: settings.pluginSettings)
-        let engine = RemediationEngine(config: initial.config, registry: initial.registry, executor: executor, store: store, clock: clock, logger: logger)
+        let metrics = WardenMetrics()
+        let engine = RemediationEngine(config: initial.config, registry: initial.registry, executor: executor, store: store, clock: clock, metrics: metrics, logger: logger)
         await engine.restore()
         let state = DaemonState(configuration: initial, engine: engine)
 
@@ -86,6 +87,7 @@ public final class WardenDaemon: Service, Sendable {
         let observing = Task {
             for await runs in observed {
                 outcomes.note(runs)
+                metrics.observe(runs)
                 await engine.observe(runs)
             }
         }
@@ -103,7 +105,7 @@ public final class WardenDaemon: Service, Sendable {
             runner.tick(job, scheduledAt: scheduledAt, nextTick: nextTick)
         }
         // Notifications leave the outbox on their own loops: a dead receiver delays nothing else.
-        let sender = NotificationSender(store: store, httpClient: httpClient, notifiers: initial.config.notifiers, runCommand: commandRunner, logger: logger)
+        let sender = NotificationSender(store: store, httpClient: httpClient, notifiers: initial.config.notifiers, runCommand: commandRunner, metrics: metrics, logger: logger)
         let notifying = Task { await sender.run() }
         let pruning = Task {
             await RetentionPruner(store: store, settings: { state.configuration.withLock { $0.config.daemon } }, jobs: { state.jobNames }, logger: logger).run()
@@ -119,6 +121,27 @@ public final class WardenDaemon: Service, Sendable {
             }
         }
         let watchdog = Task { await Watchdog(notifier: notifier, scheduler: scheduler, environment: environment, logger: logger).run() }
+        // `/healthz` reads the scheduler's pulse; the listener is off unless `daemon.http` is set.
+        let heartbeat = Heartbeat()
+        let pulse = Task {
+            while !Task.isCancelled {
+                scheduler.onQueue { heartbeat.beat() }
+                do { try await Task.sleep(for: .seconds(1)) } catch { return }
+            }
+        }
+        let listening = Task {
+            guard let http = settings.http else { return }
+            let listener = HTTPListener(
+                settings: http, metrics: metrics, heartbeat: heartbeat, store: store,
+                configuration: { state.configuration.withLock { $0.config } }, history: { writer.health }, logger: logger
+            )
+            do {
+                try await listener.run()
+            } catch is CancellationError {
+            } catch {
+                logger.error("the HTTP listener on \(http.address) stopped: \(error)")
+            }
+        }
         let reporting = Task { await status.run() }
 
         let enabled = initial.config.jobs.filter(\.enabled).count
@@ -140,6 +163,7 @@ public final class WardenDaemon: Service, Sendable {
         reloading.cancel()
         reporting.cancel()
         watchdog.cancel()
+        pulse.cancel()
         scheduler.stop()
         limiter.close()
         await runner.drain(grace: grace)
@@ -158,6 +182,14 @@ public final class WardenDaemon: Service, Sendable {
         // What is still in the outbox stays there and goes out after the next start.
         notifying.cancel()
         await notifying.value
+        // The listener got the graceful shutdown too (the task inherits it) and is closing its
+        // connections; cancelling is the fallback.
+        let stopListening = Task {
+            try? await Task.sleep(for: .seconds(3))
+            listening.cancel()
+        }
+        await listening.value
+        stopListening.cancel()
         // Database pools and cached credentials: nothing runs any more.
         await executor.resources.closeAll()
         do {

@@ -19,9 +19,11 @@ public final class NotificationSender: Sendable {
     private let logger: Logger
     private let notifiers: Mutex<[String: NotifierDefinition]>
     private let database = BlockingQueue(label: "warden.notify-outbox")
+    private let metrics: WardenMetrics?
 
-    public init(store: HistoryStore, httpClient: HTTPClient, notifiers: [NotifierDefinition], runCommand: CommandRunner? = nil, logger: Logger) {
+    public init(store: HistoryStore, httpClient: HTTPClient, notifiers: [NotifierDefinition], runCommand: CommandRunner? = nil, metrics: WardenMetrics? = nil, logger: Logger) {
         self.store = store
+        self.metrics = metrics
         self.transport = NotificationTransport(httpClient: httpClient, runCommand: runCommand)
         self.logger = logger
         self.notifiers = Mutex(Dictionary(notifiers.map { ($0.name, $0) }, uniquingKeysWith: { _, last in last }))
@@ -67,6 +69,7 @@ public final class NotificationSender: Sendable {
             let now = Date()
             if now.timeIntervalSince(entry.createdAt) > Self.maxAge.seconds {
                 _ = try? await database.run { try store.markExpired(entry.id, at: now) }
+                metrics?.notification(notifier: name, outcome: "expired")
                 logger.error("notification expired undelivered after \(Self.maxAge.wardenFormatted)", metadata: [
                     "notifier": .string(name), "event": .string(entry.event.kind.rawValue), "outbox_id": "\(entry.id)",
                     "attempts": "\(entry.attempts)", "error": .string(entry.lastError ?? ""),
@@ -80,11 +83,13 @@ public final class NotificationSender: Sendable {
             do {
                 let answer = try await transport.deliver(entry.event, via: notifier)
                 try await database.run { try store.markDelivered(entry.id, answer: answer, at: Date()) }
+                metrics?.notification(notifier: name, outcome: "delivered")
                 logger.info("notification delivered: \(entry.event.title)", metadata: [
                     "notifier": .string(name), "event": .string(entry.event.kind.rawValue), "outbox_id": "\(entry.id)",
                     "message_id": .string(entry.event.kind.messageID),
                 ])
             } catch let failure as NotificationTransport.DeliveryError {
+                metrics?.notification(notifier: name, outcome: "failed")
                 let wait = Self.wait(afterAttempt: entry.attempts + 1)
                 _ = try? await database.run { try store.markFailed(entry.id, error: failure.description, retryAt: Date().addingTimeInterval(wait.seconds)) }
                 logger.warning("notification not delivered; retrying in \(wait.wardenFormatted)", metadata: [

@@ -49,7 +49,11 @@ public actor RemediationEngine {
     /// Remediations waiting for a slot: one per rule at most, so this never binds in practice.
     private static let remediationQueue = 100_000
 
-    public init(config: WardenConfig, registry: PluginRegistry, executor: PluginExecutor, store: HistoryStore, clock: any RunClock = SystemRunClock(), logger: Logger) {
+    /// Decisions counted for `/metrics`; nil in tests that do not look.
+    private let metrics: WardenMetrics?
+
+    public init(config: WardenConfig, registry: PluginRegistry, executor: PluginExecutor, store: HistoryStore, clock: any RunClock = SystemRunClock(), metrics: WardenMetrics? = nil, logger: Logger) {
+        self.metrics = metrics
         self.config = config
         self.registry = registry
         self.executor = executor
@@ -292,6 +296,8 @@ public actor RemediationEngine {
         if let reason = suppression(rule, job: job, state: &state, guards: guards, snapshot: snapshot, target: target, now: now) {
             record.suppressedReason = reason
             record.finishedAt = now
+            // The reason's kind (`cooldown`, `silenced`, `budget exhausted`, …): a bounded label.
+            metrics?.remediation(rule: rule.name, outcome: "suppressed:" + (reason.split(separator: ":").first.map(String.init) ?? "other"))
             var streak = suppressedSince[rule.name] ?? (now, false)
             let overdue = !streak.told && now.timeIntervalSince(streak.since) >= config.daemon.notifySuppressedAfter.seconds
             let told = overdue ? NotificationEvent(
@@ -367,6 +373,7 @@ public actor RemediationEngine {
     /// Fail closed: the remediation does not run, and the refusal is recorded. When even that
     /// cannot be written it is kept for the next write and logged at error level now.
     private func refuse(_ rule: RuleDefinition, job: JobDefinition, trigger: String, triggerRuns: [Int64], because detail: String, now: Date) {
+        metrics?.remediation(rule: rule.name, outcome: "suppressed:guard state unavailable")
         let reason = "guard state unavailable: \(detail)"
         var record = RemediationRecord(rule: rule.name, job: job.name, trigger: trigger, triggerRuns: triggerRuns, startedAt: now, outcome: .suppressed, state: [
             "mode": .string(config.daemon.remediation.rawValue), "guard_state": "unavailable",
@@ -450,6 +457,7 @@ public actor RemediationEngine {
     private func budgetExhausted(_ rule: RuleDefinition, state: inout RuleState, history: RuleHistory, job: JobDefinition, now: Date) -> String? {
         guard let budget = rule.budget else { return nil }
         let used = history.used(within: budget.window, at: now)
+        metrics?.budgetRemaining(rule: rule.name, max(0, budget.count - used))
         guard used >= budget.count else {
             state.exhausted = false
             return nil
@@ -560,6 +568,7 @@ public actor RemediationEngine {
             record.error = outcome.result.error
             record.data = outcome.result.data
             record.outcome = dryRun ? .dryRun : Self.outcome(outcome.attempt)
+            metrics?.remediation(rule: rule.name, outcome: record.outcome.rawValue)
             logger.notice(dryRun ? "remediation dry run finished" : "remediation finished", metadata: [
                 "rule": .string(rule.name), "job": .string(job.name), "plugin": .string(action.plugin),
                 "step": .stringConvertible(level + 1), "outcome": .string(record.outcome.rawValue),
