@@ -14,7 +14,8 @@ public final class TestPrometheus: @unchecked Sendable {
     private let process = Process()
     private let directory: String
 
-    public init() throws {
+    /// `targets`: more loopback `host:port`s to scrape every second, as job `warden`.
+    public init(targets: [String] = [], bearerToken: String? = nil) throws {
         port = try TestHTTPServer.refusedPort()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("warden-prometheus-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -23,6 +24,7 @@ public final class TestPrometheus: @unchecked Sendable {
             scrape_configs:
               - job_name: self
                 static_configs: [{targets: ["127.0.0.1:\(port)"]}]
+            \(targets.isEmpty ? "" : "  - job_name: warden\n    static_configs: [{targets: [\(targets.map { "\"\($0)\"" }.joined(separator: ", "))]}]" + (bearerToken.map { "\n    authorization: {credentials: \"\($0)\"}" } ?? ""))
             """.write(toFile: directory + "/prometheus.yml", atomically: true, encoding: .utf8)
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = [
@@ -32,6 +34,17 @@ public final class TestPrometheus: @unchecked Sendable {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
+    }
+
+    /// The value of an instant query's first sample, nil while there is none.
+    public func value(of query: String) async -> Double? {
+        var components = URLComponents(string: "\(baseURL)/api/v1/query")!
+        components.queryItems = [URLQueryItem(name: "query", value: query)]
+        guard let (data, _) = try? await URLSession.shared.data(from: components.url!),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let result = (object["data"] as? [String: Any])?["result"] as? [[String: Any]],
+              let value = result.first?["value"] as? [Any], let text = value.last as? String else { return nil }
+        return Double(text)
     }
 
     /// Waits until `up{job="self"}` has a sample (the first scrape happened).
