@@ -27,4 +27,22 @@ struct PrometheusRulesTests {
             }
         }
     }
+
+    /// Every query of the shipped Grafana dashboard names metrics the daemon exports.
+    @Test func theDashboardQueriesOnlyExportedMetrics() throws {
+        let repository = Self.directory + "/../.."
+        let dashboard = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: repository + "/etc/grafana/warden-dashboard.json"))) as? [String: Any])
+        let api = try String(contentsOfFile: repository + "/docs/api.md", encoding: .utf8)
+        let panels = (dashboard["panels"] as? [[String: Any]]) ?? []
+        #expect(panels.count >= 8)
+        var names = Set<String>()
+        for panel in panels {
+            for target in (panel["targets"] as? [[String: Any]]) ?? [] {
+                let expression = target["expr"] as? String ?? ""
+                for match in expression.matches(of: /(warden|process)_[a-z_]+/) { names.insert(String(match.0).replacingOccurrences(of: "_bucket", with: "")) }
+            }
+        }
+        #expect(names.contains("warden_job_state") && names.contains("warden_remediations_total"))
+        for name in names { #expect(api.contains("`\(name)`") || api.contains("\(name)`,") || api.contains("`\(name)"), "the dashboard queries \(name), which the daemon does not export") }
+    }
 }

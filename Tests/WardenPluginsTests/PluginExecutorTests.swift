@@ -15,8 +15,11 @@ private struct ThrowingPlugin: Plugin {
 private struct StubbornPlugin: Plugin {
     let spec = PluginSpec(name: "stubborn", description: "ignores cancellation", category: .diagnostic, parameters: ["type": "object"])
     func execute(_ parameters: JSONObject, context: PluginContext) async throws -> PluginResult {
-        let until = ContinuousClock.now + .seconds(5)
-        while ContinuousClock.now < until { usleep(10_000) }
+        // Deaf to cancellation for 5 s without holding a cooperative thread (a busy loop here
+        // made the test depend on how loaded the machine's two pool threads were).
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().asyncAfter(deadline: .now() + 5) { continuation.resume() }
+        }
         return .ok(message: "finally")
     }
 }

@@ -18,16 +18,14 @@ public final class WardenMetrics: Sendable {
     private let processStart: Gauge
 
     public init(version: String = WardenVersion.current) {
-        lateness = registry.makeDurationHistogram(
-            name: "warden_scheduler_start_lateness_seconds", buckets: Self.latenessBuckets,
-            help: "How late runs started after their scheduled time.")
-        queueDepth = registry.makeGauge(name: "warden_store_queue_depth", help: "Runs waiting to be written to the history.")
-        dropped = registry.makeGauge(name: "warden_store_dropped_runs_total", help: "Runs dropped because the history buffer was past its bound.")
-        processCPU = registry.makeGauge(name: "process_cpu_seconds_total", help: "User and system CPU time spent, in seconds.")
-        processRSS = registry.makeGauge(name: "process_resident_memory_bytes", help: "Resident memory size in bytes.")
-        processFDs = registry.makeGauge(name: "process_open_fds", help: "Open file descriptors.")
-        processStart = registry.makeGauge(name: "process_start_time_seconds", help: "Start time of the process since the Unix epoch, in seconds.")
-        registry.makeGauge(name: "warden_build_info", labels: [("version", version)], help: "Always 1: the running version in a label.").set(Double(1))
+        lateness = registry.makeDurationHistogram(descriptor: Self.named("warden_scheduler_start_lateness_seconds", "How late runs started after their scheduled time."), buckets: Self.latenessBuckets)
+        queueDepth = registry.makeGauge(descriptor: Self.named("warden_store_queue_depth", "Runs waiting to be written to the history."))
+        dropped = registry.makeGauge(descriptor: Self.named("warden_store_dropped_runs_total", "Runs dropped because the history buffer was past its bound."))
+        processCPU = registry.makeGauge(descriptor: Self.named("process_cpu_seconds_total", "User and system CPU time spent, in seconds."))
+        processRSS = registry.makeGauge(descriptor: Self.named("process_resident_memory_bytes", "Resident memory size in bytes."))
+        processFDs = registry.makeGauge(descriptor: Self.named("process_open_fds", "Open file descriptors."))
+        processStart = registry.makeGauge(descriptor: Self.named("process_start_time_seconds", "Start time of the process since the Unix epoch, in seconds."))
+        registry.makeGauge(descriptor: Self.named("warden_build_info", "Always 1: the running version in a label."), labels: [("version", version)]).set(Double(1))
         processStart.set(Date().timeIntervalSince1970)
     }
 
@@ -35,8 +33,7 @@ public final class WardenMetrics: Sendable {
     public func observe(_ runs: [ObservedRun]) {
         for observed in runs {
             let run = observed.record
-            registry.makeCounter(name: "warden_runs_total", labels: [("job", run.job), ("status", run.status.rawValue)],
-                                 help: "Runs by job and status.").increment()
+            registry.makeCounter(descriptor: Self.named("warden_runs_total", "Runs by job and status."), labels: [("job", run.job), ("status", run.status.rawValue)]).increment()
             guard run.status != .skipped && run.status != .interrupted else { continue }
             let state: Double
             switch run.status.severity {
@@ -45,14 +42,12 @@ public final class WardenMetrics: Sendable {
             case .critical?: state = 2
             case .unknown?: state = 3
             }
-            registry.makeGauge(name: "warden_job_state", labels: [("job", run.job)],
-                               help: "The job's state after its last run: 0 ok, 1 warning, 2 critical, 3 unknown.").set(state)
+            registry.makeGauge(descriptor: Self.named("warden_job_state", "The job's state after its last run: 0 ok, 1 warning, 2 critical, 3 unknown."), labels: [("job", run.job)]).set(state)
             if let duration = run.duration {
-                registry.makeDurationHistogram(name: "warden_run_duration_seconds", labels: [("job", run.job)], buckets: Self.durationBuckets,
-                                               help: "Run durations, all attempts included.").record(duration)
+                registry.makeDurationHistogram(descriptor: Self.named("warden_run_duration_seconds", "Run durations, all attempts included."), labels: [("job", run.job)], buckets: Self.durationBuckets).record(duration)
             }
             if run.attempts.count > 1 {
-                registry.makeCounter(name: "warden_retry_attempts_total", labels: [("job", run.job)], help: "Attempts beyond the first.")
+                registry.makeCounter(descriptor: Self.named("warden_retry_attempts_total", "Attempts beyond the first."), labels: [("job", run.job)])
                     .increment(by: Int64(run.attempts.count - 1))
             }
             if case .schedule = run.trigger, let started = run.startedAt {
@@ -63,18 +58,16 @@ public final class WardenMetrics: Sendable {
 
     /// A remediation decision: an outcome, or `suppressed:<reason kind>`.
     public func remediation(rule: String, outcome: String) {
-        registry.makeCounter(name: "warden_remediations_total", labels: [("rule", rule), ("outcome", outcome)],
-                             help: "Remediation decisions by rule and outcome (suppressions by reason).").increment()
+        registry.makeCounter(descriptor: Self.named("warden_remediations_total", "Remediation decisions by rule and outcome (suppressions by reason)."), labels: [("rule", rule), ("outcome", outcome)]).increment()
     }
 
     public func budgetRemaining(rule: String, _ remaining: Int) {
-        registry.makeGauge(name: "warden_rule_budget_remaining", labels: [("rule", rule)], help: "Remediations the rule may still run in its budget window.")
+        registry.makeGauge(descriptor: Self.named("warden_rule_budget_remaining", "Remediations the rule may still run in its budget window."), labels: [("rule", rule)])
             .set(Double(remaining))
     }
 
     public func notification(notifier: String, outcome: String) {
-        registry.makeCounter(name: "warden_notifications_total", labels: [("notifier", notifier), ("outcome", outcome)],
-                             help: "Notification delivery attempts by notifier and outcome (delivered, failed, expired).").increment()
+        registry.makeCounter(descriptor: Self.named("warden_notifications_total", "Notification delivery attempts by notifier and outcome (delivered, failed, expired)."), labels: [("notifier", notifier), ("outcome", outcome)]).increment()
     }
 
     /// What only a scrape needs: the writer's queue and the process's own figures.
@@ -92,6 +85,11 @@ public final class WardenMetrics: Sendable {
             processRSS.set(pages * Double(sysconf(Int32(_SC_PAGESIZE))))
         }
         processFDs.set(Double((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0))
+    }
+
+    static func named(_ name: String, _ help: String) -> MetricNameDescriptor {
+        // The whole name in `metricName`: empty components are left out of it.
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
     }
 
     public func exposition() -> String {
