@@ -19,6 +19,7 @@ packages=(
   prometheus-alertmanager  # notification tests: a real Alertmanager on loopback receives and resolves alerts
   python3-aiosmtpd    # notification tests: a real SMTP server on loopback
   curl                # the email notifier sends through curl's SMTP client
+  chromium            # the status page test renders it in headless Chromium and takes a screenshot
   openssl             # tls_cert tests make a certificate and serve it with s_server
   postgresql          # Database plugin tests: throwaway clusters (initdb, pg_ctl, pg_basebackup, psql; pg_stat_statements)
   monit               # `make bench`: the peer Warden is measured against

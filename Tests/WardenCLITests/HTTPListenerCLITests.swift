@@ -9,6 +9,8 @@ import WardenTestSupport
 /// the JSON API, the status page, and the bearer token.
 @Suite("HTTP listener")
 struct HTTPListenerCLITests {
+    static let chromium = "/usr/bin/chromium"
+
     static func get(_ url: String, token: String? = nil) async -> (status: Int, body: String, type: String) {
         var request = URLRequest(url: URL(string: url)!)
         if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
@@ -77,6 +79,20 @@ struct HTTPListenerCLITests {
         let page = await Self.get(base + "/?token=\(token)")
         #expect(page.status == 200 && page.type.hasPrefix("text/html"))
         #expect(page.body.contains("<tr class=\"critical\"><td class=\"name\">broken</td>") && page.body.contains("<td class=\"name\">fine</td>"))
+
+        // Rendered by a real browser (headless Chromium): every job on the page, the failing
+        // one marked, and a screenshot taken.
+        if FileManager.default.isExecutableFile(atPath: Self.chromium) {
+            let flags = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1000,640"]
+            let dom = try await TestCommand.run(Self.chromium, flags + ["--dump-dom", base + "/?token=\(token)"])
+            #expect(dom.stdout.contains("<td class=\"name\">fine</td>") && dom.stdout.contains("<tr class=\"critical\"><td class=\"name\">broken</td>"), "\(dom.stdout.prefix(1000))")
+            let screenshot = directory + "/status-page.png"
+            _ = try await TestCommand.run(Self.chromium, flags + ["--screenshot=\(screenshot)", base + "/?token=\(token)"])
+            let png = try Data(contentsOf: URL(fileURLWithPath: screenshot))
+            #expect(png.count > 10_000 && png.prefix(8) == Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]), "not a PNG screenshot")
+        } else {
+            Issue.record("headless Chromium (Debian's `chromium`, installed by scripts/setup.sh) is missing")
+        }
 
         // A real Prometheus scrapes it (with the token); what it holds agrees with the history.
         // Its own `job` target label wins, so Warden's arrives as `exported_job` (docs/api.md).
