@@ -1,6 +1,11 @@
 import Dispatch
 import Synchronization
 
+/// Where deadlines fire: a serial queue has an (overcommit) thread of its own, while the
+/// global queues on Linux share the width-limited pool that Swift's executor uses, so a busy
+/// pool made a 300 ms timeout fire seconds late (measured 4.4–4.7 s under `make test`).
+private let deadlineQueue = DispatchQueue(label: "warden.deadlines")
+
 /// Runs `operation` in a new task and returns its result, or nil when `limit` passed first;
 /// the task is returned too, for cancelling it and waiting out its grace.
 ///
@@ -19,7 +24,7 @@ func runWithDeadline<Success: Sendable>(
     }
     let deadline = DispatchWorkItem { gate.resume(with: nil) }
     let (seconds, attoseconds) = limit.components
-    DispatchQueue.global().asyncAfter(
+    deadlineQueue.asyncAfter(
         deadline: .now() + .nanoseconds(Int(min(seconds, 86_400 * 365) * 1_000_000_000 + attoseconds / 1_000_000_000)),
         execute: deadline
     )
@@ -45,11 +50,13 @@ func awaitResult<Success: Sendable, Failure: Error>(
     return await withTaskCancellationHandler {
         await withCheckedContinuation { continuation in
             gate.install(continuation)
-            let timer = Task {
-                // Cancelled means the task finished first: the timer must then stay silent.
-                do { try await Task.sleep(for: limit) } catch { return }
-                gate.resume(with: nil)
-            }
+            // On the deadline queue, like runWithDeadline's: on time even when the pool is busy.
+            let timer = DispatchWorkItem { gate.resume(with: nil) }
+            let (seconds, attoseconds) = limit.components
+            deadlineQueue.asyncAfter(
+                deadline: .now() + .nanoseconds(Int(min(seconds, 86_400 * 365) * 1_000_000_000 + attoseconds / 1_000_000_000)),
+                execute: timer
+            )
             Task {
                 let result = await task.result
                 gate.resume(with: result.mapError { $0 as any Error })
