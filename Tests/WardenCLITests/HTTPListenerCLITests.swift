@@ -18,7 +18,7 @@ struct HTTPListenerCLITests {
         return (http.statusCode, String(decoding: data, as: UTF8.self), http.value(forHTTPHeaderField: "Content-Type") ?? "")
     }
 
-    @Test(.enabled(if: TestPrometheus.available, "needs prometheus"))
+    @Test(.enabled(if: RealParts.available(TestPrometheus.available), "needs prometheus"))
     func metricsThatPrometheusScrapesAndTheAPIAndThePage() async throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }

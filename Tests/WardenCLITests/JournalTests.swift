@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import WardenTestSupport
 
-@Suite("journald", .serialized, .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/lib/systemd/systemd-journald")))
+@Suite("journald", .serialized, .enabled(if: RealParts.available(getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/lib/systemd/systemd-journald"))))
 struct JournalTests {
     @Test func entriesCarryWardensFields() async throws {
         let journald = try await TestJournald()

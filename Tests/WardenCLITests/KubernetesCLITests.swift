@@ -5,7 +5,7 @@ import WardenTestSupport
 
 /// The Kubernetes family as an operator runs it: `warden exec` with `KUBECONFIG` set, against
 /// the loopback fake API server.
-@Suite("Kubernetes through the CLI", .serialized, .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl")))
+@Suite("Kubernetes through the CLI", .serialized, .enabled(if: RealParts.available(FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl"))))
 struct KubernetesCLITests {
     @Test func pluginsListsTheElevenKubernetesPlugins() async throws {
         let output = try await CLI.run(["plugins", "--json", "--plugin-dir", "/nonexistent"])

@@ -223,7 +223,7 @@ struct NotificationCLITests {
         #expect(await daemon.stop() == 0)
     }
 
-    @Test(.enabled(if: TestAlertmanager.available, "needs prometheus-alertmanager"))
+    @Test(.enabled(if: RealParts.available(TestAlertmanager.available), "needs prometheus-alertmanager"))
     func aFailingJobFiresInAlertmanagerAndItsRecoveryResolvesIt() async throws {
         let alertmanager = try TestAlertmanager()
         defer { alertmanager.stop() }
@@ -262,7 +262,7 @@ struct NotificationCLITests {
         #expect(await daemon.stop() == 0)
     }
 
-    @Test(.enabled(if: TestSMTPServer.available, "needs python3-aiosmtpd"))
+    @Test(.enabled(if: RealParts.available(TestSMTPServer.available), "needs python3-aiosmtpd"))
     func emailAndExecNotifiersDeliverOneMessagePerEvent() async throws {
         let smtp = try TestSMTPServer()
         defer { smtp.stop() }

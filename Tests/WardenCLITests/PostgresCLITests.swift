@@ -4,7 +4,7 @@ import WardenTestSupport
 
 /// The Database family as an operator meets it: `warden exec` against a real server, and the
 /// daemon ending a runaway query through a rule with a budget.
-@Suite("PostgreSQL through the CLI", .serialized, .enabled(if: TestPostgres.available))
+@Suite("PostgreSQL through the CLI", .serialized, .enabled(if: RealParts.available(TestPostgres.available)))
 struct PostgresCLITests {
     @Test func pluginsListsTheEightDatabasePlugins() async throws {
         let output = try await CLI.run(["plugins", "--json", "--plugin-dir", "/nonexistent"])

@@ -80,7 +80,8 @@ struct RemediationEndToEndTests {
         }
         try #require(twoFailures != nil, "daemon log:\n\(daemon.log)")
         try await Task.sleep(for: .milliseconds(300))
-        #expect(await daemon.stop(with: SIGKILL) == 128 + SIGKILL || true)
+        // Foundation reports a signal death as the signal number with reason `.uncaughtSignal`.
+        #expect(await daemon.stop(with: SIGKILL) == SIGKILL && daemon.process.terminationReason == .uncaughtSignal)
         let beforeKill = try await runs(config)
         #expect(beforeKill.allSatisfy { $0["status"] as? String == "critical" })
         #expect(try await remediations(config).isEmpty)

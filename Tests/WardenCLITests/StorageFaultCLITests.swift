@@ -56,7 +56,7 @@ enum StorageFaultRun {
     }
 }
 
-@Suite("storage faults: a read-only database", .enabled(if: LoopFilesystem.available, "needs root, loop devices and e2fsprogs"))
+@Suite("storage faults: a read-only database", .enabled(if: RealParts.available(LoopFilesystem.available), "needs root, loop devices and e2fsprogs"))
 struct ReadOnlyDatabaseCLITests {
     @Test func thirtySecondsReadOnlyLoseNoRunDelayNoCheckAndShowInStatus() async throws {
         let filesystem = try LoopFilesystem(megabytes: 64)

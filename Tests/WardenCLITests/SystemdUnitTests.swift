@@ -4,10 +4,10 @@ import WardenTestSupport
 
 /// The shipped unit under a real systemd: PID 1 of a private pid+mount+uts namespace with a
 /// minimal unit set (Tests/scripts/systemd-namespace.sh), torn down whatever the outcome.
-@Suite("systemd", .serialized, .enabled(if: getuid() == 0
+@Suite("systemd", .serialized, .enabled(if: RealParts.available(getuid() == 0
     && FileManager.default.isExecutableFile(atPath: "/lib/systemd/systemd")
     && FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare")
-    && FileManager.default.isExecutableFile(atPath: "/usr/bin/dbus-daemon")))
+    && FileManager.default.isExecutableFile(atPath: "/usr/bin/dbus-daemon"))))
 struct SystemdUnitTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let script = repository.path + "/Tests/scripts/systemd-namespace.sh"

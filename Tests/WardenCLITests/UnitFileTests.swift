@@ -3,7 +3,7 @@ import Testing
 import WardenTestSupport
 
 /// The shipped `systemd/warden.service`, checked with systemd's own tools.
-@Suite("unit file", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze")))
+@Suite("unit file", .enabled(if: RealParts.available(FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze"))))
 struct UnitFileTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 

@@ -263,7 +263,7 @@ struct HostChecksCLITests {
     }
 }
 
-@Suite("prom.query through the CLI", .enabled(if: TestPrometheus.available))
+@Suite("prom.query through the CLI", .enabled(if: RealParts.available(TestPrometheus.available)))
 struct PromQueryCLITests {
     @Test func upOfTheScrapedTarget() async throws {
         let prometheus = try TestPrometheus()

@@ -8,7 +8,7 @@ import WardenTestSupport
 
 /// The writer under real storage faults: a database file that refuses writes through open
 /// descriptors, a full filesystem, a deleted write-ahead log. Nothing is lost silently.
-@Suite("storage faults", .enabled(if: LoopFilesystem.available, "needs root, loop devices and e2fsprogs"))
+@Suite("storage faults", .enabled(if: RealParts.available(LoopFilesystem.available), "needs root, loop devices and e2fsprogs"))
 struct StorageFaultTests {
     final class Observed: Sendable {
         private let runs = Mutex<[ObservedRun]>([])

@@ -36,7 +36,7 @@ private func eventually(within limit: Duration = .seconds(15), _ check: () async
     return try await check()
 }
 
-@Suite("PostgreSQL plugins", .serialized, .enabled(if: TestPostgres.available))
+@Suite("PostgreSQL plugins", .serialized, .enabled(if: RealParts.available(TestPostgres.available)))
 struct DatabasePluginTests {
     @Test func slowQueriesFindsASleepAndTerminateQueryHonoursItsGuards() async throws {
         let cluster = try await TestPostgres.primary()

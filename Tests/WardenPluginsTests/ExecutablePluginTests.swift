@@ -175,7 +175,7 @@ struct PluginDiscoveryTests {
         #expect(registry.lookup("custom.ww") == nil)
     }
 
-    @Test(.enabled(if: geteuid() == 0, "chown to another user needs root"))
+    @Test(.enabled(if: RealParts.available(geteuid() == 0), "chown to another user needs root"))
     func refusesFilesOwnedByAnotherUserAndUnsafeDirectories() async throws {
         let file = try fixtures.addScript("foreign", spec: PluginFixtureDirectory.spec("custom.foreign"), body: "exit 0")
         #expect(chown(file, 65534, 65534) == 0)

@@ -5,7 +5,7 @@ import WardenPluginKit
 import WardenPlugins
 import WardenTestSupport
 
-@Suite("journal_errors", .serialized, .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/lib/systemd/systemd-journald")))
+@Suite("journal_errors", .serialized, .enabled(if: RealParts.available(getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/lib/systemd/systemd-journald"))))
 struct JournalErrorsTests {
     @Test func countsErrorsOfAnIdentifierThroughSdJournal() async throws {
         let journald = try await TestJournald()

@@ -37,7 +37,7 @@ private func tokenConfig(_ api: FakeKubernetes) throws -> JSONObject {
     return ["kubeconfig": .string(try kubeconfig(api, user: "      token: good-token"))]
 }
 
-@Suite("Kubernetes client and authentication", .serialized, .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl")))
+@Suite("Kubernetes client and authentication", .serialized, .enabled(if: RealParts.available(FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl"))))
 struct KubernetesAuthTests {
     @Test func tokenTokenFileAndClientCertificatesAuthenticate() async throws {
         let api = try await FakeKubernetes.start()
@@ -206,7 +206,7 @@ struct KubernetesAuthTests {
     }
 }
 
-@Suite("Kubernetes diagnostics", .serialized, .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl")))
+@Suite("Kubernetes diagnostics", .serialized, .enabled(if: RealParts.available(FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl"))))
 struct KubernetesDiagnosticTests {
     static func crashingPod() -> JSONValue {
         [
@@ -311,7 +311,7 @@ struct KubernetesDiagnosticTests {
     }
 }
 
-@Suite("Kubernetes remediations", .serialized, .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl")))
+@Suite("Kubernetes remediations", .serialized, .enabled(if: RealParts.available(FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl"))))
 struct KubernetesRemediationTests {
     @Test func restartPodDeletesOwnedPodsAndRefusesBareOnesUnlessForced() async throws {
         let api = try await FakeKubernetes.start()

@@ -4,7 +4,7 @@ import WardenPluginKit
 import WardenPlugins
 import WardenTestSupport
 
-@Suite("Prometheus", .serialized, .enabled(if: TestPrometheus.available))
+@Suite("Prometheus", .serialized, .enabled(if: RealParts.available(TestPrometheus.available)))
 struct PrometheusPluginTests {
     @Test func queriesAgainstARealPrometheus() async throws {
         let prometheus = try TestPrometheus()

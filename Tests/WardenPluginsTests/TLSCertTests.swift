@@ -49,7 +49,7 @@ final class TestTLSServer {
     }
 }
 
-@Suite("tls_cert", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl")))
+@Suite("tls_cert", .enabled(if: RealParts.available(FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl"))))
 struct TLSCertTests {
     @Test func readsTheCertificateAndItsExpiry() async throws {
         let server = try await TestTLSServer(days: 10, names: ["warden.test", "*.apps.warden.test"])
