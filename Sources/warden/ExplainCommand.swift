@@ -33,9 +33,9 @@ struct ExplainCommand: AsyncParsableCommand {
             throw FatalError("reading \(store.path): \(error)")
         }
         if json {
-            var object = RemediationJSON.encode(record).objectValue ?? [:]
-            object["trigger_runs"] = .array(triggering.map { RunJSON.encode($0, attempts: false) })
-            object["verification_run"] = verification.map { RunJSON.encode($0, attempts: false) } ?? .null
+            var object = HistoryJSON.remediation(record).objectValue ?? [:]
+            object["trigger_runs"] = .array(triggering.map { HistoryJSON.run($0, attempts: false) })
+            object["verification_run"] = verification.map { HistoryJSON.run($0, attempts: false) } ?? .null
             print(JSONValue.object(object).jsonText(pretty: true))
         } else {
             print(Explanation.text(record, triggering: triggering, verification: verification))
@@ -137,31 +137,6 @@ enum Explanation {
 }
 
 enum RemediationJSON {
-    static func encode(_ record: RemediationRecord) -> JSONValue {
-        [
-            "id": .int(Int(record.id ?? 0)),
-            "rule": .string(record.rule),
-            "job": .string(record.job),
-            "trigger": .string(record.trigger),
-            "trigger_run_ids": .array(record.triggerRuns.map { .int(Int($0)) }),
-            "step": record.step.map(JSONValue.int) ?? .null,
-            "plugin": record.plugin.map(JSONValue.string) ?? .null,
-            "params": record.parameters ?? .null,
-            "started_at": .string(TimeArgument.iso(record.startedAt)),
-            "finished_at": record.finishedAt.map { .string(TimeArgument.iso($0)) } ?? .null,
-            "outcome": .string(record.outcome.rawValue),
-            "dry_run": .bool(record.dryRun),
-            "suppressed_reason": record.suppressedReason.map(JSONValue.string) ?? .null,
-            "message": record.message.map(JSONValue.string) ?? .null,
-            "error": record.error.map(JSONValue.string) ?? .null,
-            "data": record.data ?? .null,
-            "context": record.context ?? .null,
-            "verification": record.verification.map { .string($0.rawValue) } ?? .null,
-            "verification_run_id": record.verificationRunID.map { .int(Int($0)) } ?? .null,
-            "state": record.state,
-        ]
-    }
-
     static func table(_ records: [RemediationRecord]) -> String {
         guard !records.isEmpty else { return "no remediations match" }
         var rows = [["ID", "TIME", "RULE", "JOB", "STEP", "PLUGIN", "OUTCOME", "VERIFIED", "NOTE"]]

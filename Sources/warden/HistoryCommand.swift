@@ -84,7 +84,7 @@ struct HistoryCommand: AsyncParsableCommand {
             throw FatalError(store.describeReadFailure(error))
         }
         if json {
-            print(JSONValue.array(runs.map { RunJSON.encode($0, attempts: attempts) }).jsonText(pretty: true))
+            print(JSONValue.array(runs.map { HistoryJSON.run($0, attempts: attempts) }).jsonText(pretty: true))
         } else if csv {
             print(RunCSV.render(runs), terminator: "")
         } else {
@@ -109,7 +109,7 @@ extension HistoryCommand {
         } catch {
             throw FatalError(store.describeReadFailure(error))
         }
-        print(json ? JSONValue.array(records.map(RemediationJSON.encode)).jsonText(pretty: true) : RemediationJSON.table(records))
+        print(json ? JSONValue.array(records.map(HistoryJSON.remediation)).jsonText(pretty: true) : RemediationJSON.table(records))
     }
 }
 
@@ -132,43 +132,6 @@ enum StoreAccess {
     }
 }
 
-enum RunJSON {
-    static func encode(_ stored: StoredRun, attempts includeAttempts: Bool) -> JSONValue {
-        let run = stored.record
-        var object: JSONObject = [
-            "id": .int(Int(stored.id)),
-            "job": .string(run.job),
-            "plugin": .string(run.plugin),
-            "trigger": .string(run.trigger.description),
-            "scheduled_at": .string(TimeArgument.iso(run.scheduledAt)),
-            "started_at": run.startedAt.map { .string(TimeArgument.iso($0)) } ?? .null,
-            "finished_at": .string(TimeArgument.iso(run.finishedAt)),
-            "duration_ms": run.duration.map { .double(($0.seconds * 1000 * 1000).rounded() / 1000) } ?? .null,
-            "status": .string(run.status.rawValue),
-            "attempts": .int(stored.attemptCount),
-            "message": .string(run.message),
-            "error": run.error.map(JSONValue.string) ?? .null,
-            "retry": .bool(run.retry),
-            "data": run.data,
-            "config_hash": .string(run.configHash),
-        ]
-        if includeAttempts {
-            object["attempt_details"] = .array(run.attempts.map { attempt in
-                [
-                    "number": .int(attempt.number),
-                    "wait_ms": .double((attempt.wait.seconds * 1000 * 1000).rounded() / 1000),
-                    "started_at": .string(TimeArgument.iso(attempt.startedAt)),
-                    "duration_ms": .double((attempt.duration.seconds * 1000 * 1000).rounded() / 1000),
-                    "outcome": .string(attempt.outcome.rawValue),
-                    "retry": .bool(attempt.retry),
-                    "message": .string(attempt.message),
-                    "error": attempt.error.map(JSONValue.string) ?? .null,
-                ]
-            })
-        }
-        return .object(object)
-    }
-}
 
 enum RunCSV {
     static let columns = ["id", "job", "plugin", "trigger", "scheduled_at", "started_at", "finished_at", "duration_ms", "status", "message", "error"]
@@ -178,8 +141,8 @@ enum RunCSV {
         for stored in runs {
             let run = stored.record
             let fields = [
-                "\(stored.id)", run.job, run.plugin, run.trigger.description, TimeArgument.iso(run.scheduledAt),
-                run.startedAt.map(TimeArgument.iso) ?? "", TimeArgument.iso(run.finishedAt),
+                "\(stored.id)", run.job, run.plugin, run.trigger.description, ISOTime.string(run.scheduledAt),
+                run.startedAt.map(ISOTime.string) ?? "", ISOTime.string(run.finishedAt),
                 run.duration.map { String(format: "%.3f", $0.seconds * 1000) } ?? "", run.status.rawValue,
                 run.message, run.error ?? "",
             ]

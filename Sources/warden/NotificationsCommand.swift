@@ -56,10 +56,10 @@ struct NotificationsCommand: AsyncParsableCommand {
     static func encode(_ entry: OutboxEntry) -> JSONValue {
         [
             "id": .int(Int(entry.id)), "notifier": .string(entry.notifier), "event": entry.event.payload,
-            "created_at": .string(TimeArgument.iso(entry.createdAt)), "state": .string(entry.state.rawValue),
-            "attempts": .int(entry.attempts), "next_attempt_at": .string(TimeArgument.iso(entry.nextAttemptAt)),
+            "created_at": .string(ISOTime.string(entry.createdAt)), "state": .string(entry.state.rawValue),
+            "attempts": .int(entry.attempts), "next_attempt_at": .string(ISOTime.string(entry.nextAttemptAt)),
             "last_error": entry.lastError.map(JSONValue.string) ?? .null, "answer": entry.answer.map(JSONValue.string) ?? .null,
-            "finished_at": entry.finishedAt.map { .string(TimeArgument.iso($0)) } ?? .null,
+            "finished_at": entry.finishedAt.map { .string(ISOTime.string($0)) } ?? .null,
         ]
     }
 }

@@ -49,7 +49,7 @@ struct RuleCommand: AsyncParsableCommand {
                 throw FatalError("recording the reset in \(store.path): \(HistoryStore.describe(error)); nothing was reset")
             }
             if json {
-                let output: JSONValue = ["id": .int(Int(id)), "rule": .string(name), "reason": .string(reason), "at": .string(TimeArgument.iso(now))]
+                let output: JSONValue = ["id": .int(Int(id)), "rule": .string(name), "reason": .string(reason), "at": .string(ISOTime.string(now))]
                 print(output.jsonText(pretty: true))
             } else {
                 print("rule `\(name)` reset (#\(id)): its budget, cooldown and escalation start over at the daemon's next decision")

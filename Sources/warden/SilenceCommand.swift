@@ -117,7 +117,7 @@ enum SilenceJSON {
         [
             "id": .int(Int(silence.id)), "job": silence.job.map(JSONValue.string) ?? .null,
             "rule": silence.rule.map(JSONValue.string) ?? .null, "reason": .string(silence.reason),
-            "created_at": .string(TimeArgument.iso(silence.createdAt)), "until": .string(TimeArgument.iso(silence.until)),
+            "created_at": .string(ISOTime.string(silence.createdAt)), "until": .string(ISOTime.string(silence.until)),
             "keeps_notifying": .bool(silence.keepsNotifying),
         ]
     }

@@ -28,7 +28,7 @@ struct StatsCommand: AsyncParsableCommand {
         }
         if json {
             let output: JSONValue = [
-                "since": .string(TimeArgument.iso(start)),
+                "since": .string(ISOTime.string(start)),
                 "jobs": .array(statistics.map(Self.encode)),
             ]
             print(output.jsonText(pretty: true))
@@ -69,7 +69,7 @@ struct StatsCommand: AsyncParsableCommand {
             "p50_ms": milliseconds(job.p50),
             "p95_ms": milliseconds(job.p95),
             "last_status": job.lastStatus.map { .string($0.rawValue) } ?? .null,
-            "last_run_at": job.lastRunAt.map { .string(TimeArgument.iso($0)) } ?? .null,
+            "last_run_at": job.lastRunAt.map { .string(ISOTime.string($0)) } ?? .null,
             "streak": job.streak.map { ["kind": .string($0.kind), "length": .int($0.length)] } ?? .null,
         ]
     }
@@ -128,7 +128,7 @@ struct RunJobCommand: AsyncParsableCommand {
         }
         let stored = StoredRun(id: id, record: run)
         if json {
-            print(RunJSON.encode(stored, attempts: true).jsonText(pretty: true))
+            print(HistoryJSON.run(stored, attempts: true).jsonText(pretty: true))
         } else {
             print(RunTable.render([stored], attempts: true))
         }

@@ -68,13 +68,13 @@ struct HTTPListener: Sendable {
             }
             let store = self.store
             let runs = try await reads.run { try store.history(HistoryQuery(job: name, statuses: statuses, limit: limit)) }
-            return Self.json(.array(runs.map(Self.runJSON)))
+            return Self.json(.array(runs.map { HistoryJSON.run($0) }))
         }
         router.get("/api/v1/remediations") { request, _ in
             let limit = min(1_000, max(1, request.uri.queryParameters.get("limit").flatMap { Int($0) } ?? 50))
             let store = self.store
             let records = try await reads.run { try store.remediations(limit: limit) }
-            return Self.json(.array(records.map(Self.remediationJSON)))
+            return Self.json(.array(records.map(HistoryJSON.remediation)))
         }
         router.get("/") { _, _ in
             let report = try await statusReport()
@@ -110,27 +110,6 @@ struct HTTPListener: Sendable {
 
     static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
         Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: value.jsonText(pretty: true) + "\n")))
-    }
-
-    static func runJSON(_ stored: StoredRun) -> JSONValue {
-        let run = stored.record
-        return [
-            "id": .int(Int(stored.id)), "job": .string(run.job), "plugin": .string(run.plugin), "trigger": .string(run.trigger.description),
-            "scheduled_at": .string(NotificationEvent.iso(run.scheduledAt)), "finished_at": .string(NotificationEvent.iso(run.finishedAt)),
-            "duration_ms": run.duration.map { .double(($0.seconds * 1_000_000).rounded() / 1000) } ?? .null,
-            "status": .string(run.status.rawValue), "attempts": .int(stored.attemptCount), "message": .string(run.message),
-            "error": run.error.map(JSONValue.string) ?? .null,
-        ]
-    }
-
-    static func remediationJSON(_ record: RemediationRecord) -> JSONValue {
-        [
-            "id": record.id.map { .int(Int($0)) } ?? .null, "rule": .string(record.rule), "job": .string(record.job),
-            "trigger": .string(record.trigger), "step": record.step.map { .int($0) } ?? .null, "plugin": record.plugin.map(JSONValue.string) ?? .null,
-            "started_at": .string(NotificationEvent.iso(record.startedAt)), "outcome": .string(record.outcome.rawValue),
-            "suppressed_reason": record.suppressedReason.map(JSONValue.string) ?? .null,
-            "verification": record.verification.map { .string($0.rawValue) } ?? .null, "message": record.message.map(JSONValue.string) ?? .null,
-        ]
     }
 }
 

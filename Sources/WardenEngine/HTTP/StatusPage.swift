@@ -45,7 +45,7 @@ enum StatusPage {
             @media (max-width:640px){.flags,th:nth-child(5),.hide{display:none}td,th{padding:6px}}
             </style></head><body>
             <header><h1>Warden on \(host)</h1>
-            <p>\(report.jobs.count) jobs · \(report.failing) failing · \(report.remediating) remediating · \(report.lastRunAt.map { "last run " + ago($0, now) + " ago" } ?? "no run yet") · \(NotificationEvent.iso(now))</p></header>
+            <p>\(report.jobs.count) jobs · \(report.failing) failing · \(report.remediating) remediating · \(report.lastRunAt.map { "last run " + ago($0, now) + " ago" } ?? "no run yet") · \(ISOTime.string(now))</p></header>
             <main><table><thead><tr><th>Job</th><th>State</th><th>Last run</th><th>Message</th><th>Flags</th></tr></thead><tbody>
             \(rows)</tbody></table>
             <h2>Recent remediations</h2><table><thead><tr><th>When</th><th>Rule</th><th>Job</th><th>Outcome</th><th>Detail</th></tr></thead><tbody>

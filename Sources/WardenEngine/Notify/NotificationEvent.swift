@@ -106,7 +106,7 @@ public struct NotificationEvent: Sendable, Hashable {
             "message": .string(message),
             "run_id": runID.map { .int(Int($0)) } ?? .null,
             "remediation_id": remediationID.map { .int(Int($0)) } ?? .null,
-            "at": .string(NotificationEvent.iso(at)),
+            "at": .string(ISOTime.string(at)),
         ]
     }
 
@@ -119,12 +119,6 @@ public struct NotificationEvent: Sendable, Hashable {
             message: payload["message"]?.stringValue ?? "", runID: payload["run_id"]?.intValue.map(Int64.init),
             remediationID: payload["remediation_id"]?.intValue.map(Int64.init), at: at, host: payload["host"]?.stringValue ?? NotificationEvent.hostname
         )
-    }
-
-    static func iso(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date)
     }
 
     static func parseISO(_ text: String) -> Date? {

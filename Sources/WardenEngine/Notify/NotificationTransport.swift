@@ -117,8 +117,8 @@ public struct NotificationTransport: Sendable {
         return [
             "labels": .object(labels),
             "annotations": ["summary": .string(event.title), "description": .string(event.message)],
-            "startsAt": .string(NotificationEvent.iso(event.at)),
-            "endsAt": .string(NotificationEvent.iso(ends)),
+            "startsAt": .string(ISOTime.string(event.at)),
+            "endsAt": .string(ISOTime.string(ends)),
         ]
     }
 }

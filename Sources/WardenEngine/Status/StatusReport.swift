@@ -99,12 +99,12 @@ public struct StatusReport: Sendable {
                 flags.append("flapping")
             }
             if let silence = silences.first(where: { $0.job.map { Glob.matches($0, job.name) } ?? false }) {
-                flags.append("silenced until \(NotificationEvent.iso(silence.until))")
+                flags.append("silenced until \(ISOTime.string(silence.until))")
             }
             if job.maintenance.contains(where: { $0.isActive(at: now) }) { flags.append("in maintenance") }
             if remediating.contains(job.name) { flags.append("remediating") }
             for rule in config.rules where rule.applies(to: job.name) {
-                if let until = exhausted[rule.name] { flags.append("budget of \(rule.name) exhausted until \(NotificationEvent.iso(until))") }
+                if let until = exhausted[rule.name] { flags.append("budget of \(rule.name) exhausted until \(ISOTime.string(until))") }
             }
             for parent in job.dependsOn where ["warning", "critical", "unknown"].contains(stateByName[parent] ?? "") {
                 flags.append("parent \(parent) failing")
@@ -137,7 +137,7 @@ public struct StatusReport: Sendable {
 
     /// The `warden status --json` document (and `GET /api/v1/status`).
     public var json: JSONValue {
-        func time(_ date: Date?) -> JSONValue { date.map { .string(NotificationEvent.iso($0)) } ?? .null }
+        func time(_ date: Date?) -> JSONValue { date.map { .string(ISOTime.string($0)) } ?? .null }
         return [
             "generated_at": time(generatedAt),
             "daemon": ["running": .bool(daemonPID != nil), "pid": daemonPID.map { .int(Int($0)) } ?? .null],

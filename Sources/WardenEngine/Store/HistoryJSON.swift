@@ -1,0 +1,76 @@
+import Foundation
+import WardenPluginKit
+
+/// Times as the JSON outputs write them: RFC 3339, UTC, with milliseconds.
+public enum ISOTime {
+    public static func string(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: date)
+    }
+}
+
+/// One JSON shape for a run and for a remediation record, whoever prints it: the CLI's
+/// `--json` outputs and the HTTP API.
+public enum HistoryJSON {
+    public static func run(_ stored: StoredRun, attempts includeAttempts: Bool = false) -> JSONValue {
+        let run = stored.record
+        var object: JSONObject = [
+            "id": .int(Int(stored.id)),
+            "job": .string(run.job),
+            "plugin": .string(run.plugin),
+            "trigger": .string(run.trigger.description),
+            "scheduled_at": .string(ISOTime.string(run.scheduledAt)),
+            "started_at": run.startedAt.map { .string(ISOTime.string($0)) } ?? .null,
+            "finished_at": .string(ISOTime.string(run.finishedAt)),
+            "duration_ms": run.duration.map { .double(($0.seconds * 1000 * 1000).rounded() / 1000) } ?? .null,
+            "status": .string(run.status.rawValue),
+            "attempts": .int(stored.attemptCount),
+            "message": .string(run.message),
+            "error": run.error.map(JSONValue.string) ?? .null,
+            "retry": .bool(run.retry),
+            "data": run.data,
+            "config_hash": .string(run.configHash),
+        ]
+        if includeAttempts {
+            object["attempt_details"] = .array(run.attempts.map { attempt in
+                [
+                    "number": .int(attempt.number),
+                    "wait_ms": .double((attempt.wait.seconds * 1000 * 1000).rounded() / 1000),
+                    "started_at": .string(ISOTime.string(attempt.startedAt)),
+                    "duration_ms": .double((attempt.duration.seconds * 1000 * 1000).rounded() / 1000),
+                    "outcome": .string(attempt.outcome.rawValue),
+                    "retry": .bool(attempt.retry),
+                    "message": .string(attempt.message),
+                    "error": attempt.error.map(JSONValue.string) ?? .null,
+                ]
+            })
+        }
+        return .object(object)
+    }
+
+    public static func remediation(_ record: RemediationRecord) -> JSONValue {
+        [
+            "id": .int(Int(record.id ?? 0)),
+            "rule": .string(record.rule),
+            "job": .string(record.job),
+            "trigger": .string(record.trigger),
+            "trigger_run_ids": .array(record.triggerRuns.map { .int(Int($0)) }),
+            "step": record.step.map(JSONValue.int) ?? .null,
+            "plugin": record.plugin.map(JSONValue.string) ?? .null,
+            "params": record.parameters ?? .null,
+            "started_at": .string(ISOTime.string(record.startedAt)),
+            "finished_at": record.finishedAt.map { .string(ISOTime.string($0)) } ?? .null,
+            "outcome": .string(record.outcome.rawValue),
+            "dry_run": .bool(record.dryRun),
+            "suppressed_reason": record.suppressedReason.map(JSONValue.string) ?? .null,
+            "message": record.message.map(JSONValue.string) ?? .null,
+            "error": record.error.map(JSONValue.string) ?? .null,
+            "data": record.data ?? .null,
+            "context": record.context ?? .null,
+            "verification": record.verification.map { .string($0.rawValue) } ?? .null,
+            "verification_run_id": record.verificationRunID.map { .int(Int($0)) } ?? .null,
+            "state": record.state,
+        ]
+    }
+}
