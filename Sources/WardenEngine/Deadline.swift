@@ -6,6 +6,13 @@ import Synchronization
 /// pool made a 300 ms timeout fire seconds late (measured 4.4–4.7 s under `make test`).
 private let deadlineQueue = DispatchQueue(label: "warden.deadlines")
 
+/// Runs `item` on the deadline queue once `limit` has passed (capped at a year).
+private func schedule(_ item: DispatchWorkItem, after limit: Duration) {
+    let (seconds, attoseconds) = limit.components
+    let nanoseconds = min(seconds, 86_400 * 365) * 1_000_000_000 + attoseconds / 1_000_000_000
+    deadlineQueue.asyncAfter(deadline: .now() + .nanoseconds(Int(nanoseconds)), execute: item)
+}
+
 /// Runs `operation` in a new task and returns its result, or nil when `limit` passed first;
 /// the task is returned too, for cancelling it and waiting out its grace.
 ///
@@ -23,11 +30,7 @@ func runWithDeadline<Success: Sendable>(
         gate.resume(with: result)
     }
     let deadline = DispatchWorkItem { gate.resume(with: nil) }
-    let (seconds, attoseconds) = limit.components
-    deadlineQueue.asyncAfter(
-        deadline: .now() + .nanoseconds(Int(min(seconds, 86_400 * 365) * 1_000_000_000 + attoseconds / 1_000_000_000)),
-        execute: deadline
-    )
+    schedule(deadline, after: limit)
     let outcome = await withTaskCancellationHandler {
         await withCheckedContinuation { continuation in gate.install(continuation) }
     } onCancel: {
@@ -52,11 +55,7 @@ func awaitResult<Success: Sendable, Failure: Error>(
             gate.install(continuation)
             // On the deadline queue, like runWithDeadline's: on time even when the pool is busy.
             let timer = DispatchWorkItem { gate.resume(with: nil) }
-            let (seconds, attoseconds) = limit.components
-            deadlineQueue.asyncAfter(
-                deadline: .now() + .nanoseconds(Int(min(seconds, 86_400 * 365) * 1_000_000_000 + attoseconds / 1_000_000_000)),
-                execute: timer
-            )
+            schedule(timer, after: limit)
             Task {
                 let result = await task.result
                 gate.resume(with: result.mapError { $0 as any Error })

@@ -81,7 +81,12 @@ struct PluginInputFuzzTests {
             #"{"status": "ok", "checks": {"db": "ok", "cache": {"latency_ms": 1.5e3}}}"#,
         ]
         Self.fuzz(seeds, kind: .json, label: "http") { input in
-            _ = try? JSONValue.parse(Data(input))
+            // A value, or a refusal that says why: never anything else.
+            do {
+                _ = try JSONValue.parse(Data(input))
+            } catch {
+                #expect((error as? JSONTextError)?.reason.isEmpty == false, "\(error)")
+            }
         }
     }
 }

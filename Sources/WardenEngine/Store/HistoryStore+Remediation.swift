@@ -92,26 +92,24 @@ extension HistoryStore {
     }
 
     private static func write(_ record: RemediationRecord, in db: Database) throws -> Int64 {
-        do {
-            let arguments: StatementArguments = [
-                record.rule, record.job, record.trigger, JSONValue.array(record.triggerRuns.map { .int(Int($0)) }).jsonText(),
-                record.step, record.plugin, record.parameters?.jsonText(), record.startedAt.epochMilliseconds,
-                record.finishedAt?.epochMilliseconds, record.outcome.rawValue, record.dryRun, record.suppressedReason,
-                record.message, record.error, record.data.flatMap { $0.isNull ? nil : $0.jsonText() }, record.context?.jsonText(),
-                record.verificationRunID, record.verification?.rawValue, record.state.jsonText(),
-            ]
-            let columns = """
-                rule, job, trigger, trigger_runs, step, plugin, params, started_at, finished_at, outcome, dry_run,
-                suppressed_reason, message, error, data, context, verification_run_id, verification, state
-                """
-            if let id = record.id {
-                let assignments = columns.split(separator: ",").map { "\($0.trimmingCharacters(in: .whitespacesAndNewlines)) = ?" }.joined(separator: ", ")
-                try db.execute(sql: "UPDATE remediations SET \(assignments) WHERE id = ?", arguments: arguments + [id])
-                return id
-            }
-            try db.execute(sql: "INSERT INTO remediations (\(columns)) VALUES (\(Array(repeating: "?", count: 19).joined(separator: ", ")))", arguments: arguments)
-            return db.lastInsertedRowID
+        let arguments: StatementArguments = [
+            record.rule, record.job, record.trigger, JSONValue.array(record.triggerRuns.map { .int(Int($0)) }).jsonText(),
+            record.step, record.plugin, record.parameters?.jsonText(), record.startedAt.epochMilliseconds,
+            record.finishedAt?.epochMilliseconds, record.outcome.rawValue, record.dryRun, record.suppressedReason,
+            record.message, record.error, record.data.flatMap { $0.isNull ? nil : $0.jsonText() }, record.context?.jsonText(),
+            record.verificationRunID, record.verification?.rawValue, record.state.jsonText(),
+        ]
+        let columns = """
+            rule, job, trigger, trigger_runs, step, plugin, params, started_at, finished_at, outcome, dry_run,
+            suppressed_reason, message, error, data, context, verification_run_id, verification, state
+            """
+        if let id = record.id {
+            let assignments = columns.split(separator: ",").map { "\($0.trimmingCharacters(in: .whitespacesAndNewlines)) = ?" }.joined(separator: ", ")
+            try db.execute(sql: "UPDATE remediations SET \(assignments) WHERE id = ?", arguments: arguments + [id])
+            return id
         }
+        try db.execute(sql: "INSERT INTO remediations (\(columns)) VALUES (\(Array(repeating: "?", count: 19).joined(separator: ", ")))", arguments: arguments)
+        return db.lastInsertedRowID
     }
 
     /// Remediations a crash left `running` did not finish: mark them interrupted.
