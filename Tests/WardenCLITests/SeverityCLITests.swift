@@ -25,7 +25,7 @@ struct SeverityCLITests {
         let fixtures = try PluginFixtureDirectory()
         try fixtures.addScript("slow", spec: PluginFixtureDirectory.spec("slow"), body: "cat >/dev/null; sleep 5")
         try fixtures.addScript("mark", spec: PluginFixtureDirectory.spec("mark", category: "remediation", parameters: #"{"type":"object","properties":{"job":{"type":"string"}}}"#), body: """
-            job=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["job"])')
+            job=$(sed -n 's/.*"job" *: *"\\([^"]*\\)".*/\\1/p')
             echo "$job" >> '\(directory)/fixed'
             echo '{"success": true}'
             """)
@@ -45,8 +45,8 @@ struct SeverityCLITests {
                   - {condition: "data.load1 < 0", severity: warning}
             rules:
               # Default triggers: critical, timeout, unknown. The warning jobs never remediate.
-            \((["warn", "crit", "unk", "slow", "fine", "soft"].map { "  - {name: fix-\($0), when: {job: \($0), consecutive_failures: 2}, then: [{plugin: mark, params: {job: \($0)}}], cooldown: 1h}" }).joined(separator: "\n"))
-              - {name: fix-warnings-too, when: {job: soft, consecutive_failures: 2}, on: [warning, critical], then: [{plugin: mark, params: {job: "soft-widened"}}], cooldown: 1h}
+            \((["warn", "crit", "unk", "slow", "fine", "soft"].map { "  - {name: fix-\($0), when: {job: \($0), consecutive_failures: 2}, then: [{plugin: mark, params: {job: \($0)}, timeout: 10s}], cooldown: 1h}" }).joined(separator: "\n"))
+              - {name: fix-warnings-too, when: {job: soft, consecutive_failures: 2}, on: [warning, critical], then: [{plugin: mark, params: {job: "soft-widened"}, timeout: 10s}], cooldown: 1h}
             """.write(toFile: config, atomically: true, encoding: .utf8)
         let daemon = try DaemonProcess(["--config", config, "--plugin-dir", fixtures.path], logFile: directory + "/daemon.log")
         let done = await poll(within: .seconds(30)) { () -> Bool? in
