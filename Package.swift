@@ -10,7 +10,6 @@ let strict: [SwiftSetting] = [
 
 let package = Package(
     name: "warden",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "warden", targets: ["warden"]),
         .library(name: "WardenPluginKit", targets: ["WardenPluginKit"]),
@@ -35,7 +34,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
-        // libsystemd (sd_notify, sd-journal, sd-bus); used by the engine from issue 5 on.
+        // libsystemd (sd_notify, sd-journal, sd-bus).
         .systemLibrary(
             name: "CSystemd",
             pkgConfig: "libsystemd",
@@ -43,9 +42,9 @@ let package = Package(
         ),
         .target(
             name: "WardenPluginKit",
+            // The contract: swift-log and the standard library, nothing a plugin family uses.
             dependencies: [
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: strict
         ),

@@ -13,28 +13,28 @@ public struct PluginExecutor: Sendable {
     /// How long a timed-out plugin may take to wind down after cancellation (an external
     /// plugin gets SIGTERM, then SIGKILL) before the executor stops waiting for it.
     public var cancellationGrace: Duration
-    /// The daemon's plugin limits (`allowed_units`, `shell_allow`, `runbooks`), shared by
-    /// every copy of this executor so that a reload's new limits reach the very next run.
-    private let limits: PluginLimits
-    public var settings: JSONObject { limits.current }
+    /// The daemon's plugin limits, shared by every copy of this executor so that a reload's
+    /// new limits reach the very next run.
+    private let currentLimits: PluginLimits
+    public var limits: HostLimits { currentLimits.current }
     /// Pools and caches plugins keep between runs (one per database target, …).
     public var resources: PluginResources
 
     public init(
         httpClient: HTTPClient, logger: Logger, environment: [String: String], cancellationGrace: Duration = .seconds(5),
-        settings: JSONObject = [:], resources: PluginResources = PluginResources()
+        limits: HostLimits = HostLimits(), resources: PluginResources = PluginResources()
     ) {
         self.httpClient = httpClient
         self.logger = logger
         self.environment = environment
         self.cancellationGrace = cancellationGrace
-        self.limits = PluginLimits(settings)
+        self.currentLimits = PluginLimits(limits)
         self.resources = resources
     }
 
     /// Puts a reloaded config's plugin limits in force for every run that starts from now on.
-    public func update(settings: JSONObject) {
-        limits.replace(settings)
+    public func update(limits: HostLimits) {
+        currentLimits.replace(limits)
     }
 
     public struct Execution: Sendable {
@@ -78,11 +78,11 @@ public struct PluginExecutor: Sendable {
         let context = PluginContext(
             logger: pluginLogger,
             deadline: started + timeout,
-            httpClient: httpClient,
+            services: PluginServices().providing(httpClient),
             dryRun: dryRun,
             environment: environment,
             secrets: secrets,
-            settings: settings,
+            limits: limits,
             resources: resources
         )
         let plugin = entry.plugin
@@ -144,8 +144,8 @@ public struct PluginExecutor: Sendable {
 
 /// The plugin limits in force; one instance shared by all copies of an executor.
 final class PluginLimits: Sendable {
-    private let value: Mutex<JSONObject>
-    init(_ settings: JSONObject) { value = Mutex(settings) }
-    var current: JSONObject { value.withLock { $0 } }
-    func replace(_ settings: JSONObject) { value.withLock { $0 = settings } }
+    private let value: Mutex<HostLimits>
+    init(_ limits: HostLimits) { value = Mutex(limits) }
+    var current: HostLimits { value.withLock { $0 } }
+    func replace(_ limits: HostLimits) { value.withLock { $0 = limits } }
 }

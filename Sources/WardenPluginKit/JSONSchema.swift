@@ -26,7 +26,10 @@ public final class JSONSchema: Sendable {
     /// `x-allowed-by: <daemon setting>`: the value must match that allow-list of the daemon
     /// (`allowed_units`, `shell_allow`, `shell_write_allow`); the plugin enforces it when it
     /// runs, and `check-config` checks every value it can know at load time.
-    public let allowedBy: String?
+    public let allowedBy: HostLimits.List?
+    /// `x-duration: true`: a duration in Warden's notation (`30s`, `1h30m`) or a number of
+    /// seconds. Validation hands the plugin seconds (a number), so plugins read one form.
+    public let isDuration: Bool
     public let properties: [String: JSONSchema]
     public let required: [String]
     let additional: Additional
@@ -98,7 +101,15 @@ public final class JSONSchema: Sendable {
         description = object["description"]?.stringValue
         isSecret = object["writeOnly"]?.boolValue ?? false
         hidesURLPassword = object["x-secret-url-password"]?.boolValue ?? false
-        allowedBy = object["x-allowed-by"]?.stringValue
+        isDuration = object["x-duration"]?.boolValue ?? false
+        allowedBy = {
+            guard let raw = object["x-allowed-by"] else { return nil }
+            guard let list = raw.stringValue.flatMap(HostLimits.List.init(rawValue:)) else {
+                problems.append("\(where_): `x-allowed-by` must name one of \(HostLimits.List.allCases.map(\.rawValue).joined(separator: ", "))")
+                return nil
+            }
+            return list
+        }()
         enumValues = {
             guard let raw = object["enum"] else { return nil }
             guard let values = raw.arrayValue, !values.isEmpty else {
@@ -188,6 +199,7 @@ public final class JSONSchema: Sendable {
             violations.append(SchemaViolation(pointer: pointer, message: message))
         }
 
+        if isDuration { return validateDuration(value, fail: fail) }
         if let types, !types.contains(where: { Self.matches(value, $0) }) {
             let expected = types.map(\.rawValue).joined(separator: " or ")
             fail("expected \(expected), got \(Self.show(value))")
@@ -265,6 +277,31 @@ public final class JSONSchema: Sendable {
             }
         }
         return result
+    }
+
+    /// A duration as text or seconds, bounded in seconds, returned as seconds.
+    private func validateDuration(_ value: JSONValue, fail: (String) -> Void) -> JSONValue {
+        let seconds: Double
+        switch value {
+        case .int, .double:
+            seconds = value.doubleValue ?? 0
+            guard seconds >= 0, seconds * 1000 < DurationText.maximumMilliseconds else {
+                fail("expected a duration, got \(Self.show(value))")
+                return value
+            }
+        case .string(let text):
+            do {
+                seconds = try DurationText.parse(text).seconds
+            } catch {
+                fail(error.description)
+                return value
+            }
+        default:
+            fail("expected a duration (e.g. 30s, 5m, or seconds as a number), got \(Self.show(value))")
+            return value
+        }
+        checkBounds(seconds, fail: fail)
+        return seconds.rounded() == seconds ? .int(Int(seconds)) : .double(seconds)
     }
 
     private func checkBounds(_ number: Double, fail: (String) -> Void) {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// One plugin does one job (the seed's single-responsibility rule).
 ///
 /// `execute` receives parameters that were already validated against `spec.parameters`,
@@ -44,4 +46,76 @@ extension JSONObject {
         }
         return value
     }
+
+    /// A duration parameter (`x-duration`) the schema guarantees, as validation left it.
+    public func duration(_ key: String) throws -> Duration {
+        DurationParameter(seconds: try required(key, \.doubleValue)).duration
+    }
+}
+
+extension JSONObject {
+    /// The validated parameters (defaults applied) as the plugin's own typed value, so a
+    /// default lives in the schema alone and the plugin reads typed fields. A mismatch means
+    /// the plugin's schema and its type disagree: a programming error that must not crash
+    /// the daemon, so it throws, naming the parameter. Keys are snake_case in the schema and
+    /// camelCase in the type (`service_url` → `serviceUrl`).
+    public func decode<Parameters: Decodable>(_ type: Parameters.Type = Parameters.self) throws -> Parameters {
+        do {
+            let data = try JSONEncoder().encode(JSONValue.object(self))
+            let decoder = JSONDecoder()
+            decoder.keyDecodingStrategy = .convertFromSnakeCase
+            return try decoder.decode(type, from: data)
+        } catch let error as DecodingError {
+            throw PluginError("parameters do not match the plugin's own schema: \(error.summary)")
+        }
+    }
+}
+
+/// A duration parameter (`x-duration`) as a plugin reads it: validation already turned
+/// `30s` or `1h30m` into seconds.
+public struct DurationParameter: Decodable, Sendable, Equatable {
+    public let duration: Duration
+
+    public init(_ duration: Duration) { self.duration = duration }
+
+    public init(seconds: Double) { duration = .milliseconds(Int64((seconds * 1000).rounded())) }
+
+    public init(from decoder: any Decoder) throws {
+        self.init(seconds: try decoder.singleValueContainer().decode(Double.self))
+    }
+
+    public var seconds: Double { duration.seconds }
+}
+
+/// A parameter that takes one value or a list of them (`expected_status: 200` or `[200, 204]`).
+public struct OneOrMany<Element: Decodable & Sendable>: Decodable, Sendable {
+    public let values: [Element]
+
+    public init(from decoder: any Decoder) throws {
+        if let many = try? [Element](from: decoder) {
+            values = many
+        } else {
+            values = [try decoder.singleValueContainer().decode(Element.self)]
+        }
+    }
+}
+
+extension DecodingError {
+    /// `timeout: expected Double` rather than the whole debug dump.
+    var summary: String {
+        switch self {
+        case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
+            return "`\(context.path)`: expected \(type)"
+        case .keyNotFound(let key, let context):
+            return "`\((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))` is missing"
+        case .dataCorrupted(let context):
+            return "`\(context.path)`: \(context.debugDescription)"
+        @unknown default:
+            return String(describing: self)
+        }
+    }
+}
+
+extension DecodingError.Context {
+    fileprivate var path: String { codingPath.map(\.stringValue).joined(separator: ".") }
 }

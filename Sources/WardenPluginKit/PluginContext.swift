@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Logging
 
 /// What a plugin gets besides its parameters. Clients and the environment are
@@ -8,8 +7,9 @@ public struct PluginContext: Sendable {
     public var logger: Logger
     /// The instant by which the plugin must have returned; the engine cancels it then.
     public var deadline: ContinuousClock.Instant
-    /// The one shared HTTP client (connection pooling across runs).
-    public var httpClient: HTTPClient
+    /// Clients the host shares with every run (the HTTP client: connection pooling across
+    /// runs), by type; the plugin families read what they need.
+    public var services: PluginServices
     /// When true a remediation reports what it would do and changes nothing.
     public var dryRun: Bool
     /// Configuration from the environment (`EXTERNAL_API_KEY`, …), never `getenv` directly.
@@ -17,29 +17,28 @@ public struct PluginContext: Sendable {
     /// Values of this run's secret (`writeOnly`) parameters, so a plugin can scrub them from
     /// anything it logs; the engine scrubs the result itself.
     public var secrets: [String]
-    /// Host-wide limits from the daemon's config that bound what plugins may touch:
-    /// `allowed_units` (globs), `shell_allow` (programs), `runbooks` (a directory).
-    public var settings: JSONObject
+    /// Host-wide limits from the daemon's config that bound what plugins may touch.
+    public var limits: HostLimits
     /// Pools and caches kept between runs; closed by the daemon on reload and shutdown.
     public var resources: PluginResources
 
     public init(
         logger: Logger,
         deadline: ContinuousClock.Instant,
-        httpClient: HTTPClient,
+        services: PluginServices = PluginServices(),
         dryRun: Bool = false,
         environment: [String: String] = [:],
         secrets: [String] = [],
-        settings: JSONObject = [:],
+        limits: HostLimits = HostLimits(),
         resources: PluginResources = PluginResources()
     ) {
         self.logger = logger
         self.deadline = deadline
-        self.httpClient = httpClient
+        self.services = services
         self.dryRun = dryRun
         self.environment = environment
         self.secrets = secrets
-        self.settings = settings
+        self.limits = limits
         self.resources = resources
     }
 

@@ -1,6 +1,16 @@
 import Foundation
 
 extension JSONSchema {
+    /// A duration parameter's schema: text in Warden's notation (`30s`, `5m`) or a number of
+    /// seconds; `minimum`/`maximum` are seconds. The plugin receives seconds.
+    public static func duration(_ description: String, default fallback: JSONValue? = nil, exclusiveMinimum: Double? = 0, maximum: Double? = nil) -> JSONValue {
+        var schema: JSONObject = ["type": ["number", "string"], "x-duration": true, "description": .string(description)]
+        if let fallback { schema["default"] = fallback }
+        if let exclusiveMinimum { schema["exclusiveMinimum"] = .double(exclusiveMinimum) }
+        if let maximum { schema["maximum"] = .double(maximum) }
+        return .object(schema)
+    }
+
     /// Replaces every value whose schema is `writeOnly` with `"***"`, so parameters can be
     /// logged and stored without their secrets.
     public func redact(_ value: JSONValue) -> JSONValue {
@@ -55,6 +65,7 @@ extension JSONSchema {
     /// expects: numbers, booleans, and JSON for arrays and objects. Text that does not fit
     /// stays a string, so validation reports it against the parameter's name.
     public func coerce(argument text: String) -> JSONValue {
+        if isDuration { return .string(text) }
         let kinds = types ?? []
         if kinds.contains(.string) { return .string(text) }
         for kind in kinds {

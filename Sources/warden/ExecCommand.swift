@@ -72,13 +72,13 @@ struct ExecCommand: AsyncParsableCommand {
         }
 
         let httpClient = SharedHTTPClient.make()
-        let settings = FileManager.default.fileExists(atPath: configPath)
-            ? (ConfigLoader.daemonSettings(path: configPath) ?? DaemonSettings()).pluginSettings : [:]
+        let limits = FileManager.default.fileExists(atPath: configPath)
+            ? (ConfigLoader.daemonSettings(path: configPath) ?? DaemonSettings()).pluginLimits : HostLimits()
         let executor = PluginExecutor(
             httpClient: httpClient,
             logger: runtime.logger,
             environment: ProcessInfo.processInfo.environment,
-            settings: settings
+            limits: limits
         )
         let execution = await executor.execute(entry, parameters: validated, timeout: limit, dryRun: dryRun)
         await executor.resources.closeAll()

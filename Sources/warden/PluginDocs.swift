@@ -17,6 +17,10 @@ enum PluginMarkdown {
             Diagnostic plugins only read; remediation plugins change the system and run only from
             rules or with `warden exec --allow-write`.
 
+            A parameter of type **duration** takes Warden's one duration notation — `250ms`, `30s`,
+            `5m`, `1h30m`, `1d`, `2w` — or a bare number of seconds; its default and bounds are
+            shown in seconds, and the plugin receives seconds.
+
 
             """
         for category in PluginCategory.allCases {
@@ -43,7 +47,7 @@ enum PluginMarkdown {
         text += "| parameter | type | required | default | description |\n|---|---|---|---|---|\n"
         for name in schema.properties.keys.sorted() {
             let property = schema.properties[name]!
-            var type = property.types?.map(\.rawValue).joined(separator: " \\| ") ?? "any"
+            var type = property.isDuration ? "duration" : property.types?.map(\.rawValue).joined(separator: " \\| ") ?? "any"
             if property.isSecret { type += " (secret)" }
             let required = schema.required.contains(name) ? "yes" : "no"
             let fallback = property.defaultValue.map { "`\($0.jsonText())`" } ?? ""

@@ -113,7 +113,7 @@ struct RunJobCommand: AsyncParsableCommand {
         }
         let httpClient = SharedHTTPClient.make()
         let executor = PluginExecutor(httpClient: httpClient, logger: runtime.logger, environment: ProcessInfo.processInfo.environment,
-                                      settings: loaded.daemon.pluginSettings)
+                                      limits: loaded.daemon.pluginLimits)
         let run = await AttemptLoop(executor: executor).run(
             job, plugin: entry, trigger: .manual, scheduledAt: Date(), nextTick: nil, logger: runtime.logger
         )

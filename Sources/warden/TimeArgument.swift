@@ -1,5 +1,6 @@
 import Foundation
 import WardenEngine
+import WardenPluginKit
 
 /// A point in time on the command line: a duration meaning "that long ago" (`1h`, `30m`),
 /// an ISO-8601 timestamp (`2026-11-24T10:00:00Z`), or a local `2026-11-24 10:00[:00]`.

@@ -228,7 +228,7 @@ struct DaemonTests {
         #expect(output.status == 1)
         let lines = output.stderr.split(separator: "\n").map(String.init)
         #expect(lines.contains("\(config):5:5: unknown key `timout` in a job — did you mean `timeout`?"))
-        #expect(lines.contains { $0.hasPrefix("\(config):8:16: job `web`: parameter `timeout`: expected number") })
+        #expect(lines.contains { $0.hasPrefix("\(config):8:16: job `web`: parameter `timeout`: invalid duration") })
         #expect(lines.contains { $0.hasPrefix("\(config):11:12: job `disk`: every: invalid duration `5 minutes`") })
         #expect(lines.contains { $0.hasPrefix("\(config):14:13: job `fix`: `restart_web` is a remediation plugin") })
         #expect(lines.last == "4 problems in \(config)")

@@ -36,13 +36,14 @@ struct PostgresCLITests {
                           "--param", "database=\(database)", "--param", "user=postgres"]
 
         let found = try await poll(within: .seconds(15)) { () -> [String: Any]? in
-            let output = try await CLI.run(["exec", "slow_queries", "--json", "--param", "min_duration=0.5",
+            let output = try await CLI.run(["exec", "slow_queries", "--json", "--param", "min_duration=1s",
                                             "--param", "only_database=\(database)"] + connection)
             let result = output.json as? [String: Any]
             let data = result?["data"] as? [String: Any]
             return (data?["count"] as? Int) == 1 && output.status == 1 ? data : nil
         }
         let data = try #require(found)
+        #expect(data["min_duration"] as? Double == 1)
         let query = try #require((data["queries"] as? [[String: Any]])?.first)
         #expect((query["query"] as? String)?.contains("pg_sleep(60)") == true)
         #expect(query["user"] as? String == TestPostgres.appRole)

@@ -88,13 +88,30 @@ struct WardenCLITests {
         #expect(failing.stdout.hasPrefix("CRITICAL service_status"), "\(failing.stdout)")
     }
 
+    /// One duration notation for every duration parameter: text or seconds, bounded in seconds.
+    @Test func durationParametersTakeWardensNotation() async throws {
+        let server = try await TestHTTPServer.start()
+        defer { Task { await server.stop() } }
+        let quick = try await CLI.run(["exec", "service_status", "--param", "service_url=\(server.baseURL)/health", "--param", "timeout=2s", "--json"])
+        #expect(quick.status == 0, "\(quick.stderr)")
+        // 300 ms is shorter than the server's 2 s delay: the plugin times out on the duration text.
+        let late = try await CLI.run(["exec", "service_status", "--param", "service_url=\(server.baseURL)/slow?ms=2000", "--param", "timeout=300ms", "--json"])
+        #expect(late.status == 1 && ((late.json as? [String: Any])?["error"] as? String ?? "").contains("0.3"), "\(late.stdout)\(late.stderr)")
+        let seconds = try await CLI.run(["exec", "service_status", "--param", "service_url=\(server.baseURL)/health", "--param", "timeout=2"])
+        #expect(seconds.status == 0, "a bare number still means seconds: \(seconds.stderr)")
+        let tooLong = try await CLI.run(["exec", "service_status", "--param", "service_url=\(server.baseURL)/health", "--param", "timeout=1w"])
+        #expect(tooLong.status == 2 && tooLong.stderr.contains("/timeout: expected ≤ 300, got 604800"), "\(tooLong.stderr)")
+        let shown = try await CLI.run(["plugins", "show", "service_status"])
+        #expect(shown.stdout.contains("| `timeout` | duration | no | `5` |"), "\(shown.stdout)")
+    }
+
     @Test func badParameterExitsTwoNamingIt() async throws {
         let output = try await CLI.run([
             "exec", "service_status", "--param", "service_url=http://127.0.0.1:1/", "--param", "timeout=abc",
         ])
         #expect(output.status == 2)
         #expect(output.stderr.contains("parameter `timeout`"))
-        #expect(output.stderr.contains(#"/timeout: expected number, got "abc""#))
+        #expect(output.stderr.contains("/timeout: invalid duration `abc`: expected a number with a unit, e.g. 250ms, 30s"), "\(output.stderr)")
 
         let missing = try await CLI.run(["exec", "service_status"])
         #expect(missing.status == 2)

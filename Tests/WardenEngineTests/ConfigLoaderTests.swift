@@ -102,7 +102,7 @@ struct ConfigLoaderTests {
                   expected_status: [200, "ok"]
             """)
         #expect(found.contains("test.yaml:6:7: job `web`: parameter `service_url`: required parameter is missing"))
-        #expect(found.contains { $0.hasPrefix("test.yaml:6:16: job `web`: parameter `timeout`: expected number") })
+        #expect(found.contains { $0.hasPrefix("test.yaml:6:16: job `web`: parameter `timeout`: invalid duration `slow`") })
         #expect(found.contains { $0.hasPrefix("test.yaml:7:30: job `web`: parameter `expected_status.1`") })
     }
 

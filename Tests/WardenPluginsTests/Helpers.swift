@@ -11,7 +11,7 @@ func makeContext(timeout: Duration = .seconds(10), environment: [String: String]
     PluginContext(
         logger: Logger(label: "test"),
         deadline: .now + timeout,
-        httpClient: sharedHTTPClient,
+        services: PluginServices().providing(sharedHTTPClient),
         dryRun: dryRun,
         environment: environment
     )
@@ -20,13 +20,13 @@ func makeContext(timeout: Duration = .seconds(10), environment: [String: String]
 /// Validates like the engine does, then executes.
 func run(
     _ plugin: any Plugin, _ parameters: JSONObject, timeout: Duration = .seconds(10), environment: [String: String] = [:],
-    settings: JSONObject = [:], dryRun: Bool = false, resources: PluginResources? = nil
+    limits: HostLimits = HostLimits(), dryRun: Bool = false, resources: PluginResources? = nil
 ) async throws -> PluginResult {
     let registry = PluginRegistry()
     let entry = try registry.register(plugin)
     let validated = try entry.validate(parameters).get()
     let executor = PluginExecutor(
-        httpClient: sharedHTTPClient, logger: Logger(label: "test"), environment: environment, settings: settings,
+        httpClient: sharedHTTPClient, logger: Logger(label: "test"), environment: environment, limits: limits,
         resources: resources ?? PluginResources())
     let result = await executor.execute(entry, parameters: validated, timeout: timeout, dryRun: dryRun).result
     // Pools a test did not hand in are its own: closed here, as the daemon does on reload.

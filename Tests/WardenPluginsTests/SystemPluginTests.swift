@@ -15,25 +15,25 @@ struct SystemPluginTests {
     @Test func shellExecRunsOnlyAllowListedPrograms() async throws {
         let refused = try await run(ShellExecPlugin(), ["command": "/bin/echo", "args": ["hi"]])
         #expect(!refused.success && refused.error == "/bin/echo is not in daemon.shell_allow")
-        let settings: JSONObject = ["shell_allow": ["/bin/echo", "/usr/bin/*"]]
-        let echo = try await run(ShellExecPlugin(), ["command": "/bin/echo", "args": ["hello", "world"]], settings: settings)
+        let limits = HostLimits(shellAllow: ["/bin/echo", "/usr/bin/*"])
+        let echo = try await run(ShellExecPlugin(), ["command": "/bin/echo", "args": ["hello", "world"]], limits: limits)
         #expect(echo.success && echo.data["stdout"] == "hello world\n" && echo.data["exit_code"] == 0)
         #expect(echo.message == "hello world")
-        let globbed = try await run(ShellExecPlugin(), ["command": "/usr/bin/printf", "args": ["%s", "x"]], settings: settings)
+        let globbed = try await run(ShellExecPlugin(), ["command": "/usr/bin/printf", "args": ["%s", "x"]], limits: limits)
         #expect(globbed.success && globbed.data["stdout"] == "x")
-        let failing = try await run(ShellExecPlugin(), ["command": "/usr/bin/ls", "args": ["/nonexistent"]], settings: settings)
+        let failing = try await run(ShellExecPlugin(), ["command": "/usr/bin/ls", "args": ["/nonexistent"]], limits: limits)
         #expect(!failing.success && failing.data["exit_code"] == 2 && failing.error?.hasPrefix("exit status 2: ") == true)
-        let outside = try await run(ShellExecPlugin(), ["command": "/bin/sh", "args": ["-c", "true"]], settings: settings)
+        let outside = try await run(ShellExecPlugin(), ["command": "/bin/sh", "args": ["-c", "true"]], limits: limits)
         #expect(!outside.success)
     }
 
     @Test func shellExecBoundsOutputAndTime() async throws {
-        let settings: JSONObject = ["shell_allow": ["/usr/bin/yes", "/bin/sleep", "/usr/bin/sleep"]]
-        let flood = try await run(ShellExecPlugin(), ["command": "/usr/bin/yes", "max_output": 1000, "timeout": 1], settings: settings)
+        let limits = HostLimits(shellAllow: ["/usr/bin/yes", "/bin/sleep", "/usr/bin/sleep"])
+        let flood = try await run(ShellExecPlugin(), ["command": "/usr/bin/yes", "max_output": 1000, "timeout": 1], limits: limits)
         #expect(flood.data["output_truncated"] == true)
         #expect((flood.data["stdout"]?.stringValue?.utf8.count ?? 0) <= 1000)
         let started = ContinuousClock.now
-        let slow = try await run(ShellExecPlugin(), ["command": "/bin/sleep", "args": ["30"], "timeout": 0.5], settings: settings)
+        let slow = try await run(ShellExecPlugin(), ["command": "/bin/sleep", "args": ["30"], "timeout": 0.5], limits: limits)
         #expect(!slow.success && slow.retry && slow.error == "timed out after 0.5s")
         #expect(ContinuousClock.now - started < .seconds(15), "sleep 30 was cut short")
     }
@@ -41,18 +41,18 @@ struct SystemPluginTests {
     @Test func shellExecWriteUsesTheGivenEnvironmentAndHonoursDryRun() async throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let settings: JSONObject = ["shell_write_allow": ["/usr/bin/env", "/usr/bin/touch", "/nonexistent/*"]]
-        let env = try await run(ShellExecWritePlugin(), ["command": "/usr/bin/env", "env": ["APP_MODE": "repair"]], settings: settings)
+        let limits = HostLimits(shellWriteAllow: ["/usr/bin/env", "/usr/bin/touch", "/nonexistent/*"])
+        let env = try await run(ShellExecWritePlugin(), ["command": "/usr/bin/env", "env": ["APP_MODE": "repair"]], limits: limits)
         let printed = env.data["stdout"]?.stringValue ?? ""
         #expect(env.success && printed.contains("APP_MODE=repair") && printed.contains("PATH="))
         #expect(!printed.contains("HOME="))
         let marker = directory + "/touched"
-        let dry = try await run(ShellExecWritePlugin(), ["command": "/usr/bin/touch", "args": .array([.string(marker)])], settings: settings, dryRun: true)
+        let dry = try await run(ShellExecWritePlugin(), ["command": "/usr/bin/touch", "args": .array([.string(marker)])], limits: limits, dryRun: true)
         #expect(dry.success && dry.message == "dry run: would run /usr/bin/touch \(marker)")
         #expect(!FileManager.default.fileExists(atPath: marker))
-        let real = try await run(ShellExecWritePlugin(), ["command": "/usr/bin/touch", "args": .array([.string(marker)])], settings: settings)
+        let real = try await run(ShellExecWritePlugin(), ["command": "/usr/bin/touch", "args": .array([.string(marker)])], limits: limits)
         #expect(real.success && FileManager.default.fileExists(atPath: marker))
-        let missing = try await run(ShellExecWritePlugin(), ["command": "/nonexistent/fixer"], settings: settings)
+        let missing = try await run(ShellExecWritePlugin(), ["command": "/nonexistent/fixer"], limits: limits)
         #expect(!missing.success && missing.error?.contains("does not exist") == true)
     }
 
@@ -62,7 +62,7 @@ struct SystemPluginTests {
         #expect(!none.success && none.error == "/usr/bin/true is not in daemon.shell_write_allow")
         let dry = try await run(ShellExecWritePlugin(), ["command": "/usr/bin/true"], dryRun: true)
         #expect(!dry.success)
-        let other = try await run(ShellExecWritePlugin(), ["command": "/usr/bin/true"], settings: ["shell_write_allow": ["/usr/sbin/*"]])
+        let other = try await run(ShellExecWritePlugin(), ["command": "/usr/bin/true"], limits: HostLimits(shellWriteAllow: ["/usr/sbin/*"]))
         #expect(!other.success && other.message.contains("daemon.shell_write_allow: /usr/sbin/*"))
     }
 
@@ -92,16 +92,16 @@ struct SystemPluginTests {
         try FileManager.default.createDirectory(atPath: directory + "/db", withIntermediateDirectories: true)
         try "# PostgreSQL connections exhausted\n\nTerminate idle in transaction sessions.\n".write(toFile: directory + "/db/connections.md", atomically: true, encoding: .utf8)
         try "# Disk full\n\nnginx logs are rotated daily.\n".write(toFile: directory + "/disk.md", atomically: true, encoding: .utf8)
-        let settings: JSONObject = ["runbooks": .string(directory)]
-        let result = try await run(RunbookSearchPlugin(), ["query": "nginx 502 upstream"], settings: settings)
+        let limits = HostLimits(runbooks: directory)
+        let result = try await run(RunbookSearchPlugin(), ["query": "nginx 502 upstream"], limits: limits)
         #expect(result.success && result.data["searched"] == 3)
         let matches = try #require(result.data["matches"]?.arrayValue)
         #expect(matches.first?["title"] == "Nginx returns 502")
         #expect(matches.first?["snippet"] == "Check the upstream pool; restart php-fpm if its workers are stuck.")
         #expect(matches.count == 2)
-        let deep = try await run(RunbookSearchPlugin(), ["query": "idle in transaction", "limit": 1], settings: settings)
+        let deep = try await run(RunbookSearchPlugin(), ["query": "idle in transaction", "limit": 1], limits: limits)
         #expect(deep.data["matches"]?[0]?["path"]?.stringValue?.hasSuffix("db/connections.md") == true)
-        let none = try await run(RunbookSearchPlugin(), ["query": "kubernetes"], settings: settings)
+        let none = try await run(RunbookSearchPlugin(), ["query": "kubernetes"], limits: limits)
         #expect(!none.success && none.error == "no match")
     }
 }

@@ -8,7 +8,7 @@ extension ConfigReader {
     /// Reports each allow-listed parameter of `parameters` (already rendered) that its list
     /// refuses, at the parameter's own node when it has one.
     mutating func checkAllowLists(_ entry: RegisteredPlugin, parameters: JSONObject, paramsNode: Node?, at node: Node, label: String) {
-        for violation in AllowLists.violations(entry, parameters: parameters, settings: daemon.pluginSettings) {
+        for violation in AllowLists.violations(entry, parameters: parameters, limits: daemon.pluginLimits) {
             let target = paramsNode.flatMap { Self.node(at: "/" + violation.parameter, in: $0) } ?? paramsNode ?? node
             problem(at: target, "\(label): \(violation.message(plugin: entry.spec.name))")
         }
@@ -18,6 +18,6 @@ extension ConfigReader {
     mutating func warnRuntimeAllowLists(_ entry: RegisteredPlugin, at node: Node, label: String) {
         let bound = entry.schema.properties.filter { $0.value.allowedBy != nil }.keys.sorted()
         guard !bound.isEmpty else { return }
-        warnings.append(ConfigProblem(location: location(of: node), message: "\(label): step `\(entry.spec.name)`: \(bound.map { "`\($0)`" }.joined(separator: ", ")) comes from the run, so it is checked against \(bound.compactMap { entry.schema.properties[$0]?.allowedBy }.map { "daemon.\($0)" }.joined(separator: ", ")) only when the step runs"))
+        warnings.append(ConfigProblem(location: location(of: node), message: "\(label): step `\(entry.spec.name)`: \(bound.map { "`\($0)`" }.joined(separator: ", ")) comes from the run, so it is checked against \(bound.compactMap { entry.schema.properties[$0]?.allowedBy }.map { "daemon.\($0.rawValue)" }.joined(separator: ", ")) only when the step runs"))
     }
 }

@@ -53,7 +53,7 @@ public struct DaemonSettings: Sendable, Hashable {
     /// Programs (absolute paths or globs) the remediation `shell.exec_write` may run; empty: none.
     public var shellWriteAllow: [String] = []
     /// Directory of Markdown runbooks for `runbook.search`.
-    public var runbooks: String = "/etc/warden/runbooks"
+    public var runbooks: String = HostLimits.defaultRunbooks
     /// Where every event goes unless a job or rule says otherwise; nil: nowhere.
     public var notify: NotificationRoute?
     /// A rule whose remediations stay suppressed (silence, window, cooldown, budget…) this
@@ -64,14 +64,9 @@ public struct DaemonSettings: Sendable, Hashable {
 
     public init() {}
 
-    /// What plugins see of these settings (`PluginContext.settings`).
-    public var pluginSettings: JSONObject {
-        [
-            "allowed_units": .array(allowedUnits.map(JSONValue.string)),
-            "shell_allow": .array(shellAllow.map(JSONValue.string)),
-            "shell_write_allow": .array(shellWriteAllow.map(JSONValue.string)),
-            "runbooks": .string(runbooks),
-        ]
+    /// What plugins see of these settings (`PluginContext.limits`).
+    public var pluginLimits: HostLimits {
+        HostLimits(allowedUnits: allowedUnits, shellAllow: shellAllow, shellWriteAllow: shellWriteAllow, runbooks: runbooks)
     }
 
     /// Settings a reload cannot change under a running daemon: the history it writes (and

@@ -74,7 +74,7 @@ public final class WardenDaemon: Service, Sendable {
         }
         defer { lock.release() }
         let store = try HistoryStore.openForWriting(path: settings.database, sync: settings.databaseSync)
-        let executor = PluginExecutor(httpClient: httpClient, logger: logger, environment: environment, settings: settings.pluginSettings)
+        let executor = PluginExecutor(httpClient: httpClient, logger: logger, environment: environment, limits: settings.pluginLimits)
         let metrics = WardenMetrics()
         let engine = RemediationEngine(config: initial.config, registry: initial.registry, executor: executor, store: store, clock: clock, metrics: metrics, logger: logger)
         await engine.restore()
@@ -236,7 +236,7 @@ public final class WardenDaemon: Service, Sendable {
         case .success(let loaded):
             // Every other `daemon:` key takes effect here (docs/operations.md lists them).
             let daemon = loaded.config.daemon
-            executor.update(settings: daemon.pluginSettings)
+            executor.update(limits: daemon.pluginLimits)
             limiter.resize(maxConcurrent: daemon.maxConcurrency, maxQueue: daemon.maxQueue)
             logLevel?.level = daemon.logLevel
             do {

@@ -646,7 +646,7 @@ public actor RemediationEngine {
         switch entry.validate(rendered.objectValue ?? [:]) {
         case .success(let validated):
             // The allow-lists in force now (a reload may have narrowed them), dry runs included.
-            if let violation = AllowLists.violations(entry, parameters: validated, settings: executor.settings).first {
+            if let violation = AllowLists.violations(entry, parameters: validated, limits: executor.limits).first {
                 return .failure(StepFailure(parameters: shown, message: violation.message(plugin: step.plugin).redactingOccurrences(of: secrets)))
             }
             return .success(PreparedStep(entry: entry, parameters: validated, shown: shown, timeout: step.timeout, secrets: secrets))

@@ -18,16 +18,11 @@ enum AllowLists {
         }
     }
 
-    /// Program lists match paths (`*` stops at `/`); unit lists match names.
-    static let pathSettings: Set = ["shell_allow", "shell_write_allow"]
-
-    static func violations(_ entry: RegisteredPlugin, parameters: JSONObject, settings: JSONObject) -> [Violation] {
+    static func violations(_ entry: RegisteredPlugin, parameters: JSONObject, limits: HostLimits) -> [Violation] {
         entry.schema.properties.sorted { $0.key < $1.key }.compactMap { name, schema in
-            guard let setting = schema.allowedBy, let value = parameters[name]?.stringValue else { return nil }
-            let patterns = settings[setting]?.arrayValue?.compactMap(\.stringValue) ?? []
-            let flags = pathSettings.contains(setting) ? FNM_PATHNAME : 0
-            guard !patterns.contains(where: { fnmatch($0, value, flags) == 0 }) else { return nil }
-            return Violation(parameter: name, value: value, setting: setting, patterns: patterns)
+            guard let list = schema.allowedBy, let value = parameters[name]?.stringValue,
+                  !limits.allows(value, by: list) else { return nil }
+            return Violation(parameter: name, value: value, setting: list.rawValue, patterns: limits.patterns(list) ?? [])
         }
     }
 }

@@ -27,14 +27,8 @@ enum PostgresConnectionParameters {
             "description": "TLS over TCP, with libpq's meanings: prefer and require encrypt without checking the certificate; verify-full checks it against ca_file and the host name. Default prefer (disable on a unix socket).",
         ],
         "ca_file": ["type": "string", "minLength": 1, "description": "PEM file of the CA that signed the server's certificate (verify-full); default the system trust store."],
-        "connect_timeout": [
-            "type": "number", "exclusiveMinimum": 0, "maximum": 300,
-            "description": "Seconds to connect, including TLS and authentication. Default 5.",
-        ],
-        "statement_timeout": [
-            "type": "number", "exclusiveMinimum": 0, "maximum": 3600, "default": 10,
-            "description": "Seconds any one query may run on the server (set as the session's statement_timeout).",
-        ],
+        "connect_timeout": JSONSchema.duration("How long connecting may take, including TLS and authentication. Default 5s.", maximum: 300),
+        "statement_timeout": JSONSchema.duration("How long any one query may run on the server (set as the session's statement_timeout).", default: 10, maximum: 3600),
     ]
 
     /// The plugin's own properties with the connection ones added.

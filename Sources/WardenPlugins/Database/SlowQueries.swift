@@ -11,7 +11,7 @@ public struct SlowQueriesPlugin: Plugin {
         parameters: [
             "type": "object",
             "properties": PostgresConnectionParameters.properties([
-                "min_duration": ["type": "number", "minimum": 0, "default": 30, "description": "Seconds a query must have been running to count."],
+                "min_duration": JSONSchema.duration("How long a query must have been running to count.", default: 30, exclusiveMinimum: nil),
                 "max_count": ["type": "integer", "minimum": 0, "default": 0, "description": "Fail when more slow queries than this are running."],
                 "only_database": ["type": "string", "minLength": 1, "description": "Only queries in this database (optional)."],
                 "only_user": ["type": "string", "minLength": 1, "description": "Only queries of this role (optional)."],
@@ -28,14 +28,15 @@ public struct SlowQueriesPlugin: Plugin {
 
     public func execute(_ parameters: JSONObject, context: PluginContext) async throws -> PluginResult {
         let access = try await PostgresAccess(parameters, context: context)
-        let minDuration = parameters["min_duration"]?.doubleValue ?? 30
-        let maxCount = parameters["max_count"]?.intValue ?? 0
-        let database = parameters["only_database"]?.stringValue
-        let user = parameters["only_user"]?.stringValue
-        let limit = parameters["limit"]?.intValue ?? 20
-        let maxChars = parameters["query_max_chars"]?.intValue ?? 500
-        let includeStatements = parameters["include_statements"]?.boolValue ?? true
-        let statementsLimit = parameters["statements_limit"]?.intValue ?? 10
+        let options = try parameters.decode(Options.self)
+        let minDuration = options.minDuration.seconds
+        let maxCount = options.maxCount
+        let database = options.onlyDatabase
+        let user = options.onlyUser
+        let limit = options.limit
+        let maxChars = options.queryMaxChars
+        let includeStatements = options.includeStatements
+        let statementsLimit = options.statementsLimit
 
         let (queries, total, statements, hidden) = try await access.run("listing running queries") { session in
             let filter: PostgresQuery = """
@@ -122,5 +123,20 @@ public struct SlowQueriesPlugin: Plugin {
                 ]
             }),
         ]
+    }
+}
+
+extension SlowQueriesPlugin {
+    /// The plugin's own parameters (the connection ones are `PostgresAccess`'s), defaults
+    /// applied by the schema.
+    struct Options: Decodable {
+        let minDuration: DurationParameter
+        let maxCount: Int
+        let onlyDatabase: String?
+        let onlyUser: String?
+        let limit: Int
+        let queryMaxChars: Int
+        let includeStatements: Bool
+        let statementsLimit: Int
     }
 }

@@ -10,7 +10,7 @@ public struct TerminateQueryPlugin: Plugin {
             "type": "object",
             "properties": PostgresConnectionParameters.properties(BackendSignaller.guardParameters.merging([
                 "pid": ["type": "integer", "minimum": 1, "description": "The backend to signal (give this or min_duration)."],
-                "min_duration": ["type": "number", "minimum": 0, "description": "Only queries running at least this many seconds."],
+                "min_duration": JSONSchema.duration("Only queries running at least this long.", exclusiveMinimum: nil),
                 "only_user": ["type": "string", "minLength": 1, "description": "Only sessions of this role."],
                 "only_database": ["type": "string", "minLength": 1, "description": "Only sessions in this database."],
                 "only_state": [

@@ -11,7 +11,7 @@ public struct FileAgePlugin: Plugin {
             "type": "object",
             "properties": [
                 "path": ["type": "string", "description": "The file.", "pattern": "^/"],
-                "max_age": ["type": "number", "description": "Fail when older than this many seconds (optional).", "exclusiveMinimum": 0],
+                "max_age": JSONSchema.duration("Fail when older than this, e.g. 1h (optional)."),
                 "min_size": ["type": "integer", "description": "Fail when smaller than this many bytes (optional).", "minimum": 0],
             ],
             "required": ["path"],

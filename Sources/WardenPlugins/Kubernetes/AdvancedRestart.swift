@@ -23,7 +23,7 @@ public struct AdvancedRestartPlugin: Plugin {
     public func execute(_ parameters: JSONObject, context: PluginContext) async throws -> PluginResult {
         let (client, namespace, name) = try KubeClient.target(parameters, context: context, name: "deployment")
         let strategy = parameters["strategy"]?.stringValue ?? "rolling"
-        let waitLimit = Duration.seconds(parameters["wait_timeout"]?.doubleValue ?? 300)
+        let waitLimit = try parameters.duration("wait_timeout")
         let wait = parameters["wait"]?.boolValue == true && !context.dryRun
         var data: JSONObject = ["deployment": .string(name), "namespace": .string(namespace), "strategy": .string(strategy), "dry_run": .bool(context.dryRun)]
         let path = KubeRollout.deploymentPath(namespace, name)

@@ -20,8 +20,9 @@ public struct DeleteEvictedPodsPlugin: Plugin {
 
     public func execute(_ parameters: JSONObject, context: PluginContext) async throws -> PluginResult {
         let client = try KubeClient(parameters, context: context)
-        let namespace = parameters["all_namespaces"]?.boolValue == true ? nil : client.namespace(parameters)
-        let maxPods = parameters["max_pods"]?.intValue ?? 100
+        let options = try parameters.decode(Options.self)
+        let namespace = options.allNamespaces ? nil : client.namespace(parameters)
+        let maxPods = options.maxPods
         let list = try await client.get(KubePods.collection(namespace), query: [("fieldSelector", "status.phase=Failed")],
                                         what: "list failed pods in \(namespace ?? "all namespaces")")
         let evicted = (list["items"]?.arrayValue ?? []).filter { $0["status"]?["reason"] == "Evicted" }
@@ -40,5 +41,13 @@ public struct DeleteEvictedPodsPlugin: Plugin {
         ]
         let verb = context.dryRun ? "would delete" : "deleted"
         return .ok(data, message: "\(verb) \(deleted.count) of \(evicted.count) evicted pod\(evicted.count == 1 ? "" : "s") in \(namespace ?? "all namespaces")")
+    }
+}
+
+extension DeleteEvictedPodsPlugin {
+    /// The schema's own parameters, defaults applied.
+    struct Options: Decodable {
+        let allNamespaces: Bool
+        let maxPods: Int
     }
 }

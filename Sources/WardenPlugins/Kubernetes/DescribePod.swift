@@ -21,7 +21,7 @@ public struct DescribePodPlugin: Plugin {
 
     public func execute(_ parameters: JSONObject, context: PluginContext) async throws -> PluginResult {
         let (client, namespace, name) = try KubeClient.target(parameters, context: context)
-        let eventLimit = parameters["events"]?.intValue ?? 20
+        let eventLimit = try parameters.decode(Options.self).events
         let pod = try await client.get(KubePods.path(namespace, name), what: "get pod \(namespace)/\(name)")
         let events = try await client.get(KubeEvents.collection(namespace), query: [
             ("fieldSelector", "involvedObject.kind=Pod,involvedObject.name=\(name)"),
@@ -62,5 +62,12 @@ public struct DescribePodPlugin: Plugin {
             ?? containers.compactMap { $0["last_termination"]?["reason"]?.stringValue }.first
             ?? pod["status"]?["reason"]?.stringValue ?? phase
         return .failure("pod is not ready: \(why)", message: headline, data: .object(data))
+    }
+}
+
+extension DescribePodPlugin {
+    /// The schema's own parameters, defaults applied.
+    struct Options: Decodable {
+        let events: Int
     }
 }

@@ -25,21 +25,30 @@ public struct GetPodLogsPlugin: Plugin {
 
     public func execute(_ parameters: JSONObject, context: PluginContext) async throws -> PluginResult {
         let (client, namespace, name) = try KubeClient.target(parameters, context: context)
-        var query = [
-            ("tailLines", "\(parameters["tail_lines"]?.intValue ?? 100)"),
-            ("limitBytes", "\(parameters["limit_bytes"]?.intValue ?? 1_048_576)"),
-        ]
-        if let container = parameters["container"]?.stringValue { query.append(("container", container)) }
-        if let since = parameters["since_seconds"]?.intValue { query.append(("sinceSeconds", "\(since)")) }
-        if parameters["previous"]?.boolValue == true { query.append(("previous", "true")) }
+        let options = try parameters.decode(Options.self)
+        var query = [("tailLines", "\(options.tailLines)"), ("limitBytes", "\(options.limitBytes)")]
+        if let container = options.container { query.append(("container", container)) }
+        if let since = options.sinceSeconds { query.append(("sinceSeconds", "\(since)")) }
+        if options.previous { query.append(("previous", "true")) }
         let text = try await client.text(KubePods.path(namespace, name) + "/log", query: query, what: "read logs of pod \(namespace)/\(name)")
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         if lines.last == "" { lines.removeLast() }
         let data: JSONValue = [
             "pod": .string(name), "namespace": .string(namespace),
-            "container": parameters["container"] ?? .null, "previous": parameters["previous"] ?? false,
+            "container": options.container.map(JSONValue.string) ?? .null, "previous": .bool(options.previous),
             "line_count": .int(lines.count), "lines": .array(lines.map(JSONValue.string)),
         ]
         return .ok(data, message: "\(lines.count) log line\(lines.count == 1 ? "" : "s") from \(namespace)/\(name)")
+    }
+}
+
+extension GetPodLogsPlugin {
+    /// The schema's own parameters, defaults applied.
+    struct Options: Decodable {
+        let container: String?
+        let tailLines: Int
+        let sinceSeconds: Int?
+        let previous: Bool
+        let limitBytes: Int
     }
 }

@@ -23,7 +23,7 @@ struct KubeClient: Sendable {
     init(_ parameters: JSONObject, context: PluginContext) throws {
         endpoint = try KubeConfigLoader.endpoint(parameters, environment: context.environment)
         self.context = context
-        timeout = min(Duration.seconds(fromJSON: parameters["timeout"]) ?? .seconds(30), context.remaining)
+        timeout = min(try parameters.duration("timeout"), context.remaining)
         if endpoint.insecureSkipTLSVerify {
             context.logger.warning("insecure-skip-tls-verify: the API server's certificate is not checked", metadata: ["cluster": .string(endpoint.server)])
         }

@@ -12,7 +12,7 @@ enum KubeParameters {
     static let connection: JSONObject = [
         "kubeconfig": ["type": "string", "minLength": 1, "description": "Path of a kubeconfig; default KUBECONFIG, then ~/.kube/config, then the in-cluster service account."],
         "context": ["type": "string", "minLength": 1, "description": "kubeconfig context to use; default its current-context."],
-        "timeout": ["type": "number", "exclusiveMinimum": 0, "maximum": 600, "default": 30, "description": "Seconds for each API request."],
+        "timeout": JSONSchema.duration("How long each API request may take.", default: 30, maximum: 600),
     ]
 
     static let namespace: JSONObject = [
@@ -28,7 +28,7 @@ enum KubeParameters {
 
     static let rollout: JSONObject = [
         "wait": ["type": "boolean", "default": false, "description": "Wait for the rollout to complete and report the final replica counts."],
-        "wait_timeout": ["type": "number", "exclusiveMinimum": 0, "maximum": 3600, "default": 300, "description": "Seconds to wait for the rollout (bounded by the run's timeout)."],
+        "wait_timeout": JSONSchema.duration("How long to wait for the rollout (bounded by the run's timeout).", default: 300, maximum: 3600),
     ]
 
     static func properties(_ own: JSONObject, namespaced: Bool = true) -> JSONValue {

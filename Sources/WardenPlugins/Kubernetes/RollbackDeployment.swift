@@ -67,7 +67,7 @@ public struct RollbackDeploymentPlugin: Plugin {
         _ = try await client.patch(path, patch, type: .json, dryRun: context.dryRun, what: "roll back deployment \(namespace)/\(name)")
         let done = "\(context.dryRun ? "would roll" : "rolled") deployment \(namespace)/\(name) back from revision \(current) to \(revision)"
         guard parameters["wait"]?.boolValue == true, !context.dryRun else { return .ok(.object(data), message: done) }
-        let waited = try await KubeRollout.wait(client, namespace: namespace, name: name, limit: .seconds(parameters["wait_timeout"]?.doubleValue ?? 300))
+        let waited = try await KubeRollout.wait(client, namespace: namespace, name: name, limit: try parameters.duration("wait_timeout"))
         return KubeRollout.result(data, waited: waited, done: done)
     }
 }

@@ -49,7 +49,7 @@ public struct ScaleDeploymentPlugin: Plugin {
         let done = "\(context.dryRun ? "would scale" : "scaled") deployment \(namespace)/\(name) from \(current) to \(target)"
         guard parameters["wait"]?.boolValue == true, !context.dryRun else { return .ok(.object(data), message: done) }
         data["waited"] = true
-        let waited = try await KubeRollout.wait(client, namespace: namespace, name: name, limit: .seconds(parameters["wait_timeout"]?.doubleValue ?? 300))
+        let waited = try await KubeRollout.wait(client, namespace: namespace, name: name, limit: try parameters.duration("wait_timeout"))
         return KubeRollout.result(data, waited: waited, done: done)
     }
 }

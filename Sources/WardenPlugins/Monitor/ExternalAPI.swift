@@ -25,13 +25,7 @@ public struct ExternalAPIPlugin: Plugin {
                     "description": "Query parameters; arrays repeat the key.",
                     "additionalProperties": true,
                 ],
-                "timeout": [
-                    "type": "number",
-                    "description": "Seconds to wait for the whole response.",
-                    "default": 30,
-                    "exclusiveMinimum": 0,
-                    "maximum": 300,
-                ],
+                "timeout": JSONSchema.duration("How long to wait for the whole response.", default: 30, maximum: 300),
             ],
             "required": ["endpoint"],
             "additionalProperties": false,
@@ -49,7 +43,7 @@ public struct ExternalAPIPlugin: Plugin {
         }
         let base = context.environment["EXTERNAL_API_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.defaultBaseURL
         let endpoint = try parameters.required("endpoint", \.stringValue)
-        let timeout = Duration.seconds(fromJSON: parameters["timeout"]) ?? .seconds(30)
+        let timeout = try parameters.duration("timeout")
         let url = Self.url(base: base, endpoint: endpoint, query: parameters["params"]?.objectValue ?? [:])
 
         var request = HTTPClientRequest(url: url)

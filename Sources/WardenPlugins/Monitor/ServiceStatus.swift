@@ -18,13 +18,7 @@ public struct ServiceStatusPlugin: Plugin {
                     "pattern": "^https?://",
                     "maxLength": 2048,
                 ],
-                "timeout": [
-                    "type": "number",
-                    "description": "Seconds to wait for the whole response.",
-                    "default": 5,
-                    "exclusiveMinimum": 0,
-                    "maximum": 300,
-                ],
+                "timeout": JSONSchema.duration("How long to wait for the whole response.", default: 5, maximum: 300),
                 "expected_status": [
                     "type": ["integer", "array"],
                     "description": "Status code(s) that count as healthy.",
@@ -43,9 +37,10 @@ public struct ServiceStatusPlugin: Plugin {
     public init() {}
 
     public func execute(_ parameters: JSONObject, context: PluginContext) async throws -> PluginResult {
-        let url = try parameters.required("service_url", \.stringValue)
-        let timeout = Duration.seconds(fromJSON: parameters["timeout"]) ?? .seconds(5)
-        let expected = Self.expectedCodes(parameters["expected_status"])
+        let options = try parameters.decode(Options.self)
+        let url = options.serviceUrl
+        let timeout = options.timeout.duration
+        let expected = options.expectedStatus.values
 
         var request = HTTPClientRequest(url: url)
         request.method = .GET
@@ -83,11 +78,15 @@ public struct ServiceStatusPlugin: Plugin {
         )
     }
 
-    static func expectedCodes(_ value: JSONValue?) -> [Int] {
-        switch value {
-        case .array(let codes)?: return codes.compactMap(\.intValue)
-        case let single?: return single.intValue.map { [$0] } ?? [200]
-        case nil: return [200]
-        }
+    /// The schema's parameters, defaults applied.
+    struct Options: Decodable {
+        let serviceUrl: String
+        let timeout: DurationParameter
+        let expectedStatus: OneOrMany<Int>
     }
+}
+
+/// `expected_status` as `http.request` shares it with `service_status`.
+struct ExpectedStatus: Decodable {
+    let expectedStatus: OneOrMany<Int>
 }

@@ -14,7 +14,7 @@ public struct TCPConnectPlugin: Plugin {
             "properties": [
                 "host": ["type": "string", "description": "Host name or address.", "minLength": 1, "maxLength": 253],
                 "port": ["type": "integer", "description": "TCP port.", "minimum": 1, "maximum": 65535],
-                "timeout": ["type": "number", "description": "Seconds to wait for the connection.", "default": 5, "exclusiveMinimum": 0, "maximum": 300],
+                "timeout": JSONSchema.duration("How long to wait for the connection.", default: 5, maximum: 300),
             ],
             "required": ["host", "port"],
             "additionalProperties": false,
@@ -26,7 +26,7 @@ public struct TCPConnectPlugin: Plugin {
     public func execute(_ parameters: JSONObject, context: PluginContext) async throws -> PluginResult {
         let host = try parameters.required("host", \.stringValue)
         let port = try parameters.required("port", \.intValue)
-        let timeout = Duration.seconds(fromJSON: parameters["timeout"]) ?? .seconds(5)
+        let timeout = try parameters.duration("timeout")
         let target = "\(host):\(port)"
         let started = ContinuousClock.now
         let channel: any Channel

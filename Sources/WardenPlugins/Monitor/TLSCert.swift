@@ -23,7 +23,7 @@ public struct TLSCertPlugin: Plugin {
                 "server_name": ["type": "string", "description": "SNI name and the name the certificate must cover (default: host).", "minLength": 1],
                 "min_days": ["type": "number", "description": "Critical when the certificate expires sooner than this many days.", "default": 14, "minimum": 0],
                 "warn_days": ["type": "number", "description": "Warning when it expires sooner than this many days (but not sooner than min_days).", "default": 30, "minimum": 0],
-                "timeout": ["type": "number", "description": "Seconds for connect and handshake.", "default": 10, "exclusiveMinimum": 0, "maximum": 300],
+                "timeout": JSONSchema.duration("How long connect and handshake may take.", default: 10, maximum: 300),
             ],
             "required": ["host"],
             "additionalProperties": false,
@@ -37,7 +37,7 @@ public struct TLSCertPlugin: Plugin {
         let port = parameters["port"]?.intValue ?? 443
         let serverName = parameters["server_name"]?.stringValue ?? host
         let minDays = parameters["min_days"]?.doubleValue ?? 14
-        let timeout = Duration.seconds(fromJSON: parameters["timeout"]) ?? .seconds(10)
+        let timeout = try parameters.duration("timeout")
         let der = try await Self.peerCertificate(host: host, port: port, serverName: serverName, timeout: timeout, group: context.httpClient.eventLoopGroup)
         let certificate: Certificate
         do { certificate = try Certificate(derEncoded: der) } catch {

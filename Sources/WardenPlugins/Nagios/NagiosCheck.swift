@@ -24,13 +24,7 @@ public struct NagiosCheckPlugin: Plugin {
                     "maxItems": 256,
                     "default": [],
                 ],
-                "timeout": [
-                    "type": "number",
-                    "description": "Seconds before the check's process group is killed.",
-                    "default": 30,
-                    "exclusiveMinimum": 0,
-                    "maximum": 3600,
-                ],
+                "timeout": JSONSchema.duration("How long before the check's process group is killed.", default: 30, maximum: 3600),
             ],
             "required": ["command"],
             "additionalProperties": false,
@@ -42,9 +36,10 @@ public struct NagiosCheckPlugin: Plugin {
     public init() {}
 
     public func execute(_ parameters: JSONObject, context: PluginContext) async throws -> PluginResult {
-        let command = try parameters.required("command", \.stringValue)
-        let arguments = (parameters["args"]?.arrayValue ?? []).compactMap(\.stringValue)
-        let timeout = min(Duration.seconds(fromJSON: parameters["timeout"]) ?? .seconds(30), context.remaining)
+        let options = try parameters.decode(Options.self)
+        let command = options.command
+        let arguments = options.args
+        let timeout = min(options.timeout.duration, context.remaining)
 
         guard FileManager.default.isExecutableFile(atPath: command) else {
             return .failure("not executable", message: "\(command) does not exist or is not executable", data: ["state": "unknown"], severity: .unknown)
@@ -85,5 +80,14 @@ public struct NagiosCheckPlugin: Plugin {
             data["state"] = "unknown"
             return .failure("killed by \(signalName(signal))", message: "\(command) was \(outcome.termination)", data: .object(data), severity: .unknown)
         }
+    }
+}
+
+extension NagiosCheckPlugin {
+    /// The schema's parameters, defaults applied.
+    struct Options: Decodable {
+        let command: String
+        let args: [String]
+        let timeout: DurationParameter
     }
 }

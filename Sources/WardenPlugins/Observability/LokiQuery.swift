@@ -13,10 +13,10 @@ public struct LokiQueryPlugin: Plugin {
                 "url": ["type": "string", "description": "Loki base URL.", "default": "http://127.0.0.1:3100", "pattern": "^https?://"],
                 "query": ["type": "string", "description": "LogQL, e.g. {unit=\"nginx.service\"} |= \"error\".", "minLength": 1, "maxLength": 8192],
                 "limit": ["type": "integer", "description": "Most lines returned.", "default": 100, "minimum": 1, "maximum": 5000],
-                "since": ["type": "string", "description": "How far back, e.g. 15m, 1h.", "default": "1h"],
+                "since": JSONSchema.duration("How far back, e.g. 15m, 1h.", default: "1h"),
                 "max_lines": ["type": "integer", "description": "Fail when more lines than this match (optional).", "minimum": 0],
                 "tenant": ["type": "string", "description": "X-Scope-OrgID for multi-tenant Loki (optional)."],
-                "timeout": ["type": "number", "description": "Seconds for the request.", "default": 10, "exclusiveMinimum": 0, "maximum": 300],
+                "timeout": JSONSchema.duration("How long the request may take.", default: 10, maximum: 300),
             ],
             "required": ["query"],
             "additionalProperties": false,
@@ -29,10 +29,8 @@ public struct LokiQueryPlugin: Plugin {
         let base = try parameters.required("url", \.stringValue)
         let query = try parameters.required("query", \.stringValue)
         let limit = parameters["limit"]?.intValue ?? 100
-        guard let since = DurationWords.seconds(parameters["since"]?.stringValue ?? "1h") else {
-            throw PluginError("invalid `since`: expected a duration such as 15m or 1h")
-        }
-        let timeout = Duration.seconds(fromJSON: parameters["timeout"]) ?? .seconds(10)
+        let since = try parameters.duration("since").seconds
+        let timeout = try parameters.duration("timeout")
         let end = Date()
         let nanoseconds = { (date: Date) in String(Int64(date.timeIntervalSince1970 * 1e9)) }
         let url = ObservabilityAPI.url(base, "/loki/api/v1/query_range", [
@@ -60,7 +58,7 @@ public struct LokiQueryPlugin: Plugin {
             "count": .int(lines.count),
             "lines": .array(kept.map { ["time": .string(formatter.string(from: Date(timeIntervalSince1970: Double($0.time) / 1e9))), "labels": $0.labels, "line": .string($0.line)] }),
         ]
-        let summary = "\(lines.count) line\(lines.count == 1 ? "" : "s") for \(query) in the last \(parameters["since"]?.stringValue ?? "1h")"
+        let summary = "\(lines.count) line\(lines.count == 1 ? "" : "s") for \(query) in the last \(DurationParameter(seconds: since).duration.wardenFormatted)"
         if let maximum = parameters["max_lines"]?.intValue, lines.count > maximum {
             return PluginResult(success: false, data: result, message: summary, error: "\(lines.count) lines, at most \(maximum) expected")
         }

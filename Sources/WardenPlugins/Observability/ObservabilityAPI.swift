@@ -35,7 +35,7 @@ enum ObservabilityAPI {
         guard let text = value.stringValue else { return nil }
         if let date = ISO8601DateFormatter().date(from: text) { return date }
         if let seconds = Double(text) { return Date(timeIntervalSince1970: seconds) }
-        if let ago = DurationWords.seconds(text) { return now.addingTimeInterval(-ago) }
+        if let ago = try? DurationText.parse(text) { return now.addingTimeInterval(-ago.seconds) }
         throw PluginError("invalid time `\(text)`: expected RFC 3339, Unix seconds, or a duration ago such as 1h")
     }
 }

@@ -25,7 +25,7 @@ public struct PromQueryPlugin: Plugin {
     public func execute(_ parameters: JSONObject, context: PluginContext) async throws -> PluginResult {
         let base = try parameters.required("url", \.stringValue)
         let query = try parameters.required("query", \.stringValue)
-        let timeout = Duration.seconds(fromJSON: parameters["timeout"]) ?? .seconds(10)
+        let timeout = try parameters.duration("timeout")
         var items = [("query", query)]
         if let time = try ObservabilityAPI.time(parameters["time"]) { items.append(("time", String(time.timeIntervalSince1970))) }
         let answer = try await ObservabilityAPI.getJSON(ObservabilityAPI.url(base, "/api/v1/query", items), timeout: timeout, context: context)

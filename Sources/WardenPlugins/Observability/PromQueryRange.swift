@@ -12,7 +12,7 @@ public struct PromQueryRangePlugin: Plugin {
             "properties": .object(Prometheus.commonParameters.merging([
                 "start": ["type": ["string", "number"], "description": "Start (RFC 3339, Unix seconds, or a duration ago).", "default": "1h"],
                 "end": ["type": ["string", "number"], "description": "End (same forms); default now."],
-                "step": ["type": "number", "description": "Seconds between points.", "default": 60, "exclusiveMinimum": 0],
+                "step": JSONSchema.duration("Time between points.", default: 60),
                 "max_points": ["type": "integer", "description": "Points kept per series (the newest).", "default": 1000, "minimum": 1],
             ]) { first, _ in first }),
             "required": ["query"],
@@ -25,12 +25,12 @@ public struct PromQueryRangePlugin: Plugin {
     public func execute(_ parameters: JSONObject, context: PluginContext) async throws -> PluginResult {
         let base = try parameters.required("url", \.stringValue)
         let query = try parameters.required("query", \.stringValue)
-        let timeout = Duration.seconds(fromJSON: parameters["timeout"]) ?? .seconds(10)
+        let timeout = try parameters.duration("timeout")
         let now = Date()
         let start = try ObservabilityAPI.time(parameters["start"], now: now) ?? now.addingTimeInterval(-3600)
         let end = try ObservabilityAPI.time(parameters["end"], now: now) ?? now
         guard start < end else { throw PluginError("`start` must be before `end`") }
-        let step = parameters["step"]?.doubleValue ?? 60
+        let step = try parameters.duration("step").seconds
         let maxPoints = parameters["max_points"]?.intValue ?? 1000
         let url = ObservabilityAPI.url(base, "/api/v1/query_range", [
             ("query", query), ("start", String(start.timeIntervalSince1970)), ("end", String(end.timeIntervalSince1970)), ("step", String(step)),

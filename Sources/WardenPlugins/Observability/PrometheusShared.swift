@@ -6,7 +6,7 @@ enum Prometheus {
     static let commonParameters: JSONObject = [
         "url": ["type": "string", "description": "Prometheus base URL.", "default": "http://127.0.0.1:9090", "pattern": "^https?://"],
         "query": ["type": "string", "description": "PromQL expression.", "minLength": 1, "maxLength": 8192],
-        "timeout": ["type": "number", "description": "Seconds for the request.", "default": 10, "exclusiveMinimum": 0, "maximum": 300],
+        "timeout": JSONSchema.duration("How long the request may take.", default: 10, maximum: 300),
     ]
 
     /// The `data` of a `{"status": "success", "data": …}` answer, or a clear error.

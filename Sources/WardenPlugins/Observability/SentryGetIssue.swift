@@ -13,7 +13,7 @@ public struct SentryGetIssuePlugin: Plugin {
             "properties": [
                 "issue_id": ["type": "string", "description": "The issue's id.", "pattern": "^[0-9]+$"],
                 "url": ["type": "string", "description": "Sentry base URL (default from SENTRY_URL, else https://sentry.io).", "pattern": "^https?://"],
-                "timeout": ["type": "number", "description": "Seconds for the request.", "default": 10, "exclusiveMinimum": 0, "maximum": 300],
+                "timeout": JSONSchema.duration("How long the request may take.", default: 10, maximum: 300),
             ],
             "required": ["issue_id"],
             "additionalProperties": false,
@@ -28,7 +28,7 @@ public struct SentryGetIssuePlugin: Plugin {
         guard let token = context.environment["SENTRY_TOKEN"], !token.isEmpty else {
             throw PluginError("SENTRY_TOKEN is not set", message: "sentry.get_issue needs an auth token in SENTRY_TOKEN")
         }
-        let timeout = Duration.seconds(fromJSON: parameters["timeout"]) ?? .seconds(10)
+        let timeout = try parameters.duration("timeout")
         let answer = try await ObservabilityAPI.getJSON(
             ObservabilityAPI.url(base, "/api/0/issues/\(id)/", []), headers: ["Authorization": "Bearer \(token)"], timeout: timeout, context: context
         )

@@ -58,11 +58,6 @@ enum HTTPFailure {
 extension Duration {
     /// `5s`, `0.5s`: for messages about timeouts given in seconds.
     var formattedSeconds: String { seconds.formattedSeconds }
-
-    static func seconds(fromJSON value: JSONValue?) -> Duration? {
-        guard let seconds = value?.doubleValue, seconds > 0 else { return nil }
-        return .milliseconds(Int64(seconds * 1000))
-    }
 }
 
 extension TimeAmount {

@@ -7,28 +7,22 @@ enum CommandOutcome {
     static let commonParameters: JSONObject = [
         "command": ["type": "string", "description": "Absolute path of the program (run directly, never through a shell).", "pattern": "^/", "maxLength": 4096],
         "args": ["type": "array", "description": "Arguments, passed as they are.", "items": ["type": "string", "maxLength": 4096], "maxItems": 256, "default": []],
-        "timeout": ["type": "number", "description": "Seconds before the process group is killed.", "default": 30, "exclusiveMinimum": 0, "maximum": 3600],
+        "timeout": JSONSchema.duration("How long before the process group is killed.", default: 30, maximum: 3600),
         "max_output": ["type": "integer", "description": "Bytes of stdout kept (the rest is drained).", "default": 65536, "minimum": 1, "maximum": 1_048_576],
     ]
 
     /// `commonParameters` with `command` bound to one of the daemon's program allow-lists.
-    static func parameters(allowedBy setting: String) -> JSONObject {
+    static func parameters(allowedBy list: HostLimits.List) -> JSONObject {
         var parameters = commonParameters
         var command = parameters["command"]?.objectValue ?? [:]
-        command["x-allowed-by"] = .string(setting)
+        command["x-allowed-by"] = .string(list.rawValue)
         parameters["command"] = .object(command)
         return parameters
     }
 
-    /// Only programs the operator listed in `daemon.<setting>` may run.
-    static func checkAllowed(_ command: String, setting: String, context: PluginContext) throws {
-        let allowed = context.settings[setting]?.arrayValue?.compactMap(\.stringValue) ?? []
-        guard allowed.contains(where: { fnmatch($0, command, FNM_PATHNAME) == 0 }) else {
-            throw PluginError(
-                "\(command) is not in daemon.\(setting)",
-                message: allowed.isEmpty ? "nothing may run until daemon.\(setting) lists programs" : "\(command) is not allowed (daemon.\(setting): \(allowed.joined(separator: ", ")))"
-            )
-        }
+    /// Only programs the operator listed in `daemon.<list>` may run.
+    static func checkAllowed(_ command: String, by list: HostLimits.List, context: PluginContext) throws {
+        try context.limits.check(command, by: list, what: "program")
     }
 
     static func request(_ parameters: JSONObject, environment: [String: String], context: PluginContext) throws -> ContainedProcess.Request {
@@ -41,7 +35,7 @@ enum CommandOutcome {
             arguments: (parameters["args"]?.arrayValue ?? []).compactMap(\.stringValue),
             environment: environment,
             outputLimit: parameters["max_output"]?.intValue ?? 65536,
-            timeout: min(Duration.seconds(fromJSON: parameters["timeout"]) ?? .seconds(30), context.remaining)
+            timeout: min(try parameters.duration("timeout"), context.remaining)
         )
     }
 

@@ -22,7 +22,7 @@ public struct HTTPRequestPlugin: Plugin {
                     "type": ["integer", "array"], "description": "Status code(s) that count as success.", "default": [200, 201, 202, 204],
                     "items": ["type": "integer", "minimum": 100, "maximum": 599], "minimum": 100, "maximum": 599,
                 ],
-                "timeout": ["type": "number", "description": "Seconds for the whole exchange.", "default": 10, "exclusiveMinimum": 0, "maximum": 300],
+                "timeout": JSONSchema.duration("How long the whole exchange may take.", default: 10, maximum: 300),
             ],
             "required": ["url"],
             "additionalProperties": false,
@@ -34,8 +34,8 @@ public struct HTTPRequestPlugin: Plugin {
     public func execute(_ parameters: JSONObject, context: PluginContext) async throws -> PluginResult {
         let url = try parameters.required("url", \.stringValue)
         let method = parameters["method"]?.stringValue ?? "POST"
-        let timeout = Duration.seconds(fromJSON: parameters["timeout"]) ?? .seconds(10)
-        let expected = ServiceStatusPlugin.expectedCodes(parameters["expected_status"])
+        let timeout = try parameters.duration("timeout")
+        let expected = try parameters.decode(ExpectedStatus.self).expectedStatus.values
         let headers = (parameters["headers"]?.objectValue ?? [:]).compactMapValues(\.stringValue)
         if context.dryRun {
             return .ok(["method": .string(method), "url": .string(url), "body": parameters["body"] ?? .null, "dry_run": true],

@@ -31,7 +31,7 @@ public struct RunbookSearchPlugin: Plugin {
     public func execute(_ parameters: JSONObject, context: PluginContext) async throws -> PluginResult {
         let query = try parameters.required("query", \.stringValue)
         let limit = parameters["limit"]?.intValue ?? 3
-        let directory = context.settings["runbooks"]?.stringValue ?? "/etc/warden/runbooks"
+        let directory = context.limits.runbooks
         let keywords = Set(query.lowercased().split(whereSeparator: { !$0.isLetter && !$0.isNumber }).map(String.init).filter { $0.count > 1 })
         guard !keywords.isEmpty else { throw PluginError("the query has no keywords") }
         guard let enumerator = FileManager.default.enumerator(atPath: directory) else {

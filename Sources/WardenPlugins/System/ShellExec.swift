@@ -11,7 +11,7 @@ public struct ShellExecPlugin: Plugin {
         category: .diagnostic,
         parameters: [
             "type": "object",
-            "properties": .object(CommandOutcome.parameters(allowedBy: "shell_allow")),
+            "properties": .object(CommandOutcome.parameters(allowedBy: .shellAllow)),
             "required": ["command"],
             "additionalProperties": false,
         ]
@@ -22,7 +22,7 @@ public struct ShellExecPlugin: Plugin {
     public func execute(_ parameters: JSONObject, context: PluginContext) async throws -> PluginResult {
         let command = try parameters.required("command", \.stringValue)
         // A diagnostic must not change anything: only programs the operator listed may run.
-        try CommandOutcome.checkAllowed(command, setting: "shell_allow", context: context)
+        try CommandOutcome.checkAllowed(command, by: .shellAllow, context: context)
         let request = try CommandOutcome.request(parameters, environment: ContainedProcess.minimalEnvironment, context: context)
         return CommandOutcome.result(try await ContainedProcess.run(request), request: request)
     }

@@ -11,7 +11,7 @@ public struct ShellExecWritePlugin: Plugin {
         category: .remediation,
         parameters: [
             "type": "object",
-            "properties": .object(CommandOutcome.parameters(allowedBy: "shell_write_allow").merging([
+            "properties": .object(CommandOutcome.parameters(allowedBy: .shellWriteAllow).merging([
                 "env": [
                     "type": "object", "description": "The whole environment of the program (PATH and a UTF-8 locale are added when missing).",
                     "additionalProperties": ["type": "string"], "default": [:],
@@ -26,7 +26,7 @@ public struct ShellExecWritePlugin: Plugin {
 
     public func execute(_ parameters: JSONObject, context: PluginContext) async throws -> PluginResult {
         // A remediation may change anything its program can: only what the operator listed runs.
-        try CommandOutcome.checkAllowed(try parameters.required("command", \.stringValue), setting: "shell_write_allow", context: context)
+        try CommandOutcome.checkAllowed(try parameters.required("command", \.stringValue), by: .shellWriteAllow, context: context)
         var environment = ContainedProcess.minimalEnvironment
         for (key, value) in parameters["env"]?.objectValue ?? [:] {
             if let text = value.stringValue { environment[key] = text }

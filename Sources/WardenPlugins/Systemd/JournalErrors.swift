@@ -15,7 +15,7 @@ public struct JournalErrorsPlugin: Plugin {
             "properties": [
                 "unit": ["type": "string", "description": "Only entries of this unit (_SYSTEMD_UNIT), e.g. nginx.service.", "minLength": 1],
                 "identifier": ["type": "string", "description": "Only entries with this SYSLOG_IDENTIFIER.", "minLength": 1],
-                "since": ["type": "string", "description": "How far back, e.g. 15m, 1h, 1d.", "default": "1h"],
+                "since": JSONSchema.duration("How far back, e.g. 15m, 1h, 1d.", default: "1h"),
                 "priority": ["type": "integer", "description": "The least severe priority counted (0 emerg … 3 err … 7 debug).", "default": 3, "minimum": 0, "maximum": 7],
                 "limit": ["type": "integer", "description": "How many of the newest messages are returned.", "default": 10, "minimum": 0, "maximum": 1000],
                 "max_count": ["type": "integer", "description": "Fail when more entries than this match.", "default": 0, "minimum": 0],
@@ -34,9 +34,7 @@ public struct JournalErrorsPlugin: Plugin {
     }
 
     public func execute(_ parameters: JSONObject, context: PluginContext) async throws -> PluginResult {
-        guard let since = DurationWords.seconds(parameters["since"]?.stringValue ?? "1h") else {
-            throw PluginError("invalid `since`: expected a duration such as 15m or 1h")
-        }
+        let since = try parameters.duration("since").seconds
         let unit = parameters["unit"]?.stringValue
         let identifier = parameters["identifier"]?.stringValue
         let priority = parameters["priority"]?.intValue ?? 3
@@ -58,7 +56,7 @@ public struct JournalErrorsPlugin: Plugin {
                 ["time": .string(formatter.string(from: $0.time)), "priority": .int($0.priority), "message": .string($0.message), "unit": $0.unit.map(JSONValue.string) ?? .null]
             }),
         ]
-        let summary = "\(count) entr\(count == 1 ? "y" : "ies") at priority ≤ \(priority) in the last \(parameters["since"]?.stringValue ?? "1h")\(scope.isEmpty ? "" : " for " + scope)"
+        let summary = "\(count) entr\(count == 1 ? "y" : "ies") at priority ≤ \(priority) in the last \(DurationParameter(seconds: since).duration.wardenFormatted)\(scope.isEmpty ? "" : " for " + scope)"
         guard count <= maxCount else {
             return PluginResult(success: false, data: data, message: summary, error: "\(count) entries, at most \(maxCount) expected; latest: \(last.last?.message ?? "")")
         }

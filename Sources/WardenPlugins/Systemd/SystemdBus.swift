@@ -136,14 +136,8 @@ struct SystemdBus: ~Copyable {
 /// `daemon.allowed_units` bounds what rules may touch; a manual `warden exec` without a
 /// config has no bound.
 enum UnitPolicy {
-    static func check(_ unit: String, settings: JSONObject) throws {
-        guard let allowed = settings["allowed_units"]?.arrayValue?.compactMap(\.stringValue) else { return }
-        guard allowed.contains(where: { fnmatch($0, unit, 0) == 0 }) else {
-            throw PluginError(
-                "\(unit) is not in daemon.allowed_units",
-                message: allowed.isEmpty ? "no unit may be touched until daemon.allowed_units lists it" : "\(unit) is not allowed (daemon.allowed_units: \(allowed.joined(separator: ", ")))"
-            )
-        }
+    static func check(_ unit: String, limits: HostLimits) throws {
+        try limits.check(unit, by: .allowedUnits, what: "unit")
     }
 
     static let unitPattern = "^[A-Za-z0-9:_.@-]+\\.(service|socket|timer|target|mount|path|slice|scope)$"

@@ -16,7 +16,7 @@ struct SystemdUnitAction {
                 "type": "object",
                 "properties": [
                     "unit": ["type": "string", "description": "The unit, e.g. nginx.service (must match daemon.allowed_units).", "pattern": .string(UnitPolicy.unitPattern), "x-allowed-by": "allowed_units"],
-                    "timeout": ["type": "number", "description": "Seconds to wait for the job to finish.", "default": 90, "exclusiveMinimum": 0, "maximum": 3600],
+                    "timeout": JSONSchema.duration("How long to wait for the job to finish.", default: 90, maximum: 3600),
                 ],
                 "required": ["unit"],
                 "additionalProperties": false,
@@ -26,8 +26,8 @@ struct SystemdUnitAction {
 
     func run(_ parameters: JSONObject, context: PluginContext) async throws -> PluginResult {
         let unit = try parameters.required("unit", \.stringValue)
-        try UnitPolicy.check(unit, settings: context.settings)
-        let timeout = min(Duration.seconds(fromJSON: parameters["timeout"]) ?? .seconds(90), context.remaining)
+        try UnitPolicy.check(unit, limits: context.limits)
+        let timeout = min(try parameters.duration("timeout"), context.remaining)
         let method = self.method
         if context.dryRun {
             let state = try? await SystemdBus.with { bus throws(SystemdBus.Failure) in try bus.unitState(unit) }

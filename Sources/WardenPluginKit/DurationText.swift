@@ -1,20 +1,19 @@
-import WardenPluginKit
-
-/// Durations as people write them in configs and on the command line:
-/// `250ms`, `30s`, `5m`, `1h30m`, `1d`; a bare number means seconds.
+/// Warden's one duration notation, for the config, the command line and every plugin
+/// parameter marked `x-duration`: `250ms`, `30s`, `5m`, `1h30m`, `1d`, `2w`; a bare number
+/// means seconds.
 public enum DurationText {
     public struct ParseError: Error, Sendable, CustomStringConvertible {
         public let text: String
         public var description: String {
-            "invalid duration `\(text)`: expected a number with a unit, e.g. 250ms, 30s, 5m, 1h30m, 1d"
+            "invalid duration `\(text)`: expected a number with a unit, e.g. 250ms, 30s, 5m, 1h30m, 1d, 2w"
         }
     }
 
     /// About 285,000 years: far past any sensible duration, far below Int64's range.
-    static let maximumMilliseconds = 9e15
+    public static let maximumMilliseconds = 9e15
 
     private static let units: [(suffix: String, milliseconds: Int64)] = [
-        ("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000),
+        ("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000), ("w", 604_800_000),
     ]
 
     public static func parse(_ text: String) throws(ParseError) -> Duration {
