@@ -55,9 +55,6 @@ public final class PluginRegistry: Sendable {
 
     public init() {}
 
-    /// The process-wide registry; tests isolate themselves with `snapshot()` / `restore(_:)`.
-    public static let global = PluginRegistry()
-
     @discardableResult
     public func register(_ plugin: any Plugin, origin: PluginOrigin = .builtin) throws(RegistrationError) -> RegisteredPlugin {
         let spec = plugin.spec
@@ -93,21 +90,4 @@ public final class PluginRegistry: Sendable {
     }
 
     public var names: [String] { list().map(\.spec.name) }
-
-    @discardableResult
-    public func unregister(_ name: String) -> RegisteredPlugin? {
-        entries.withLock { $0.removeValue(forKey: name) }
-    }
-
-    public struct Snapshot: Sendable {
-        fileprivate let entries: [String: RegisteredPlugin]
-    }
-
-    public func snapshot() -> Snapshot {
-        Snapshot(entries: entries.withLock { $0 })
-    }
-
-    public func restore(_ snapshot: Snapshot) {
-        entries.withLock { $0 = snapshot.entries }
-    }
 }

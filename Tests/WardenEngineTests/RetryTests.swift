@@ -115,10 +115,12 @@ struct RetryTests {
         let probe = ProbePlugin()
         let registry = try makeRegistry([probe])
         let clock = ManualClock()
-        // `tag` is not a writeOnly parameter, but its value came from `${env:…}`.
+        // `tag` is not a writeOnly parameter, but its value came from `${env:…}`: only the
+        // resolved-secret scrubbing can hide it.
         let run = await loop(clock).run(
-            job(RetryPolicy.none, params: ["tag": "x", "token": "tok-123"], secrets: ["tok-123"]),
+            job(RetryPolicy.none, params: ["tag": "tok-123"], secrets: ["tok-123"]),
             plugin: registry.lookup("probe")!, trigger: .manual, scheduledAt: clock.now(), nextTick: nil, logger: testLogger)
-        #expect(run.data["echo"] == .string("token=***"))
+        #expect(run.data["tag"] == .string("***"))
+        #expect(run.message == "probe ok 1 ***")
     }
 }

@@ -87,7 +87,7 @@ final class ProbePlugin: Plugin, Sendable {
         if delay > .zero { try await Task.sleep(for: delay) }
         if call <= failures { return .failure("probe failure \(call)", retry: true) }
         let token = params["token"]?.stringValue ?? ""
-        return .ok(["call": .int(call), "echo": .string("token=\(token)")], message: "probe ok \(call)")
+        return .ok(["call": .int(call), "echo": .string("token=\(token)"), "tag": .string(tag)], message: "probe ok \(call)" + (tag.isEmpty ? "" : " \(tag)"))
     }
 
     var calls: Int { counters.withLock { $0.calls } }

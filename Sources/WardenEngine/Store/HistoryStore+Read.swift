@@ -213,7 +213,6 @@ extension HistoryStore {
 
     static func trigger(_ text: String) -> RunRecord.Trigger {
         if text == "manual" { return .manual }
-        if text.hasPrefix("retry-of:"), let id = Int64(text.dropFirst(9)) { return .retry(of: id) }
         if text.hasPrefix("verify-of:"), let id = Int64(text.dropFirst(10)) { return .verification(of: id) }
         return .schedule
     }

@@ -6,7 +6,6 @@ public struct RunRecord: Sendable, Hashable {
     public enum Trigger: Sendable, Hashable, CustomStringConvertible {
         case schedule
         case manual
-        case retry(of: Int64)
         /// The re-check after a remediation.
         case verification(of: Int64)
 
@@ -14,7 +13,6 @@ public struct RunRecord: Sendable, Hashable {
             switch self {
             case .schedule: return "schedule"
             case .manual: return "manual"
-            case .retry(let id): return "retry-of:\(id)"
             case .verification(let id): return "verify-of:\(id)"
             }
         }
