@@ -134,7 +134,7 @@ struct HistoryStoreTests {
         let store = try HistoryStore.openForWriting(path: path)
         let batches = BatchCounter()
         let writer = HistoryWriter(store: store, logger: testLogger, onObserve: { batches.add($0.count) })
-        writer.start()
+        Task { await writer.run() }
         let start = Date()
         await withTaskGroup(of: Void.self) { group in
             for producer in 0..<8 {

@@ -39,7 +39,7 @@ struct StorageFaultTests {
         let store = try HistoryStore.openForWriting(path: path, busyTimeout: 1)
         let observed = Observed()
         let writer = HistoryWriter(store: store, logger: testLogger, onObserve: observed.add)
-        writer.start()
+        Task { await writer.run() }
         for index in 0..<5 { writer.record(Self.run(index)) }
         await writer.flush()
 
@@ -69,7 +69,7 @@ struct StorageFaultTests {
         let path = filesystem.mountPoint + "/history.db"
         let store = try HistoryStore.openForWriting(path: path, busyTimeout: 1)
         let writer = HistoryWriter(store: store, logger: testLogger, bound: .init(runs: 50, bytes: 1 << 30))
-        writer.start()
+        Task { await writer.run() }
         try filesystem.freeze([path, path + "-wal"])
         writer.record(Self.run(0))
         #expect(await Self.waitUntilFailing(writer))
@@ -102,7 +102,7 @@ struct StorageFaultTests {
         let path = filesystem.mountPoint + "/history.db"
         let store = try HistoryStore.openForWriting(path: path, busyTimeout: 1)
         let writer = HistoryWriter(store: store, logger: testLogger)
-        writer.start()
+        Task { await writer.run() }
         writer.record(Self.run(0))
         await writer.flush()
         let filler = try filesystem.fill()
@@ -127,7 +127,7 @@ struct StorageFaultTests {
         let path = directory.file("history.db")
         let store = try HistoryStore.openForWriting(path: path)
         let writer = HistoryWriter(store: store, logger: testLogger)
-        writer.start()
+        Task { await writer.run() }
         for index in 0..<20 { writer.record(Self.run(index)) }
         await writer.flush()
         try FileManager.default.removeItem(atPath: path + "-wal")

@@ -143,7 +143,7 @@ func measureStore(total: Int, directory: String) async throws {
     let count = 200_000
     // Every run is recorded at once: the buffer must hold them all (the daemon's bound is smaller).
     let writer = HistoryWriter(store: store, logger: logger, bound: .init(runs: count, bytes: 1 << 30))
-    writer.start()
+    Task { await writer.run() }
     let started = ContinuousClock.now
     for index in 0..<count { writer.record(run(index, at: now.addingTimeInterval(Double(index) / 1000))) }
     await writer.flush()

@@ -84,18 +84,10 @@ public final class WardenDaemon: Service, Sendable {
         // their commit (with ids), or at once while the database refuses writes.
         let outcomes = RunOutcomeLog(logger: logger)
         let (observed, feed) = AsyncStream.makeStream(of: [ObservedRun].self)
-        let observing = Task {
-            for await runs in observed {
-                outcomes.note(runs)
-                metrics.observe(runs)
-                await engine.observe(runs)
-            }
-        }
         let writer = HistoryWriter(
             store: store, logger: logger, troubleRoute: { state.configuration.withLock { $0.config.daemon.notify } },
             onObserve: { @Sendable runs in _ = feed.yield(runs) }
         )
-        writer.start()
         let limiter = ConcurrencyLimiter(maxConcurrent: settings.maxConcurrency, maxQueue: settings.maxQueue)
         let runner = JobRunner(
             registry: initial.registry, loop: AttemptLoop(executor: executor, clock: clock), limiter: limiter, logger: logger,
@@ -104,92 +96,92 @@ public final class WardenDaemon: Service, Sendable {
         let scheduler = Scheduler(logger: logger) { job, scheduledAt, nextTick in
             runner.tick(job, scheduledAt: scheduledAt, nextTick: nextTick)
         }
-        // Notifications leave the outbox on their own loops: a dead receiver delays nothing else.
         let sender = NotificationSender(store: store, httpClient: httpClient, notifiers: initial.config.notifiers, runCommand: commandRunner, metrics: metrics, logger: logger)
-        let notifying = Task { await sender.run() }
-        let pruning = Task {
-            await RetentionPruner(store: store, settings: { state.configuration.withLock { $0.config.daemon } }, jobs: { state.jobNames }, logger: logger).run()
-        }
-
-        scheduler.start(initial.config.jobs)
         // SIGHUP is trapped before READY=1: a reload request can never kill the daemon.
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         let status = StatusReporter(state: state, outcomes: outcomes, history: { writer.health }, notifier: notifier)
-        let reloading = Task {
-            for await _ in hangups {
-                await self.reload(state: state, scheduler: scheduler, runner: runner, limiter: limiter, executor: executor, store: store, sender: sender, status: status)
-            }
-        }
-        let watchdog = Task { await Watchdog(notifier: notifier, scheduler: scheduler, environment: environment, logger: logger).run() }
         // `/healthz` reads the scheduler's pulse; the listener is off unless `daemon.http` is set.
         let heartbeat = Heartbeat()
-        let pulse = Task {
-            while !Task.isCancelled {
-                scheduler.onQueue { heartbeat.beat() }
-                do { try await Task.sleep(for: .seconds(1)) } catch { return }
+        let pruner = RetentionPruner(store: store, settings: { state.configuration.withLock { $0.config.daemon } }, jobs: { state.jobNames }, logger: logger)
+
+        // The daemon's parts, all of them, as child tasks in three rings. A ring ends only when
+        // every part in it has, so shutdown waits for each part by construction; the rings say
+        // in which order they stop.
+        //   outer, until the end:              notification sender, HTTP listener
+        //   middle, until history is flushed:  history writer, run observer (journal, metrics, rules)
+        //   inner, until runs have drained:    reload on SIGHUP, STATUS= reporter, watchdog,
+        //                                      heartbeat pulse (these four stop as shutdown
+        //                                      starts), retention pruner
+        await withDiscardingTaskGroup { outer in
+            // Notifications leave the outbox on their own loops: a dead receiver delays nothing else.
+            outer.addTask { await sender.run() }
+            if let http = settings.http {
+                let listener = HTTPListener(
+                    settings: http, metrics: metrics, heartbeat: heartbeat, store: store,
+                    configuration: { state.configuration.withLock { $0.config } }, history: { writer.health }, logger: logger
+                )
+                outer.addTask { await self.listen(listener, address: http.address) }
             }
-        }
-        let listening = Task {
-            guard let http = settings.http else { return }
-            let listener = HTTPListener(
-                settings: http, metrics: metrics, heartbeat: heartbeat, store: store,
-                configuration: { state.configuration.withLock { $0.config } }, history: { writer.health }, logger: logger
-            )
-            do {
-                try await listener.run()
-            } catch is CancellationError {
-            } catch {
-                logger.error("the HTTP listener on \(http.address) stopped: \(error)")
+            let grace = await withDiscardingTaskGroup { middle -> Duration in
+                middle.addTask { await writer.run() }
+                middle.addTask {
+                    for await runs in observed {
+                        outcomes.note(runs)
+                        metrics.observe(runs)
+                        await engine.observe(runs)
+                    }
+                }
+                let grace = await withDiscardingTaskGroup { inner -> Duration in
+                    inner.addTask {
+                        for await _ in hangups.cancelOnGracefulShutdown() {
+                            await self.reload(state: state, scheduler: scheduler, runner: runner, limiter: limiter, executor: executor, store: store, sender: sender, status: status)
+                        }
+                    }
+                    inner.addTask { await cancelWhenGracefulShutdown { await status.run() } }
+                    inner.addTask { await cancelWhenGracefulShutdown { await Watchdog(notifier: self.notifier, scheduler: scheduler, environment: self.environment, logger: self.logger).run() } }
+                    inner.addTask {
+                        await cancelWhenGracefulShutdown {
+                            while !Task.isCancelled {
+                                scheduler.onQueue { heartbeat.beat() }
+                                do { try await Task.sleep(for: .seconds(1)) } catch { return }
+                            }
+                        }
+                    }
+                    inner.addTask { await pruner.run() }
+
+                    scheduler.start(initial.config.jobs)
+                    let enabled = initial.config.jobs.filter(\.enabled).count
+                    logger.notice("warden started", metadata: [
+                        "config": .string(initial.config.source), "database": .string(store.path),
+                        "jobs": .stringConvertible(enabled), "disabled": .stringConvertible(initial.config.jobs.count - enabled),
+                        "rules": .stringConvertible(initial.config.rules.count), "version": .string(WardenVersion.current),
+                    ])
+                    notifier.ready(status: await status.line())
+                    onReady?()
+
+                    // Returns on SIGTERM/SIGINT (graceful shutdown) or when the group is cancelled.
+                    try? await gracefulShutdown()
+
+                    let grace = state.configuration.withLock { $0.config.daemon.shutdownGrace }
+                    // Drain, then remediations, may each take the grace; ask systemd for that and a margin.
+                    notifier.stopping(extend: grace * 2 + .seconds(10))
+                    logger.notice("stopping: no new runs; waiting up to \(grace.wardenFormatted) for \(runner.inFlightCount) in flight")
+                    scheduler.stop()
+                    limiter.close()
+                    await runner.drain(grace: grace)
+                    inner.cancelAll()
+                    return grace
+                }
+                await writer.close()
+                feed.finish()
+                return grace
             }
+            // Remediations under way (and their verification) get the same grace, then stop.
+            await engine.drain(grace: grace)
+            // What is still in the outbox stays there and goes out after the next start; the
+            // listener got the graceful shutdown too and is closing its connections.
+            outer.cancelAll()
         }
-        let reporting = Task { await status.run() }
-
-        let enabled = initial.config.jobs.filter(\.enabled).count
-        logger.notice("warden started", metadata: [
-            "config": .string(initial.config.source), "database": .string(store.path),
-            "jobs": .stringConvertible(enabled), "disabled": .stringConvertible(initial.config.jobs.count - enabled),
-            "rules": .stringConvertible(initial.config.rules.count), "version": .string(WardenVersion.current),
-        ])
-        notifier.ready(status: await status.line())
-        onReady?()
-
-        // Returns on SIGTERM/SIGINT (graceful shutdown) or throws if the group is cancelled.
-        try? await gracefulShutdown()
-
-        let grace = state.configuration.withLock { $0.config.daemon.shutdownGrace }
-        // Drain, then remediations, may each take the grace; ask systemd for that and a margin.
-        notifier.stopping(extend: grace * 2 + .seconds(10))
-        logger.notice("stopping: no new runs; waiting up to \(grace.wardenFormatted) for \(runner.inFlightCount) in flight")
-        reloading.cancel()
-        reporting.cancel()
-        watchdog.cancel()
-        pulse.cancel()
-        scheduler.stop()
-        limiter.close()
-        await runner.drain(grace: grace)
-        pruning.cancel()
-        await pruning.value
-        await writer.close()
-        feed.finish()
-        await observing.value
-        // Remediations under way (and their verification) get the same grace, then stop.
-        let stopRemediations = Task {
-            try? await Task.sleep(for: grace)
-            await engine.cancelAll()
-        }
-        await engine.waitUntilIdle()
-        stopRemediations.cancel()
-        // What is still in the outbox stays there and goes out after the next start.
-        notifying.cancel()
-        await notifying.value
-        // The listener got the graceful shutdown too (the task inherits it) and is closing its
-        // connections; cancelling is the fallback.
-        let stopListening = Task {
-            try? await Task.sleep(for: .seconds(3))
-            listening.cancel()
-        }
-        await listening.value
-        stopListening.cancel()
         // Database pools and cached credentials: nothing runs any more.
         await executor.resources.closeAll()
         do {
@@ -198,6 +190,17 @@ public final class WardenDaemon: Service, Sendable {
             logger.error("closing the history failed", metadata: ["error": "\(HistoryStore.describe(error))"])
         }
         logger.notice("warden stopped; history flushed")
+    }
+
+    /// Serves `daemon.http`; the graceful shutdown starts closing its connections, and the
+    /// outer ring's cancellation at the very end stops whatever is left.
+    private func listen(_ listener: HTTPListener, address: HTTPSettings.Address) async {
+        do {
+            try await listener.run()
+        } catch is CancellationError {
+        } catch {
+            logger.error("the HTTP listener on \(address) stopped: \(error)")
+        }
     }
 
     /// SIGHUP: RELOADING=1, load and validate the file again; on success apply it (unchanged
@@ -330,19 +333,21 @@ struct Watchdog: Sendable {
     let logger: Logger
 
     func run() async {
-        if let text = environment[Self.stallVariable], let seconds = Double(text) {
-            Task {
-                try? await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
-                logger.critical("test fault injection: stalling the scheduler queue (\(Self.stallVariable))")
-                scheduler.onQueue { while true { sleep(3600) } }
+        await withDiscardingTaskGroup { group in
+            if let text = environment[Self.stallVariable], let seconds = Double(text) {
+                group.addTask {
+                    do { try await Task.sleep(for: .milliseconds(Int64(seconds * 1000))) } catch { return }
+                    logger.critical("test fault injection: stalling the scheduler queue (\(Self.stallVariable))")
+                    scheduler.onQueue { while true { sleep(3600) } }
+                }
             }
-        }
-        guard let interval = notifier.watchdogPingInterval() else { return }
-        logger.info("systemd watchdog enabled: pinging every \(interval.wardenFormatted) from the scheduler queue")
-        let notifier = self.notifier
-        while !Task.isCancelled {
-            scheduler.onQueue { notifier.watchdog() }
-            do { try await Task.sleep(for: interval) } catch { return }
+            guard let interval = notifier.watchdogPingInterval() else { return }
+            logger.info("systemd watchdog enabled: pinging every \(interval.wardenFormatted) from the scheduler queue")
+            let notifier = self.notifier
+            while !Task.isCancelled {
+                scheduler.onQueue { notifier.watchdog() }
+                do { try await Task.sleep(for: interval) } catch { return }
+            }
         }
     }
 }

@@ -323,10 +323,17 @@ public actor RemediationEngine {
         state.inProgress = true
         ruleStates[rule.name] = state
         busyTargets.insert(target)
+        let (trigger, level) = (record, state.position)
+        track { await self.remediate(rule, job: job, run: run, record: trigger, level: level, target: target) }
+    }
+
+    /// Runs `work` as one of the engine's tasks: counted as active, awaited by `drain`, and
+    /// cancelled by it past the shutdown grace.
+    private func track(_ work: @escaping @Sendable () async -> Void) {
         let taskID = nextTaskID
         nextTaskID += 1
         tasks[taskID] = Task {
-            await self.remediate(rule, job: job, run: run, record: record, level: state.position, target: target)
+            await work()
             self.finished(taskID)
         }
     }
@@ -472,7 +479,7 @@ public actor RemediationEngine {
             save { try $0.enqueue(told, route: rule.notify) }
             if let step = rule.onExhausted {
                 let context = TemplateContext(jobName: job.name, jobParams: job.parameters, ruleName: rule.name, run: nil)
-                Task { _ = await self.runStep(step, context: context, job: job, dryRun: false) }
+                track { _ = await self.runStep(step, context: context, job: job, dryRun: false) }
             }
         }
         return "budget exhausted: \(used) of \(budget.description) used"
@@ -703,6 +710,19 @@ public actor RemediationEngine {
     /// Cancels remediations still going (shutdown past its grace); they record `interrupted`.
     public func cancelAll() {
         tasks.values.forEach { $0.cancel() }
+    }
+
+    /// Shutdown: waits for remediations under way (and their verification) up to `grace`,
+    /// then cancels what is left and waits for it to record `interrupted`.
+    public func drain(grace: Duration) async {
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                do { try await Task.sleep(for: grace) } catch { return }
+                await self.cancelAll()
+            }
+            await waitUntilIdle()
+            group.cancelAll()
+        }
     }
 
     private func saveRuleState(_ name: String) {

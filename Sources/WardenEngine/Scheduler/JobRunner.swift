@@ -14,7 +14,8 @@ public final class JobRunner: Sendable {
     private let registry: Mutex<PluginRegistry>
     private let loop: AttemptLoop
     private let limiter: ConcurrencyLimiter
-    private let record: @Sendable (RunRecord) async -> Void
+    /// Hands a record to the writer; never waits (the writer buffers).
+    private let record: @Sendable (RunRecord) -> Void
     private let logger: Logger
     private let inFlight = Mutex<[String: InFlight]>([:])
 
@@ -23,7 +24,7 @@ public final class JobRunner: Sendable {
         loop: AttemptLoop,
         limiter: ConcurrencyLimiter,
         logger: Logger,
-        record: @escaping @Sendable (RunRecord) async -> Void
+        record: @escaping @Sendable (RunRecord) -> Void
     ) {
         self.registry = Mutex(registry)
         self.loop = loop
@@ -47,8 +48,7 @@ public final class JobRunner: Sendable {
         }
         if skipped {
             logger.warning("run skipped: previous run still going", metadata: ["job": .string(job.name)])
-            let run = RunRecord.skipped(job, scheduledAt: scheduledAt, reason: .overlap)
-            Task { await record(run) }
+            record(RunRecord.skipped(job, scheduledAt: scheduledAt, reason: .overlap))
         }
     }
 
@@ -79,7 +79,7 @@ public final class JobRunner: Sendable {
             interrupted.message = "interrupted: the daemon stopped before this run got a slot"
             run = interrupted
         }
-        await record(run)
+        record(run)
         return run
     }
 
@@ -93,16 +93,25 @@ public final class JobRunner: Sendable {
 
     /// Waits for in-flight runs up to `grace`, then cancels the rest (their runs are recorded
     /// as interrupted, external plugins killed with their process group) and waits for them.
+    /// Call once the scheduler has stopped: no run starts after it.
     public func drain(grace: Duration) async {
-        let deadline = ContinuousClock.now + grace
-        while inFlightCount > 0 && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
+        let remaining = inFlight.withLock { $0.values.map(\.task) }
+        guard !remaining.isEmpty else { return }
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                for task in remaining { await task.value }
+                return true
+            }
+            group.addTask {
+                do { try await Task.sleep(for: grace) } catch { return true }
+                return false
+            }
+            if await group.next() == false {
+                let left = remaining.filter { !$0.isCancelled }
+                logger.notice("interrupting \(self.inFlightCount) runs still going after the shutdown grace")
+                left.forEach { $0.cancel() }
+            }
+            group.cancelAll()
         }
-        let remaining = inFlight.withLock { Array($0.values) }
-        if !remaining.isEmpty {
-            logger.notice("interrupting \(remaining.count) runs still going after the shutdown grace")
-        }
-        remaining.forEach { $0.task.cancel() }
-        for entry in remaining { await entry.task.value }
     }
 }

@@ -61,7 +61,11 @@ public final class HistoryWriter: Sendable {
         var consumer: CheckedContinuation<Void, Never>?
         var closed = false
         var closeDeadline: ContinuousClock.Instant?
+        /// `run()` has begun: a second call, or `close()`, must not start another loop.
+        var running = false
         var finished = false
+        /// `close()` callers waiting for the loop to end.
+        var closeWaiters: [CheckedContinuation<Bool, Never>] = []
         var failingSince: Date?
         var lastError: String?
         var lastFailureLog: ContinuousClock.Instant?
@@ -78,7 +82,6 @@ public final class HistoryWriter: Sendable {
     private let bound: Bound
     private let closeTimeout: Duration
     private let state = Mutex(State())
-    private let loop = Mutex<Task<Void, Never>?>(nil)
     /// Each run once, in order: at its commit (with its id), or earlier without one while
     /// commits fail. Called under the writer's lock to keep that order: it must not block.
     private let onObserve: (@Sendable ([ObservedRun]) -> Void)?
@@ -97,13 +100,6 @@ public final class HistoryWriter: Sendable {
         self.closeTimeout = closeTimeout
         self.troubleRoute = troubleRoute
         self.onObserve = onObserve
-    }
-
-    /// Starts the background commits; `close()` ends them. Not in `init`: the writer's
-    /// owner decides when the task exists.
-    public func start() {
-        let task = Task { [self] in await self.run() }
-        loop.withLock { $0 = task }
     }
 
     public var health: Health {
@@ -160,16 +156,29 @@ public final class HistoryWriter: Sendable {
             return state.consumer
         }
         wake?.resume()
-        if let task = loop.withLock({ $0 }) {
-            await task.value
-        } else {
-            await run()
+        // Nobody runs the loop (a caller that only records and closes): close runs it here.
+        let looping = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let answer: Bool? = state.withLock { state in
+                if state.finished { return true }
+                if !state.running { return false }
+                state.closeWaiters.append(continuation)
+                return nil
+            }
+            if let answer { continuation.resume(returning: answer) }
         }
+        if !looping { await run() }
     }
 
     // MARK: the loop
 
-    private func run() async {
+    /// Commits until `close()`: the owner runs this as a child task (the daemon's middle
+    /// ring), so the loop never outlives it. A second call returns at once.
+    public func run() async {
+        let first: Bool = state.withLock { state in
+            defer { state.running = true }
+            return !state.running
+        }
+        guard first else { return }
         var delay = Self.firstRetry
         while let batch = await nextBatch() {
             let gap = state.withLock { $0.gap }
@@ -203,12 +212,13 @@ public final class HistoryWriter: Sendable {
                 delay = min(delay * 2, Self.longestRetry)
             }
         }
-        let waiters: [CheckedContinuation<Void, Never>] = state.withLock { state in
+        let (waiters, closers): ([CheckedContinuation<Void, Never>], [CheckedContinuation<Bool, Never>]) = state.withLock { state in
             state.finished = true
-            defer { state.flushWaiters = [] }
-            return state.flushWaiters.map(\.continuation)
+            defer { state.flushWaiters = []; state.closeWaiters = [] }
+            return (state.flushWaiters.map(\.continuation), state.closeWaiters)
         }
         waiters.forEach { $0.resume() }
+        closers.forEach { $0.resume(returning: true) }
     }
 
     /// The next runs to commit, marked in flight; waits while there are none; nil once closed
