@@ -7,9 +7,9 @@ import WardenTestSupport
 @Suite("shipped Prometheus rules")
 struct PrometheusRulesTests {
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path + "/etc/prometheus"
-    static let promtool = "/usr/bin/promtool"
+    static var promtool: String { RealParts.program("promtool") }
 
-    @Test(.enabled(if: RealParts.available(FileManager.default.isExecutableFile(atPath: promtool)), "needs promtool (Debian's prometheus)"))
+    @Test(.enabled(if: RealParts.available(RealParts.executable("promtool") != nil), "needs promtool (Debian's prometheus)"))
     func rulesCheckAndTheirTestsPass() async throws {
         let check = try await TestCommand.run(Self.promtool, ["check", "rules", Self.directory + "/warden-alerts.yml", Self.directory + "/warden-recording.yml"])
         #expect(check.status == 0, "\(check.stdout)\(check.stderr)")

@@ -10,4 +10,15 @@ public enum RealParts {
     public static func available(_ condition: Bool) -> Bool {
         condition || required
     }
+
+    /// A program found on PATH, as the daemon and its plugins would find it; nil if absent.
+    public static func executable(_ name: String) -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        return path.split(separator: ":").map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    /// The program's path on PATH, or its bare name (which then fails loudly to start).
+    public static func program(_ name: String) -> String {
+        executable(name) ?? name
+    }
 }

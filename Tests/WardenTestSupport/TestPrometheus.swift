@@ -6,8 +6,8 @@ import FoundationNetworking
 /// A real Prometheus from Debian on loopback, scraping itself (a loopback target) every
 /// second, with its data in a temporary directory; stopped and removed on `stop()`.
 public final class TestPrometheus: @unchecked Sendable {
-    public static let binary = "/usr/bin/prometheus"
-    public static var available: Bool { FileManager.default.isExecutableFile(atPath: binary) }
+    public static var binary: String { RealParts.program("prometheus") }
+    public static var available: Bool { RealParts.executable("prometheus") != nil }
 
     public let port: Int
     public var baseURL: String { "http://127.0.0.1:\(port)" }

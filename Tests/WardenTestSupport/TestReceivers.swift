@@ -6,8 +6,8 @@ import FoundationNetworking
 /// A real Alertmanager from Debian (`prometheus-alertmanager`) on loopback, its data in a
 /// temporary directory; stopped and removed on `stop()`.
 public final class TestAlertmanager: @unchecked Sendable {
-    public static let binary = "/usr/bin/prometheus-alertmanager"
-    public static var available: Bool { FileManager.default.isExecutableFile(atPath: binary) }
+    public static var binary: String { RealParts.program("prometheus-alertmanager") }
+    public static var available: Bool { RealParts.executable("prometheus-alertmanager") != nil }
 
     public let port: Int
     public var baseURL: String { "http://127.0.0.1:\(port)" }
