@@ -1,8 +1,11 @@
 // swift-tools-version: 6.2
 import PackageDescription
 
-// Dependency direction: warden (executable) → WardenEngine → WardenPluginKit;
-// WardenPlugins knows only WardenPluginKit and the clients it talks through.
+// Dependency direction: warden (executable) → WardenEngine → WardenPluginKit (the contract:
+// swift-log only). Plugin families know the contract, WardenPluginSupport (the shared HTTP
+// client, contained processes) and their own client libraries: WardenPlugins (core
+// families), WardenPostgres (postgres-nio), WardenKubernetes (kubeconfig YAML);
+// WardenBuiltins lists them all for the executable.
 let strict: [SwiftSetting] = [
     .swiftLanguageMode(.v6),
     .enableUpcomingFeature("ExistentialAny"),
@@ -14,6 +17,7 @@ let package = Package(
         .executable(name: "warden", targets: ["warden"]),
         .library(name: "WardenPluginKit", targets: ["WardenPluginKit"]),
         .library(name: "WardenPlugins", targets: ["WardenPlugins"]),
+        .library(name: "WardenBuiltins", targets: ["WardenBuiltins"]),
         .library(name: "WardenEngine", targets: ["WardenEngine"]),
     ],
     dependencies: [
@@ -48,24 +52,64 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // What several plugin families share: the host's HTTP client, bounded HTTP exchanges,
+        // and child processes contained in their own process group.
+        .target(
+            name: "WardenPluginSupport",
+            dependencies: [
+                "WardenPluginKit",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strict
+        ),
+        // Monitor, Host, systemd (sd-bus, sd-journal), Observability, System, Nagios, custom executables.
         .target(
             name: "WardenPlugins",
             dependencies: [
                 "WardenPluginKit",
+                "WardenPluginSupport",
                 "CSystemd",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "X509", package: "swift-certificates"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
-                .product(name: "Yams", package: "Yams"),
-                .product(name: "Subprocess", package: "swift-subprocess"),
-                .product(name: "SystemPackage", package: "swift-system"),
             ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "WardenPostgres",
+            dependencies: [
+                "WardenPluginKit",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "WardenKubernetes",
+            dependencies: [
+                "WardenPluginKit",
+                "WardenPluginSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "WardenBuiltins",
+            dependencies: ["WardenPluginKit", "WardenPlugins", "WardenPostgres", "WardenKubernetes"],
             swiftSettings: strict
         ),
         .target(
@@ -102,7 +146,9 @@ let package = Package(
             name: "warden",
             dependencies: [
                 "WardenEngine",
+                "WardenBuiltins",
                 "WardenPlugins",
+                "WardenPluginSupport",
                 "WardenPluginKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -142,6 +188,7 @@ let package = Package(
             name: "WardenPluginsTests",
             dependencies: [
                 "WardenPlugins", "WardenPluginKit", "WardenEngine", "WardenTestSupport",
+                "WardenBuiltins", "WardenPostgres", "WardenKubernetes", "WardenPluginSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -151,7 +198,7 @@ let package = Package(
         .testTarget(
             name: "WardenEngineTests",
             dependencies: [
-                "WardenEngine", "WardenPluginKit", "WardenPlugins", "WardenTestSupport",
+                "WardenEngine", "WardenPluginKit", "WardenPlugins", "WardenBuiltins", "WardenTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),

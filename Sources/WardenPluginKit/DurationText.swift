@@ -45,6 +45,9 @@ public enum DurationText {
 }
 
 extension Duration {
+    /// `5s`, `0.5s`: for messages about timeouts given in seconds.
+    public var formattedSeconds: String { seconds.formattedSeconds }
+
     /// `2s`, `1m30s`, `250ms`: the same notation `DurationText` reads.
     public var wardenFormatted: String {
         let (seconds, attoseconds) = components
@@ -59,5 +62,12 @@ extension Duration {
             }
         }
         return parts.joined()
+    }
+}
+
+extension Double {
+    /// Seconds as `30s`, `0.5s`: for messages about durations and thresholds given in seconds.
+    public var formattedSeconds: String {
+        rounded() == self ? "\(Int(self))s" : "\(self)s"
     }
 }

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import WardenEngine
 import WardenPluginKit
-import WardenPlugins
+import WardenPluginSupport
 
 /// `warden notifications`: what was sent, what is waiting, what failed.
 struct NotificationsCommand: AsyncParsableCommand {

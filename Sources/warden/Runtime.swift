@@ -2,6 +2,7 @@ import ArgumentParser
 import AsyncHTTPClient
 import Foundation
 import Logging
+import WardenBuiltins
 import WardenEngine
 import WardenPluginKit
 import WardenPlugins

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import Synchronization
+import WardenBuiltins
 import WardenEngine
 import WardenPluginKit
 import WardenPlugins

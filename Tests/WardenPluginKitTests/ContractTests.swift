@@ -98,3 +98,18 @@ struct ContractTests {
         }
     }
 }
+
+/// The contract stays light: a plugin family may bring client libraries, the contract may not.
+@Suite("plugin contract dependencies")
+struct ContractDependencyTests {
+    @Test func thePluginKitDependsOnSwiftLogAlone() throws {
+        let manifest = try String(contentsOfFile: URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Package.swift").path, encoding: .utf8)
+        // The target's own declaration (the product line has `targets:` after the name).
+        let start = try #require(manifest.range(of: "name: \"WardenPluginKit\",\n"))
+        let target = manifest[start.upperBound...]
+        let block = String(target[..<(target.range(of: "swiftSettings")?.lowerBound ?? target.endIndex)])
+        let products = block.components(separatedBy: ".product(name: \"").dropFirst().map { $0.prefix { $0 != "\"" } }
+        #expect(products == ["Logging"], "WardenPluginKit depends on \(products)")
+        #expect(!block.contains("\"Warden"), "the contract depends on no other Warden module")
+    }
+}

@@ -5,6 +5,7 @@ import Testing
 import WardenEngine
 import WardenPluginKit
 import WardenPlugins
+import WardenPostgres
 import WardenTestSupport
 
 /// A client session of its own on the test cluster, as an application would hold one.

@@ -1,8 +1,10 @@
 import Foundation
 import Logging
 import Testing
+import WardenBuiltins
 import WardenEngine
 import WardenPluginKit
+import WardenPluginSupport
 @testable import WardenPlugins
 import WardenTestSupport
 

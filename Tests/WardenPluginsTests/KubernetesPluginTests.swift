@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WardenKubernetes
 import WardenPluginKit
 import WardenPlugins
 import WardenTestSupport

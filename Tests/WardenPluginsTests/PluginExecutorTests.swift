@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Testing
+import WardenBuiltins
 import WardenEngine
 import WardenPluginKit
 import WardenPlugins

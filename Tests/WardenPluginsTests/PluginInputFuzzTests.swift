@@ -1,8 +1,10 @@
 import Foundation
 import Testing
+import WardenBuiltins
 import WardenPluginKit
-import WardenTestSupport
+@testable import WardenPluginSupport
 @testable import WardenPlugins
+import WardenTestSupport
 
 /// The other text Warden parses from outside: a custom plugin's `--spec` and result output,
 /// Nagios plugin output, and HTTP bodies (every HTTP plugin reads them with

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import WardenPluginKit
+import WardenPluginSupport
 
 /// A custom plugin: an executable that speaks Warden's JSON protocol
 /// (docs/plugin-protocol.md). Parameters go in as one JSON object on stdin, the result

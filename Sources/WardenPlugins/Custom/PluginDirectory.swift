@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import WardenPluginKit
+import WardenPluginSupport
 
 /// Finds custom plugins in directories and registers them.
 ///

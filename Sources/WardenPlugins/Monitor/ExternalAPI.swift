@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import WardenPluginKit
+import WardenPluginSupport
 
 /// Authenticated GET against an external API (the seed's worked example `external_api`).
 /// Base URL from `EXTERNAL_API_URL`, bearer key from `EXTERNAL_API_KEY`; the key never

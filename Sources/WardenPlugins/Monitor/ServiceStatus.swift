@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import NIOCore
 import NIOHTTP1
 import WardenPluginKit
+import WardenPluginSupport
 
 /// HTTP health check of one URL (the seed's worked example `service_status`).
 public struct ServiceStatusPlugin: Plugin {

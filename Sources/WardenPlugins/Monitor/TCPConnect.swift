@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import NIOCore
 import NIOPosix
 import WardenPluginKit
+import WardenPluginSupport
 
 /// Can a TCP connection be opened, and how fast (a port check without a protocol).
 public struct TCPConnectPlugin: Plugin {

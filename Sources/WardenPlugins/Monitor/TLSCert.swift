@@ -4,8 +4,9 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import NIOTLS
-import X509
 import WardenPluginKit
+import WardenPluginSupport
+import X509
 
 /// The certificate a TLS server presents: days until expiry, issuer, subject, SANs.
 /// Verification is off on purpose: this check must report an expired or self-signed

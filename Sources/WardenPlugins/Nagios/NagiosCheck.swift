@@ -1,5 +1,6 @@
 import Foundation
 import WardenPluginKit
+import WardenPluginSupport
 
 /// Runs a classic Nagios / monitoring-plugins check (`check_disk`, `check_http`, …) as a
 /// contained child process, without a shell, and maps its exit code and perfdata.

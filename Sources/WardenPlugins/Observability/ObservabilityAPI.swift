@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import WardenPluginKit
+import WardenPluginSupport
 
 /// GET a JSON document from an observability API (Prometheus, Loki, Sentry) with the
 /// shared client, turning transport and HTTP errors into plugin errors.

@@ -1,5 +1,6 @@
 import Foundation
 import WardenPluginKit
+import WardenPluginSupport
 
 /// What `shell.exec` and `shell.exec_write` return for a finished command.
 enum CommandOutcome {

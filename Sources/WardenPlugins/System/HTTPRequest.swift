@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import WardenPluginKit
+import WardenPluginSupport
 
 /// Sends one HTTP request (a webhook, a call into external automation); rules template its
 /// URL and body. Dry run: reports the request and sends nothing.

@@ -1,5 +1,6 @@
 import Foundation
 import WardenPluginKit
+import WardenPluginSupport
 
 /// Runs a read-only program from the daemon's allow-list (`daemon.shell_allow`): a way to
 /// collect facts (`ss -tlnp`, `df -i`, `systemctl list-units --failed`) as a check or as

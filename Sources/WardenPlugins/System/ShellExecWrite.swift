@@ -1,5 +1,6 @@
 import Foundation
 import WardenPluginKit
+import WardenPluginSupport
 
 /// Runs a program that changes the system (a remediation): argv only, an explicit
 /// environment, bounded output, a timeout that kills the process group. Dry run: reports

@@ -4,7 +4,7 @@ import WardenPluginKit
 extension PluginContext {
     /// The HTTP client the host shares between runs (connection pooling, one set of event
     /// loops); AsyncHTTPClient's process-wide client when the host provided none.
-    var httpClient: HTTPClient {
+    public var httpClient: HTTPClient {
         services.get(HTTPClient.self) ?? .shared
     }
 }

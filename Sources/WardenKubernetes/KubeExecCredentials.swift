@@ -1,5 +1,6 @@
 import Foundation
 import WardenPluginKit
+import WardenPluginSupport
 
 /// Credentials from a kubeconfig `exec` plugin (`client.authentication.k8s.io/v1`): the
 /// command is run when no unexpired credential is cached, and its answer is kept until its

@@ -4,6 +4,7 @@ import NIOCore
 import NIOHTTP1
 import NIOSSL
 import WardenPluginKit
+import WardenPluginSupport
 
 /// The Kubernetes REST API over the shared HTTP client: just enough typing for what the
 /// plugins read; bodies stay JSON. Every call that fails throws a `PluginError` carrying the

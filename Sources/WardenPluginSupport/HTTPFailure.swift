@@ -6,8 +6,8 @@ import WardenPluginKit
 /// URL, and whether it is worth retrying (refused, reset and timed-out connections are).
 /// A target that did not answer is `critical` (it is down or unreachable, as check_http
 /// says); a URL that cannot be requested is `unknown` (the check could not run).
-enum HTTPFailure {
-    static func error(_ error: any Error, url: String, timeout: Duration) -> PluginError {
+public enum HTTPFailure {
+    public static func error(_ error: any Error, url: String, timeout: Duration) -> PluginError {
         if let clientError = error as? HTTPClientError {
             let timeouts: [HTTPClientError] = [
                 .deadlineExceeded, .readTimeout, .writeTimeout, .connectTimeout, .tlsHandshakeTimeout,
@@ -39,7 +39,7 @@ enum HTTPFailure {
     }
 
     /// Drains a response body, keeping at most `limit` bytes, so the connection can be reused.
-    static func readBody(_ response: HTTPClientResponse, limit: Int) async throws -> (bytes: ByteBuffer, truncated: Bool) {
+    public static func readBody(_ response: HTTPClientResponse, limit: Int) async throws -> (bytes: ByteBuffer, truncated: Bool) {
         var collected = ByteBuffer()
         var truncated = false
         for try await var chunk in response.body {
@@ -52,24 +52,5 @@ enum HTTPFailure {
             }
         }
         return (collected, truncated)
-    }
-}
-
-extension Duration {
-    /// `5s`, `0.5s`: for messages about timeouts given in seconds.
-    var formattedSeconds: String { seconds.formattedSeconds }
-}
-
-extension TimeAmount {
-    init(_ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-    }
-}
-
-extension Double {
-    /// Seconds as `30s`, `0.5s`: for messages about durations and thresholds given in seconds.
-    var formattedSeconds: String {
-        rounded() == self ? "\(Int(self))s" : "\(self)s"
     }
 }

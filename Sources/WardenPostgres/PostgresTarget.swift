@@ -44,7 +44,7 @@ struct PostgresTarget: Sendable {
         } else {
             configuration = .init(host: host, port: port, username: user, password: password, database: database, tls: try tlsConfiguration())
         }
-        configuration.options.connectTimeout = TimeAmount(connectTimeout)
+        configuration.options.connectTimeout = .milliseconds(Int64((connectTimeout.seconds * 1000).rounded()))
         let milliseconds = Int(statementTimeout.seconds * 1000)
         configuration.options.additionalStartupParameters = [
             ("statement_timeout", "\(milliseconds)"),
