@@ -57,6 +57,10 @@ struct NotifyPlugin: Plugin {
 }
 
 /// A config, a real SQLite store, the engine, and an injected clock.
+final class WrittenRuns: Sendable {
+    let runs = Mutex<[ObservedRun]>([])
+}
+
 final class Scenario: Sendable {
     let services = Services()
     let clock = ManualClock()
@@ -65,6 +69,9 @@ final class Scenario: Sendable {
     let registry: PluginRegistry
     let config: WardenConfig
     let engine: RemediationEngine
+    let writer: HistoryWriter
+    /// Every run the writer committed (or showed while writes failed).
+    let written = WrittenRuns()
     let loop: AttemptLoop
 
     init(_ yaml: String, directory: TemporaryDirectory? = nil, busyTimeout: TimeInterval = 10, environment: [String: String] = [:]) throws {
@@ -77,10 +84,16 @@ final class Scenario: Sendable {
         store = try HistoryStore.openForWriting(path: self.directory.file("history.db"), busyTimeout: busyTimeout)
         let executor = PluginExecutor(httpClient: sharedHTTPClient, logger: testLogger, environment: [:])
         loop = AttemptLoop(executor: executor, clock: clock)
-        engine = RemediationEngine(config: config, registry: registry, executor: executor, store: store, clock: clock, logger: testLogger)
+        let written = self.written
+        writer = HistoryWriter(store: store, logger: testLogger, onObserve: { runs in written.runs.withLock { $0 += runs } })
+        engine = RemediationEngine(config: config, registry: registry, executor: executor, store: store, writer: writer, clock: clock, logger: testLogger)
     }
 
-    func start() async { await engine.restore() }
+    /// The writer's loop runs for the life of the scenario, as in the daemon's history ring.
+    func start() async {
+        Task { [writer] in await writer.run() }
+        await engine.restore()
+    }
 
     /// One scheduled run of `job`, recorded and observed; waits for any remediation it causes.
     @discardableResult
@@ -145,6 +158,8 @@ struct RemediationScenarioTests {
         let verification = try #require(try scenario.store.runs(ids: [verificationID]).first)
         #expect(verification.record.trigger == .verification(of: recordID))
         #expect(verification.record.status == .ok)
+        // It reached the database through the writer, as every run does.
+        #expect(scenario.written.runs.withLock { $0.map(\.id) } == [verificationID])
         #expect(scenario.clock.sleeps.contains(.seconds(10)))
         #expect(scenario.services.calls("repair") == 1)
         // Fixed: the next runs pass and nothing else happens.

@@ -132,8 +132,9 @@ struct SchedulerTests {
         for run in runs {
             // Scheduled times sit exactly on phase + k·interval …
             #expect(run.scheduledAt.epochMilliseconds % interval.milliseconds == phase)
-            // … and the runs start right on them.
-            #expect(run.startedAt!.timeIntervalSince(run.scheduledAt) < 0.05)
+            // … and the runs start on them, well inside their interval (a loaded CI machine
+            // adds tens of milliseconds of wake-up latency; drift would add up past the interval).
+            #expect(run.startedAt!.timeIntervalSince(run.scheduledAt) < 0.125)
         }
     }
 }

@@ -76,18 +76,18 @@ public final class WardenDaemon: Service, Sendable {
         let store = try HistoryStore.openForWriting(path: settings.database, sync: settings.databaseSync)
         let executor = PluginExecutor(httpClient: httpClient, logger: logger, environment: environment, limits: settings.pluginLimits)
         let metrics = WardenMetrics()
-        let engine = RemediationEngine(config: initial.config, registry: initial.registry, executor: executor, store: store, clock: clock, metrics: metrics, logger: logger)
-        await engine.restore()
-        let state = DaemonState(configuration: initial, engine: engine)
-
+        let current = CurrentConfiguration(initial)
         // Recorded runs are logged and reach the rules in order, off the writer's path: at
         // their commit (with ids), or at once while the database refuses writes.
         let outcomes = RunOutcomeLog(logger: logger)
         let (observed, feed) = AsyncStream.makeStream(of: [ObservedRun].self)
         let writer = HistoryWriter(
-            store: store, logger: logger, troubleRoute: { state.configuration.withLock { $0.config.daemon.notify } },
+            store: store, logger: logger, troubleRoute: { current.withLock { $0.config.daemon.notify } },
             onObserve: { @Sendable runs in _ = feed.yield(runs) }
         )
+        let engine = RemediationEngine(config: initial.config, registry: initial.registry, executor: executor, store: store, writer: writer, clock: clock, metrics: metrics, logger: logger)
+        await engine.restore()
+        let state = DaemonState(configuration: current, engine: engine)
         let limiter = ConcurrencyLimiter(maxConcurrent: settings.maxConcurrency, maxQueue: settings.maxQueue)
         let runner = JobRunner(
             registry: initial.registry, loop: AttemptLoop(executor: executor, clock: clock), limiter: limiter, logger: logger,
@@ -104,14 +104,15 @@ public final class WardenDaemon: Service, Sendable {
         let heartbeat = Heartbeat()
         let pruner = RetentionPruner(store: store, settings: { state.configuration.withLock { $0.config.daemon } }, jobs: { state.jobNames }, logger: logger)
 
-        // The daemon's parts, all of them, as child tasks in three rings. A ring ends only when
+        // The daemon's parts, all of them, as child tasks in nested rings. A ring ends only when
         // every part in it has, so shutdown waits for each part by construction; the rings say
         // in which order they stop.
-        //   outer, until the end:              notification sender, HTTP listener
-        //   middle, until history is flushed:  history writer, run observer (journal, metrics, rules)
-        //   inner, until runs have drained:    reload on SIGHUP, STATUS= reporter, watchdog,
-        //                                      heartbeat pulse (these four stop as shutdown
-        //                                      starts), retention pruner
+        //   outer, until the end:           notification sender, HTTP listener
+        //   history, until it is flushed:   history writer (remediations still commit through it)
+        //   observer, until runs are seen:  run observer (journal, metrics, rules)
+        //   inner, until runs have drained: reload on SIGHUP, STATUS= reporter, watchdog,
+        //                                   heartbeat pulse (these four stop as shutdown
+        //                                   starts), retention pruner
         await withDiscardingTaskGroup { outer in
             // Notifications leave the outbox on their own loops: a dead receiver delays nothing else.
             outer.addTask { await sender.run() }
@@ -122,9 +123,10 @@ public final class WardenDaemon: Service, Sendable {
                 )
                 outer.addTask { await self.listen(listener, address: http.address) }
             }
-            let grace = await withDiscardingTaskGroup { middle -> Duration in
-                middle.addTask { await writer.run() }
-                middle.addTask {
+            await withDiscardingTaskGroup { history in
+              history.addTask { await writer.run() }
+              let grace = await withDiscardingTaskGroup { observer -> Duration in
+                observer.addTask {
                     for await runs in observed {
                         outcomes.note(runs)
                         metrics.observe(runs)
@@ -172,12 +174,16 @@ public final class WardenDaemon: Service, Sendable {
                     inner.cancelAll()
                     return grace
                 }
-                await writer.close()
+                // Every run so far reaches the rules before remediations are drained.
+                await writer.flush(giveUpAfter: grace)
                 feed.finish()
                 return grace
+              }
+              // Remediations under way (and their verification runs, through the writer) get
+              // the same grace, then stop; then the writer commits what is left and closes.
+              await engine.drain(grace: grace)
+              await writer.close()
             }
-            // Remediations under way (and their verification) get the same grace, then stop.
-            await engine.drain(grace: grace)
             // What is still in the outbox stays there and goes out after the next start; the
             // listener got the graceful shutdown too and is closing its connections.
             outer.cancelAll()
@@ -263,13 +269,26 @@ public final class WardenDaemon: Service, Sendable {
     }
 }
 
+/// The configuration in force, which a reload swaps; read by every part that follows reloads.
+final class CurrentConfiguration: Sendable {
+    private let value: Mutex<LoadedConfiguration>
+
+    init(_ configuration: LoadedConfiguration) {
+        value = Mutex(configuration)
+    }
+
+    func withLock<Result>(_ body: (inout LoadedConfiguration) -> Result) -> Result {
+        value.withLock { body(&$0) }
+    }
+}
+
 /// What the daemon runs now: the configuration a reload swaps, and the one remediation engine.
 final class DaemonState: Sendable {
-    let configuration: Mutex<LoadedConfiguration>
+    let configuration: CurrentConfiguration
     let engine: RemediationEngine
 
-    init(configuration: LoadedConfiguration, engine: RemediationEngine) {
-        self.configuration = Mutex(configuration)
+    init(configuration: CurrentConfiguration, engine: RemediationEngine) {
+        self.configuration = configuration
         self.engine = engine
     }
 

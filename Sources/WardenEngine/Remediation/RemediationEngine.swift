@@ -26,6 +26,8 @@ public actor RemediationEngine {
     private let executor: PluginExecutor
     private let loop: AttemptLoop
     private let store: HistoryStore
+    /// Verification runs reach the database through the daemon's writer, as every run does.
+    private let writer: HistoryWriter
     private let clock: any RunClock
     private let logger: Logger
     private let slots: ConcurrencyLimiter
@@ -52,7 +54,8 @@ public actor RemediationEngine {
     /// Decisions counted for `/metrics`; nil in tests that do not look.
     private let metrics: WardenMetrics?
 
-    public init(config: WardenConfig, registry: PluginRegistry, executor: PluginExecutor, store: HistoryStore, clock: any RunClock = SystemRunClock(), metrics: WardenMetrics? = nil, logger: Logger) {
+    public init(config: WardenConfig, registry: PluginRegistry, executor: PluginExecutor, store: HistoryStore, writer: HistoryWriter, clock: any RunClock = SystemRunClock(), metrics: WardenMetrics? = nil, logger: Logger) {
+        self.writer = writer
         self.metrics = metrics
         self.config = config
         self.registry = registry
@@ -592,9 +595,16 @@ public actor RemediationEngine {
 
             // Verification: the job's own diagnostic, after a short delay.
             do { try await clock.sleep(for: rule.verifyAfter) } catch { return }
-            let check = await loop.run(job, plugin: registry.lookup(job.plugin)!, trigger: .verification(of: record.id ?? 0),
+            guard let diagnostic = registry.lookup(job.plugin) else {
+                // Its plugin left with a reload: nothing can prove or disprove the fix.
+                record.verification = .skipped
+                save { try $0.save(record) }
+                return
+            }
+            let check = await loop.run(job, plugin: diagnostic, trigger: .verification(of: record.id ?? 0),
                                        scheduledAt: clock.now(), nextTick: nil, logger: logger)
-            let checkID = save { try $0.insert([check]).first } ?? nil
+            // Through the writer, like every run: one path to the database.
+            let checkID = await writer.commit(check)
             if let checkID { track(ObservedRun(id: checkID, record: check), job: job) }
             let passed = check.status == .ok
             record.verificationRunID = checkID

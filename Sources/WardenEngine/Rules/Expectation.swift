@@ -43,7 +43,7 @@ public struct Expectation: Sendable, Hashable, CustomStringConvertible {
 
 indirect enum Expr: Sendable, Hashable {
     case literal(JSONValue)
-    case path(root: String, steps: [PathStep])
+    case path(root: String, steps: JSONPath)
     case list([Expr])
     case not(Expr)
     case and(Expr, Expr)
@@ -51,11 +51,6 @@ indirect enum Expr: Sendable, Hashable {
     case binary(BinaryOperator, Expr, Expr)
     case length(Expr)
     case has(Expr)
-
-    enum PathStep: Sendable, Hashable {
-        case key(String)
-        case index(Int)
-    }
 
     enum BinaryOperator: String, Sendable, Hashable {
         case equal = "==", notEqual = "!=", less = "<", lessOrEqual = "<=", greater = ">", greaterOrEqual = ">=", isIn = "in"
@@ -112,21 +107,8 @@ extension Expr {
 
     /// The value a path points at, or nil when any step is missing.
     func resolve(_ context: EvaluationContext) -> JSONValue? {
-        guard case .path(let root, let steps) = self, var current = context.root(root) else { return nil }
-        for step in steps {
-            switch (step, current) {
-            case (.key(let key), .object(let members)):
-                guard let next = members[key] else { return nil }
-                current = next
-            case (.index(let index), .array(let items)):
-                let position = index >= 0 ? index : items.count + index
-                guard items.indices.contains(position) else { return nil }
-                current = items[position]
-            default:
-                return nil
-            }
-        }
-        return current
+        guard case .path(let root, let path) = self, let start = context.root(root) else { return nil }
+        return path.resolve(in: start)
     }
 
     static func compare(_ op: BinaryOperator, _ left: JSONValue, _ right: JSONValue) -> Bool {
@@ -319,8 +301,8 @@ struct ExpressionParser {
         }
     }
 
-    private mutating func parseSteps() throws(Expectation.ParseError) -> [Expr.PathStep] {
-        var steps: [Expr.PathStep] = []
+    private mutating func parseSteps() throws(Expectation.ParseError) -> JSONPath {
+        var steps: [JSONPath.Step] = []
         while true {
             if token == .symbol(".") {
                 // Keys may be any word, including ones that are keywords elsewhere.
@@ -337,7 +319,7 @@ struct ExpressionParser {
                 try advance()
                 try expect("]")
             } else {
-                return steps
+                return JSONPath(steps)
             }
         }
     }

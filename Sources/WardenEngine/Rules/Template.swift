@@ -132,26 +132,8 @@ public enum Template {
         }
     }
 
-    /// `.a.b[0]` below a value.
+    /// `.a.b[0]` below a value, read as `expect:` reads it.
     private static func walk(_ root: JSONValue, _ path: Substring) -> JSONValue? {
-        var current = root
-        var rest = path
-        while !rest.isEmpty {
-            if rest.hasPrefix(".") {
-                rest = rest.dropFirst()
-                let key = rest.prefix { $0 != "." && $0 != "[" }
-                guard !key.isEmpty, let next = current[String(key)] else { return nil }
-                current = next
-                rest = rest.dropFirst(key.count)
-            } else if rest.hasPrefix("[") {
-                guard let close = rest.firstIndex(of: "]"), let index = Int(rest[rest.index(after: rest.startIndex)..<close]),
-                      let items = current.arrayValue, items.indices.contains(index) else { return nil }
-                current = items[index]
-                rest = rest[rest.index(after: close)...]
-            } else {
-                return nil
-            }
-        }
-        return current
+        JSONPath(parsing: path)?.resolve(in: root)
     }
 }

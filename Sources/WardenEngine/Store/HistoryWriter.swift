@@ -57,7 +57,7 @@ public final class HistoryWriter: Sendable {
         var inFlight = 0
         var bytes = 0
         var nextSequence: Int64 = 1
-        var flushWaiters: [(sequence: Int64, continuation: CheckedContinuation<Void, Never>)] = []
+        var flushWaiters: [(sequence: Int64, giveUpAt: ContinuousClock.Instant?, continuation: CheckedContinuation<Void, Never>)] = []
         var consumer: CheckedContinuation<Void, Never>?
         var closed = false
         var closeDeadline: ContinuousClock.Instant?
@@ -66,6 +66,8 @@ public final class HistoryWriter: Sendable {
         var finished = false
         /// `close()` callers waiting for the loop to end.
         var closeWaiters: [CheckedContinuation<Bool, Never>] = []
+        /// `commit(_:)` callers waiting for their run's id (nil if it is dropped).
+        var idWaiters: [Int64: CheckedContinuation<Int64?, Never>] = [:]
         var failingSince: Date?
         var lastError: String?
         var lastFailureLog: ContinuousClock.Instant?
@@ -108,18 +110,34 @@ public final class HistoryWriter: Sendable {
 
     /// Queues a run for the next commit. Never waits: past the bound the oldest run goes.
     public func record(_ run: RunRecord) {
+        enqueue(run, waiter: nil)
+    }
+
+    /// Queues a run like `record` and waits for its commit: its id, or nil when it was dropped
+    /// or the writer closed first. For runs whose id goes into another row (a remediation's
+    /// verification run), so that every run still reaches the database through the writer.
+    public func commit(_ run: RunRecord) async -> Int64? {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Int64?, Never>) in
+            enqueue(run, waiter: continuation)
+        }
+    }
+
+    private func enqueue(_ run: RunRecord, waiter: CheckedContinuation<Int64?, Never>?) {
         let bytes = run.approximateBytes
-        let (wake, dropped, finished): (CheckedContinuation<Void, Never>?, [Pending], Bool) = state.withLock { state in
-            if state.finished { return (nil, [], true) }
+        let (wake, dropped, finished, unanswered): (CheckedContinuation<Void, Never>?, [Pending], Bool, [CheckedContinuation<Int64?, Never>]) = state.withLock { state in
+            if state.finished { return (nil, [], true, waiter.map { [$0] } ?? []) }
             let failing = state.failingSince != nil
             if failing { onObserve?([ObservedRun(id: nil, record: run)]) }
             state.pending.append(Pending(sequence: state.nextSequence, run: run, bytes: bytes, observed: failing))
+            if let waiter { state.idWaiters[state.nextSequence] = waiter }
             state.nextSequence += 1
             state.bytes += bytes
             let dropped = dropOverflow(&state)
+            let unanswered = dropped.compactMap { state.idWaiters.removeValue(forKey: $0.sequence) }
             defer { state.consumer = nil }
-            return (state.consumer, dropped, false)
+            return (state.consumer, dropped, false, unanswered)
         }
+        unanswered.forEach { $0.resume(returning: nil) }
         if finished {
             // After close (nothing should record then): said, not silently lost.
             logger.error("a run was recorded after the history writer closed and is not stored", metadata: [
@@ -131,13 +149,14 @@ public final class HistoryWriter: Sendable {
         wake?.resume()
     }
 
-    /// Returns once every run recorded before the call is committed (or dropped).
-    public func flush() async {
+    /// Returns once every run recorded before the call is committed (or dropped); with a
+    /// limit, also once writes have failed for that long (shutdown cannot wait for a disk).
+    public func flush(giveUpAfter limit: Duration? = nil) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let (settled, wake): (Bool, CheckedContinuation<Void, Never>?) = state.withLock { state in
                 let target = state.nextSequence - 1
                 if state.finished || state.settledThrough >= target { return (true, nil) }
-                state.flushWaiters.append((target, continuation))
+                state.flushWaiters.append((target, limit.map { .now + $0 }, continuation))
                 defer { state.consumer = nil }
                 return (false, state.consumer)
             }
@@ -212,13 +231,14 @@ public final class HistoryWriter: Sendable {
                 delay = min(delay * 2, Self.longestRetry)
             }
         }
-        let (waiters, closers): ([CheckedContinuation<Void, Never>], [CheckedContinuation<Bool, Never>]) = state.withLock { state in
+        let (waiters, closers, unanswered) = state.withLock { state in
             state.finished = true
-            defer { state.flushWaiters = []; state.closeWaiters = [] }
-            return (state.flushWaiters.map(\.continuation), state.closeWaiters)
+            defer { state.flushWaiters = []; state.closeWaiters = []; state.idWaiters = [:] }
+            return (state.flushWaiters.map(\.continuation), state.closeWaiters, Array(state.idWaiters.values))
         }
         waiters.forEach { $0.resume() }
         closers.forEach { $0.resume(returning: true) }
+        unanswered.forEach { $0.resume(returning: nil) }
     }
 
     /// The next runs to commit, marked in flight; waits while there are none; nil once closed
@@ -245,11 +265,13 @@ public final class HistoryWriter: Sendable {
     /// Returns the health while it failed, when this commit ended a failure.
     @discardableResult
     private func committed(_ batch: [Pending], ids: [Int64], gap: HistoryGap?) -> Health? {
+        var answered: [(CheckedContinuation<Int64?, Never>, Int64)] = []
         let (recovered, waiters): (Health?, [CheckedContinuation<Void, Never>]) = state.withLock { state in
             state.pending.removeFirst(batch.count)
             state.inFlight = 0
             state.bytes -= batch.reduce(0) { $0 + $1.bytes }
             if let gap { state.gap = state.gap?.subtracting(gap) }
+            answered = zip(ids, batch).compactMap { id, pending in state.idWaiters.removeValue(forKey: pending.sequence).map { ($0, id) } }
             let unseen = zip(ids, batch).filter { !$0.1.observed }.map { ObservedRun(id: $0.0, record: $0.1.run) }
             if !unseen.isEmpty { onObserve?(unseen) }
             var recovered: Health?
@@ -261,6 +283,7 @@ public final class HistoryWriter: Sendable {
             return (recovered, settledWaiters(&state))
         }
         waiters.forEach { $0.resume() }
+        for (waiter, id) in answered { waiter.resume(returning: id) }
         if let gap {
             logger.error("history gap recorded: \(gap.dropped) runs were dropped while the database refused writes", metadata: [
                 "dropped": "\(gap.dropped)", "reason": .string(gap.reason), "message_id": .string(MessageID.historyRunsDropped),
@@ -281,6 +304,9 @@ public final class HistoryWriter: Sendable {
         let now = ContinuousClock.now
         let (log, first, buffered, givenUp, waiters): (Bool, Bool, Int, [Pending], [CheckedContinuation<Void, Never>]) = state.withLock { state in
             state.inFlight = 0
+            let expired = state.flushWaiters.filter { $0.giveUpAt.map { now >= $0 } ?? false }.map(\.continuation)
+            state.flushWaiters.removeAll { $0.giveUpAt.map { now >= $0 } ?? false }
+            defer { expired.forEach { $0.resume() } }
             state.lastError = description
             let first = state.failingSince == nil
             if first { state.failingSince = Date() }
