@@ -77,9 +77,8 @@ public final class WardenDaemon: Service, Sendable {
         let executor = PluginExecutor(httpClient: httpClient, logger: logger, environment: environment, limits: settings.pluginLimits)
         let metrics = WardenMetrics()
         let current = CurrentConfiguration(initial)
-        // Recorded runs are logged and reach the rules in order, off the writer's path: at
-        // their commit (with ids), or at once while the database refuses writes.
-        let outcomes = RunOutcomeLog(logger: logger)
+        // Recorded runs reach the engine (journal lines, job trackers, rules) in order, off the
+        // writer's path: at their commit (with ids), or at once while the database refuses writes.
         let (observed, feed) = AsyncStream.makeStream(of: [ObservedRun].self)
         let writer = HistoryWriter(
             store: store, logger: logger, troubleRoute: { current.withLock { $0.config.daemon.notify } },
@@ -99,7 +98,7 @@ public final class WardenDaemon: Service, Sendable {
         let sender = NotificationSender(store: store, httpClient: httpClient, notifiers: initial.config.notifiers, runCommand: commandRunner, metrics: metrics, logger: logger)
         // SIGHUP is trapped before READY=1: a reload request can never kill the daemon.
         let hangups = await UnixSignalsSequence(trapping: .sighup)
-        let status = StatusReporter(state: state, outcomes: outcomes, history: { writer.health }, notifier: notifier)
+        let status = StatusReporter(state: state, history: { writer.health }, notifier: notifier)
         // `/healthz` reads the scheduler's pulse; the listener is off unless `daemon.http` is set.
         let heartbeat = Heartbeat()
         let pruner = RetentionPruner(store: store, settings: { state.configuration.withLock { $0.config.daemon } }, jobs: { state.jobNames }, logger: logger)
@@ -128,7 +127,6 @@ public final class WardenDaemon: Service, Sendable {
               let grace = await withDiscardingTaskGroup { observer -> Duration in
                 observer.addTask {
                     for await runs in observed {
-                        outcomes.note(runs)
                         metrics.observe(runs)
                         await engine.observe(runs)
                     }
@@ -298,14 +296,12 @@ final class DaemonState: Sendable {
 /// `STATUS=` kept current: `42 jobs · 2 failing · 1 remediating · last run 3s ago`.
 actor StatusReporter {
     private let state: DaemonState
-    private let outcomes: RunOutcomeLog
     private let history: @Sendable () -> HistoryWriter.Health
     private let notifier: SystemdNotifier
     private var reloadFailure: String?
 
-    init(state: DaemonState, outcomes: RunOutcomeLog, history: @escaping @Sendable () -> HistoryWriter.Health, notifier: SystemdNotifier) {
+    init(state: DaemonState, history: @escaping @Sendable () -> HistoryWriter.Health, notifier: SystemdNotifier) {
         self.state = state
-        self.outcomes = outcomes
         self.history = history
         self.notifier = notifier
     }
@@ -317,8 +313,8 @@ actor StatusReporter {
     func line() async -> String {
         let jobs = state.configuration.withLock { $0.config.jobs.filter(\.enabled).map(\.name) }
         let remediating = await state.engine.activeCount
-        var parts = ["\(jobs.count) jobs", "\(outcomes.failingCount(among: Set(jobs))) failing", "\(remediating) remediating"]
-        if let last = outcomes.lastRunAt {
+        var parts = ["\(jobs.count) jobs", "\(await state.engine.failingCount(among: Set(jobs))) failing", "\(remediating) remediating"]
+        if let last = await state.engine.lastRunAt {
             parts.append("last run \(max(0, Int(Date().timeIntervalSince(last))))s ago")
         } else {
             parts.append("no run yet")

@@ -28,6 +28,7 @@ public actor RemediationEngine {
     private let store: HistoryStore
     /// Verification runs reach the database through the daemon's writer, as every run does.
     private let writer: HistoryWriter
+    private let runLog: RunLog
     private let clock: any RunClock
     private let logger: Logger
     private let slots: ConcurrencyLimiter
@@ -64,6 +65,7 @@ public actor RemediationEngine {
         self.store = store
         self.clock = clock
         self.logger = logger
+        self.runLog = RunLog(logger: logger)
         self.slots = ConcurrencyLimiter(maxConcurrent: config.daemon.maxConcurrentRemediations, maxQueue: Self.remediationQueue)
         (self.jobs, self.persistedJobs) = Self.index(config)
     }
@@ -195,11 +197,29 @@ public actor RemediationEngine {
     public func observe(_ runs: [ObservedRun]) {
         flushPendingAudit()
         for stored in runs where stored.record.status == .ok || stored.record.status.isFailure {
-            guard let job = jobs[stored.record.job] else { continue }
-            if case .verification = stored.record.trigger { continue }
+            lastRunAt = stored.record.finishedAt
+            guard let job = jobs[stored.record.job] else {
+                // A job a reload removed while its run was in flight: told, not tracked.
+                runLog.note(stored, wasFailing: nil)
+                continue
+            }
+            if case .verification = stored.record.trigger {
+                // Tracked by the remediation that ran it; only told here.
+                runLog.note(stored, wasFailing: trackers[job.name]?.failing)
+                continue
+            }
             let previous = track(stored, job: job)
+            runLog.note(stored, wasFailing: previous)
             evaluateRules(for: job, run: stored, previouslyFailing: previous)
         }
+    }
+
+    /// When the last run the engine saw finished (`STATUS=`: `last run 3s ago`).
+    public private(set) var lastRunAt: Date?
+
+    /// Jobs among `names` whose last run failed, by their trackers (`STATUS=`).
+    public func failingCount(among names: Set<String>) -> Int {
+        trackers.filter { names.contains($0.key) && $0.value.failing == true }.count
     }
 
     @discardableResult
