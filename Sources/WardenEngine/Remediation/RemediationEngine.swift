@@ -264,39 +264,8 @@ public actor RemediationEngine {
             // A status the rule does not count (a `warning`, by default) neither triggers it
             // nor continues its streak.
             guard rule.on.contains(run.record.status) else { continue }
-            guard let match = Self.match(rule.trigger, counting: rule.on, tracker: tracker, run: run, now: clock.now()) else { continue }
+            guard let match = rule.trigger.match(counting: rule.on, tracker: tracker, run: run, now: clock.now()) else { continue }
             decide(rule, job: job, run: run, match: match)
-        }
-    }
-
-    struct TriggerMatch {
-        var description: String
-        var runs: [Int64]
-    }
-
-    /// Whether `tracker`'s recent runs (the latest being `run`) match the trigger, counting
-    /// the runs whose status is in `counted` as failures.
-    static func match(_ trigger: RuleTrigger, counting counted: Set<RunStatus>, tracker: JobTracker, run: ObservedRun, now: Date) -> TriggerMatch? {
-        switch trigger {
-        case .consecutiveFailures(let count):
-            let streak = tracker.streak(of: counted)
-            guard streak >= count else { return nil }
-            return TriggerMatch(description: "\(streak) consecutive failures (rule: \(count))", runs: tracker.lastRuns(count, of: counted))
-        case .failuresWithinRuns(let failures, let runs):
-            let window = tracker.recent.suffix(runs)
-            let failed = window.filter { counted.contains($0.status) }
-            guard failed.count >= failures else { return nil }
-            return TriggerMatch(description: "\(failed.count) failures within the last \(window.count) runs (rule: \(failures) within \(runs))", runs: failed.compactMap(\.runID))
-        case .failuresWithinTime(let failures, let window):
-            let start = now.epochMilliseconds - window.milliseconds
-            let failed = tracker.recent.filter { counted.contains($0.status) && $0.at >= start }
-            guard failed.count >= failures else { return nil }
-            return TriggerMatch(description: "\(failed.count) failures within \(window.wardenFormatted) (rule: \(failures) within \(window.wardenFormatted))", runs: failed.compactMap(\.runID))
-        case .becameFailing:
-            // The run before this one did not count (or there was none).
-            let previous = tracker.recent.dropLast().last
-            guard previous.map({ !counted.contains($0.status) }) ?? true else { return nil }
-            return TriggerMatch(description: "the job went from \(previous == nil ? "unknown" : previous!.status.rawValue) to \(run.record.status.rawValue)", runs: [run.id].compactMap { $0 })
         }
     }
 
@@ -339,10 +308,7 @@ public actor RemediationEngine {
             return
         }
         suppressedSince[rule.name] = nil
-        // A re-trigger soon after a remediation that did not fix it escalates.
-        if let last = guards.history.lastRemediationAt, now.epochMilliseconds - last > rule.escalateWithin.milliseconds {
-            state.position = 0
-        }
+        state.position = Escalation.startLevel(position: state.position, lastRemediationAt: guards.history.lastRemediationAt, escalateWithin: rule.escalateWithin, now: now)
         state.inProgress = true
         ruleStates[rule.name] = state
         busyTargets.insert(target)
@@ -467,45 +433,49 @@ public actor RemediationEngine {
                         flapPercent: tracker?.flapPercent ?? 0, flapping: tracker?.flapping ?? false)
     }
 
-    /// Why this remediation must not run now, or nil.
+    /// Why this remediation must not run now, or nil. The decision is `GuardCheck`'s; what
+    /// the first exhaustion of a budget sets off (the error line, `budget_exhausted`,
+    /// `on_exhausted`) is the engine's.
     private func suppression(_ rule: RuleDefinition, job: JobDefinition, state: inout RuleState, guards: Guards, snapshot: Snapshot, target: String, now: Date) -> String? {
-        if config.daemon.remediation == .off { return "remediation is off (daemon.remediation: off)" }
-        if let silence = snapshot.silence { return "silenced: \(silence.reason) (silence #\(silence.id) until \(Self.iso(silence.until)))" }
-        if let window = snapshot.window { return "maintenance window `\(window.name)`" }
-        if snapshot.flapping { return String(format: "flapping: %.1f%% state changes over the last 21 runs", snapshot.flapPercent) }
-        if let parent = snapshot.failingParent { return "parent failing: `\(parent)` (depends_on)" }
-        if busyTargets.contains(target) { return "target busy: another remediation of `\(target)` is running" }
-        if let last = guards.history.lastRemediationAt, rule.cooldown > .zero, now.epochMilliseconds - last < rule.cooldown.milliseconds {
-            let remaining = Duration.milliseconds(rule.cooldown.milliseconds - (now.epochMilliseconds - last))
-            return "cooldown: \(remaining.wardenFormatted) left of \(rule.cooldown.wardenFormatted)"
-        }
-        if let reason = budgetExhausted(rule, state: &state, history: guards.history, job: job, now: now) { return reason }
-        return nil
+        let check = GuardCheck(
+            mode: config.daemon.remediation, silence: snapshot.silence, maintenanceWindow: snapshot.window?.name,
+            flapping: snapshot.flapping, flapPercent: snapshot.flapPercent, failingParent: snapshot.failingParent,
+            target: target, targetBusy: busyTargets.contains(target), lastRemediationAt: guards.history.lastRemediationAt,
+            cooldown: rule.cooldown, now: now
+        )
+        if let suppression = check.suppression() { return suppression.reason }
+        return budgetExhausted(rule, state: &state, history: guards.history, job: job, now: now)
     }
 
-    /// Checks the budget; on first exhaustion logs at error level and runs `on_exhausted` once.
+    /// The budget guard, also on its own: an escalation is the same incident (no cooldown)
+    /// but still spends budget.
     private func budgetExhausted(_ rule: RuleDefinition, state: inout RuleState, history: RuleHistory, job: JobDefinition, now: Date) -> String? {
         guard let budget = rule.budget else { return nil }
         let used = history.used(within: budget.window, at: now)
         metrics?.budgetRemaining(rule: rule.name, max(0, budget.count - used))
-        guard used >= budget.count else {
+        let check = GuardCheck(mode: .on, target: "", budget: (budget.count, budget.description), budgetUsed: used, now: now)
+        guard let suppression = check.suppression() else {
             state.exhausted = false
             return nil
         }
-        if !state.exhausted {
-            state.exhausted = true
-            logger.error("remediation budget exhausted: no more remediation until the window frees up", metadata: [
-                "rule": .string(rule.name), "job": .string(job.name), "budget": .string(budget.description),
-                "message_id": .string(MessageID.budgetExhausted),
-            ])
-            let told = event(.budgetExhausted, rule: rule, job: job, message: "\(used) of \(budget.description) used; \(job.name) is left to a human")
-            save { try $0.enqueue(told, route: rule.notify) }
-            if let step = rule.onExhausted {
-                let context = TemplateContext(jobName: job.name, jobParams: job.parameters, ruleName: rule.name, run: nil)
-                track { _ = await self.runStep(step, context: context, job: job, dryRun: false) }
-            }
+        if !state.exhausted { budgetFirstExhausted(rule, job: job, used: used) }
+        state.exhausted = true
+        return suppression.reason
+    }
+
+    /// The first time a budget runs out: said loudly, told, and `on_exhausted` runs once.
+    private func budgetFirstExhausted(_ rule: RuleDefinition, job: JobDefinition, used: Int) {
+        guard let budget = rule.budget else { return }
+        logger.error("remediation budget exhausted: no more remediation until the window frees up", metadata: [
+            "rule": .string(rule.name), "job": .string(job.name), "budget": .string(budget.description),
+            "message_id": .string(MessageID.budgetExhausted),
+        ])
+        let told = event(.budgetExhausted, rule: rule, job: job, message: "\(used) of \(budget.description) used; \(job.name) is left to a human")
+        save { try $0.enqueue(told, route: rule.notify) }
+        if let step = rule.onExhausted {
+            let context = TemplateContext(jobName: job.name, jobParams: job.parameters, ruleName: rule.name, run: nil)
+            track { _ = await self.runStep(step, context: context, job: job, dryRun: false) }
         }
-        return "budget exhausted: \(used) of \(budget.description) used"
     }
 
     private func targetKey(_ rule: RuleDefinition, job: JobDefinition, run: ObservedRun) -> String {
@@ -608,7 +578,8 @@ public actor RemediationEngine {
                 record.verification = .skipped
                 let failed = !dryRun && outcome.attempt != .ok && outcome.attempt != .interrupted
                 save { try $0.save(record, notifying: failed ? event(.remediationFailed, rule: rule, job: job, message: "step \(level + 1) (\(action.plugin)): \(outcome.result.error ?? outcome.result.message)") : nil, route: rule.notify) }
-                ruleStates[rule.name]?.position = dryRun ? 0 : min(level + 1, rule.levels.count - 1)
+                // A dry run changes nothing, so the ladder does not climb; an unverified step climbs.
+                ruleStates[rule.name]?.position = Escalation.position(after: level, of: rule.levels.count, fixed: dryRun)
                 return
             }
             record.id = save { try $0.save(record) } ?? record.id
