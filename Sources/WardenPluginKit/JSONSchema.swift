@@ -35,10 +35,14 @@ public final class JSONSchema: Sendable {
     let additional: Additional
     let enumValues: [JSONValue]?
     let constValue: JSONValue?
-    let minimum: Double?
-    let maximum: Double?
-    let exclusiveMinimum: Double?
-    let exclusiveMaximum: Double?
+    /// Bounds as JSON numbers, so an integer bound is compared exactly (a Double holds
+    /// integers exactly only up to 2^53).
+    let minimum: JSONValue?
+    let maximum: JSONValue?
+    let exclusiveMinimum: JSONValue?
+    let exclusiveMaximum: JSONValue?
+    /// The boolean schema `false`: nothing is valid. (`true` is the empty schema.)
+    let rejectsEverything: Bool
     let minLength: Int?
     let maxLength: Int?
     let pattern: CompiledPattern?
@@ -55,18 +59,20 @@ public final class JSONSchema: Sendable {
 
     private init(_ value: JSONValue, pointer: String, problems: inout [String]) {
         let where_ = pointer.isEmpty ? "/" : pointer
+        // `true` and `false` are schemas too: anything, and nothing.
+        rejectsEverything = value == .bool(false)
         let object = value.objectValue ?? {
-            problems.append("\(where_): a schema must be an object, got \(value.typeName)")
+            if value.boolValue == nil { problems.append("\(where_): a schema must be an object or a boolean, got \(value.typeName)") }
             return [:]
         }()
 
-        func number(_ key: String) -> Double? {
+        func number(_ key: String) -> JSONValue? {
             guard let raw = object[key] else { return nil }
-            guard let number = raw.doubleValue else {
+            guard raw.doubleValue != nil else {
                 problems.append("\(where_): `\(key)` must be a number, got \(raw.typeName)")
                 return nil
             }
-            return number
+            return raw
         }
         func count(_ key: String) -> Int? {
             guard let raw = object[key] else { return nil }
@@ -92,6 +98,8 @@ public final class JSONSchema: Sendable {
                     problems.append("\(where_): unknown type \(name) in `type`")
                 }
             }
+            if names.isEmpty { problems.append("\(where_): `type` must name at least one type") }
+            if Set(kinds).count != kinds.count { problems.append("\(where_): `type` names a type twice") }
             types = kinds.isEmpty ? nil : kinds
         case let other?:
             problems.append("\(where_): `type` must be a string or an array of strings, got \(other.typeName)")
@@ -112,8 +120,9 @@ public final class JSONSchema: Sendable {
         }()
         enumValues = {
             guard let raw = object["enum"] else { return nil }
-            guard let values = raw.arrayValue, !values.isEmpty else {
-                problems.append("\(where_): `enum` must be a non-empty array")
+            // An empty enum is valid JSON Schema: it allows nothing.
+            guard let values = raw.arrayValue else {
+                problems.append("\(where_): `enum` must be an array")
                 return nil
             }
             return values
@@ -153,6 +162,7 @@ public final class JSONSchema: Sendable {
 
         if let raw = object["required"] {
             if let names = raw.arrayValue?.compactMap(\.stringValue), names.count == raw.arrayValue?.count {
+                if Set(names).count != names.count { problems.append("\(where_): `required` names a property twice") }
                 required = names
             } else {
                 problems.append("\(where_): `required` must be an array of strings")
@@ -200,6 +210,10 @@ public final class JSONSchema: Sendable {
         }
 
         if isDuration { return validateDuration(value, fail: fail) }
+        if rejectsEverything {
+            fail("no value is allowed here (the schema is `false`)")
+            return value
+        }
         if let types, !types.contains(where: { Self.matches(value, $0) }) {
             let expected = types.map(\.rawValue).joined(separator: " or ")
             fail("expected \(expected), got \(Self.show(value))")
@@ -214,10 +228,12 @@ public final class JSONSchema: Sendable {
 
         switch value {
         case .int, .double:
-            checkBounds(value.doubleValue ?? 0, fail: fail)
+            checkBounds(value, fail: fail)
             return value
         case .string(let text):
-            let length = text.count
+            // JSON Schema counts code points, not what a reader sees as one character:
+            // "e\u{301}" is two, "\r\n" is two.
+            let length = text.unicodeScalars.count
             if let minLength, length < minLength {
                 fail("expected at least \(minLength) characters, got \(length)")
             }
@@ -300,34 +316,56 @@ public final class JSONSchema: Sendable {
             fail("expected a duration (e.g. 30s, 5m, or seconds as a number), got \(Self.show(value))")
             return value
         }
-        checkBounds(seconds, fail: fail)
-        return seconds.rounded() == seconds ? .int(Int(seconds)) : .double(seconds)
+        let normalized: JSONValue = seconds.rounded() == seconds ? .int(Int(seconds)) : .double(seconds)
+        checkBounds(normalized, fail: fail)
+        return normalized
     }
 
-    private func checkBounds(_ number: Double, fail: (String) -> Void) {
-        if let minimum, number < minimum { fail("expected ≥ \(Self.format(minimum)), got \(Self.format(number))") }
-        if let maximum, number > maximum { fail("expected ≤ \(Self.format(maximum)), got \(Self.format(number))") }
-        if let exclusiveMinimum, number <= exclusiveMinimum {
-            fail("expected > \(Self.format(exclusiveMinimum)), got \(Self.format(number))")
-        }
-        if let exclusiveMaximum, number >= exclusiveMaximum {
-            fail("expected < \(Self.format(exclusiveMaximum)), got \(Self.format(number))")
-        }
+    private func checkBounds(_ number: JSONValue, fail: (String) -> Void) {
+        func order(_ bound: JSONValue) -> Int { Self.compare(number, bound) ?? 0 }
+        let shown = Self.format(number)
+        if let minimum, order(minimum) < 0 { fail("expected ≥ \(Self.format(minimum)), got \(shown)") }
+        if let maximum, order(maximum) > 0 { fail("expected ≤ \(Self.format(maximum)), got \(shown)") }
+        if let exclusiveMinimum, order(exclusiveMinimum) <= 0 { fail("expected > \(Self.format(exclusiveMinimum)), got \(shown)") }
+        if let exclusiveMaximum, order(exclusiveMaximum) >= 0 { fail("expected < \(Self.format(exclusiveMaximum)), got \(shown)") }
+    }
+
+    /// -1, 0 or 1 for two JSON numbers; exact when both are integers, which a Double holds
+    /// exactly only up to 2^53 (9007199254740993 is more than 9007199254740992).
+    static func compare(_ lhs: JSONValue, _ rhs: JSONValue) -> Int? {
+        if case .int(let left) = lhs, case .int(let right) = rhs { return left < right ? -1 : (left > right ? 1 : 0) }
+        guard let left = lhs.doubleValue, let right = rhs.doubleValue else { return nil }
+        return left < right ? -1 : (left > right ? 1 : 0)
     }
 
     static func matches(_ value: JSONValue, _ kind: Kind) -> Bool {
         switch (kind, value) {
         case (.null, .null), (.boolean, .bool), (.string, .string), (.array, .array), (.object, .object): return true
         case (.number, .int), (.number, .double): return true
-        case (.integer, _): return value.intValue != nil
+        // Any number without a fractional part, however large (1e19 is beyond Int64).
+        case (.integer, .int): return true
+        case (.integer, .double(let number)): return number.isFinite && number.rounded() == number
         default: return false
         }
     }
 
-    /// JSON equality where `1` and `1.0` are the same number.
+    /// JSON equality: `1` and `1.0` are the same number, strings are equal when their code
+    /// points are (Swift's `==` would call "e\u{301}" and "é" equal), at any depth.
     static func equal(_ lhs: JSONValue, _ rhs: JSONValue) -> Bool {
-        if let left = lhs.doubleValue, let right = rhs.doubleValue { return left == right }
-        return lhs == rhs
+        switch (lhs, rhs) {
+        case (.int, .int), (.int, .double), (.double, .int), (.double, .double):
+            return compare(lhs, rhs) == 0
+        case (.string(let left), .string(let right)):
+            return left.unicodeScalars.elementsEqual(right.unicodeScalars)
+        case (.array(let left), .array(let right)):
+            return left.count == right.count && zip(left, right).allSatisfy(equal)
+        case (.object(let left), .object(let right)):
+            return left.count == right.count && left.allSatisfy { key, value in
+                right.first { $0.key.unicodeScalars.elementsEqual(key.unicodeScalars) }.map { equal(value, $0.value) } ?? false
+            }
+        default:
+            return lhs == rhs
+        }
     }
 
     static func show(_ value: JSONValue) -> String {
@@ -337,8 +375,12 @@ public final class JSONSchema: Sendable {
         }
     }
 
-    static func format(_ number: Double) -> String {
-        number.rounded() == number && abs(number) < 1e15 ? String(Int(number)) : String(number)
+    static func format(_ number: JSONValue) -> String {
+        switch number {
+        case .int(let value): return String(value)
+        case .double(let value): return value.rounded() == value && abs(value) < 1e15 ? String(Int(value)) : String(value)
+        default: return number.jsonText()
+        }
     }
 
     /// RFC 6901 escaping of one pointer token.

@@ -163,3 +163,49 @@ struct JSONValueTests {
         #expect(throws: PluginResultDecodingError.self) { try PluginResult(json: ["success": true, "retry": "yes"]) }
     }
 }
+
+/// Where Warden disagreed with JSON Schema (draft 2020-12) before: lengths, big integers,
+/// boolean and empty schemas. Each case is the reference's answer.
+@Suite("JSON Schema reference conformance")
+struct JSONSchemaConformanceTests {
+    func valid(_ schema: JSONValue, _ value: JSONValue) throws -> Bool {
+        if case .success = try JSONSchema(schema).validate(value) { return true }
+        return false
+    }
+
+    @Test func lengthsCountCodePoints() throws {
+        #expect(try !valid(["maxLength": 1], "e\u{301}"), "e + combining acute is two code points")
+        #expect(try !valid(["maxLength": 1], "\r\n"), "CR LF is two code points (one Swift Character)")
+        #expect(try valid(["minLength": 2], "\r\n"))
+        #expect(try valid(["maxLength": 2], "\u{1F4A9}\u{1F4A9}"), "two supplementary-plane code points")
+        #expect(try !valid(["const": "é"], "e\u{301}"), "canonically equivalent is not equal: code points differ")
+        #expect(try !valid(["enum": ["é"]], "e\u{301}"))
+    }
+
+    @Test func integersStayExact() throws {
+        #expect(try valid(["type": "integer"], .double(1e19)), "an integral number beyond Int64 is still an integer")
+        #expect(try !valid(["type": "integer"], .double(1.5)))
+        let big = try JSONValue.parse(#"{"minimum": 9007199254740993}"#)
+        #expect(try !valid(big, .int(9_007_199_254_740_992)), "2^53 is below 2^53 + 1")
+        #expect(try valid(big, .int(9_007_199_254_740_993)))
+        #expect(try !valid(["maximum": .int(Int.max - 1)], .int(Int.max)))
+        #expect(try valid(["const": 1], .double(1.0)))
+    }
+
+    @Test func booleanAndEmptySchemasAreSchemas() throws {
+        #expect(try valid(["properties": ["foo": true]], ["foo": 1]))
+        #expect(try !valid(["properties": ["foo": false]], ["foo": 1]))
+        #expect(try valid(["properties": ["foo": false]], ["bar": 1]))
+        #expect(try !valid(["items": false], [1]))
+        #expect(try valid(["items": false], []))
+        #expect(try !valid(["enum": []], 1), "an empty enum allows nothing")
+        #expect(try !valid(["enum": []], .null))
+    }
+
+    @Test func invalidSchemasAreRefused() {
+        #expect(throws: SchemaDefinitionError.self) { try JSONSchema(["type": []]) }
+        #expect(throws: SchemaDefinitionError.self) { try JSONSchema(["required": ["a", "a"]]) }
+        #expect(throws: SchemaDefinitionError.self) { try JSONSchema(["type": ["string", "string"]]) }
+        #expect(throws: SchemaDefinitionError.self) { try JSONSchema(["properties": ["a": 5]]) }
+    }
+}
