@@ -37,7 +37,7 @@ struct ConfigLoaderTests {
                 every: 30s
                 jitter: 2s
                 timeout: 5s
-                retry: {attempts: 4, wait: random_exponential, multiplier: 500ms, max: 8s, retry_on: [failure, timeout]}
+                retry: {attempts: 4, wait: random_exponential, multiplier: 500ms, max: 8s, max_delay: 20s, stop_after_delay: 15s, retry_on: [failure, timeout]}
                 params: {service_url: "http://127.0.0.1:8080/health"}
               - name: nightly
                 plugin: probe
@@ -53,6 +53,7 @@ struct ConfigLoaderTests {
         #expect(web.retry.attempts == 4 && web.retry.wait == .randomExponential)
         #expect(web.retry.multiplier == .milliseconds(500) && web.retry.maximum == .seconds(8))
         #expect(web.retry.retryOn == [.failure, .timeout])
+        #expect(web.retry.maxDelay == .seconds(20) && web.retry.stopAfterDelay == .seconds(15))
         // Schema defaults are applied at load time.
         #expect(web.parameters["expected_status"] == .int(200))
         #expect(web.parameters["timeout"] == .int(5))

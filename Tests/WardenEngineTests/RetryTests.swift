@@ -27,14 +27,59 @@ struct RetryTests {
         #expect(fixed.waitAfter(attempt: 1) == .milliseconds(750) && fixed.waitAfter(attempt: 9) == .milliseconds(750))
     }
 
-    @Test func randomExponentialIsFullJitter() {
-        let policy = RetryPolicy(wait: .randomExponential, multiplier: .seconds(1), maximum: .seconds(30))
-        #expect(policy.waitAfter(attempt: 4, unit: 0) == .zero)
-        #expect(policy.waitAfter(attempt: 4, unit: 0.5) == .seconds(4))
-        for _ in 0..<200 {
-            let wait = policy.waitAfter(attempt: 3)
-            #expect(wait >= .zero && wait <= .seconds(4))
+    /// tenacity 9.2's formulas, transcribed: `wait_exponential` is
+    /// `max(max(0, min), min(multiplier * exp_base ** (n - 1), max))`, and
+    /// `wait_random_exponential` is `uniform(min, that)`.
+    static func tenacityExponential(attempt: Int, multiplier: Double, base: Double, min low: Double, max high: Double) -> Double {
+        Swift.max(Swift.max(0, low), Swift.min(multiplier * pow(base, Double(attempt - 1)), high))
+    }
+
+    @Test(arguments: [(0.5, 2.0, 1.0, 10.0), (1.0, 3.0, 0.0, 60.0), (0.25, 2.0, 0.4, 2.0), (2.0, 1.5, 5.0, 5.0)])
+    func exponentialWaitsEqualTenacitysExactly(_ multiplier: Double, _ base: Double, _ low: Double, _ high: Double) {
+        let policy = RetryPolicy(attempts: 20, wait: .exponential, multiplier: .milliseconds(Int64(multiplier * 1000)),
+                                 minimum: .milliseconds(Int64(low * 1000)), maximum: .milliseconds(Int64(high * 1000)), exponentBase: base)
+        for attempt in 1...12 {
+            let expected = Self.tenacityExponential(attempt: attempt, multiplier: multiplier, base: base, min: low, max: high)
+            #expect(policy.waitAfter(attempt: attempt) == .milliseconds(Int64((expected * 1000).rounded())), "attempt \(attempt)")
         }
+    }
+
+    @Test func randomExponentialDrawsBetweenMinAndTheExponentialWait() {
+        // The reference case: 15 of 40 waits were under `min` before.
+        let policy = RetryPolicy(wait: .randomExponential, multiplier: .milliseconds(500), minimum: .milliseconds(400), maximum: .seconds(2))
+        var lowest = Duration.seconds(60)
+        var highest = Duration.zero
+        for attempt in 1...5 {
+            let high = Self.tenacityExponential(attempt: attempt, multiplier: 0.5, base: 2, min: 0.4, max: 2)
+            for _ in 0..<1_000 {
+                let wait = policy.waitAfter(attempt: attempt)
+                #expect(wait >= .milliseconds(400) && wait <= .milliseconds(Int64(high * 1000)), "attempt \(attempt): \(wait)")
+                lowest = min(lowest, wait)
+                highest = max(highest, wait)
+            }
+        }
+        #expect(lowest < .milliseconds(450) && highest > .milliseconds(1_900), "the draws cover the range: \(lowest) … \(highest)")
+        #expect(policy.waitAfter(attempt: 3, unit: 0) == .milliseconds(400))
+        #expect(policy.waitAfter(attempt: 3, unit: 1) == .seconds(2))
+        // With `min: 0` it is AWS full jitter.
+        let full = RetryPolicy(wait: .randomExponential, multiplier: .seconds(1), maximum: .seconds(30))
+        #expect(full.waitAfter(attempt: 4, unit: 0) == .zero && full.waitAfter(attempt: 4, unit: 0.5) == .seconds(4))
+    }
+
+    /// tenacity on the same failing plugin: `fixed 1s` with `stop_before_delay(1.5)` makes 2
+    /// attempts, with `stop_after_delay(1.5)` 3; `stop_before_delay(2)` stops at exactly 2 s.
+    @Test(arguments: [
+        (RetryPolicy(attempts: 10, maxDelay: .milliseconds(1_500), wait: .fixed, delay: .seconds(1)), 2),
+        (RetryPolicy(attempts: 10, stopAfterDelay: .milliseconds(1_500), wait: .fixed, delay: .seconds(1)), 3),
+        (RetryPolicy(attempts: 10, maxDelay: .seconds(2), wait: .fixed, delay: .seconds(1)), 2),
+        (RetryPolicy(attempts: 10, stopAfterDelay: .seconds(2), wait: .fixed, delay: .seconds(1)), 3),
+    ])
+    func delayStopsAgreeWithTenacity(_ policy: RetryPolicy, _ attempts: Int) async throws {
+        let probe = ProbePlugin(failures: 100)
+        let registry = try makeRegistry([probe])
+        let clock = ManualClock()
+        let run = await loop(clock).run(job(policy), plugin: registry.lookup("probe")!, trigger: .schedule, scheduledAt: clock.now(), nextTick: nil, logger: testLogger)
+        #expect(run.attempts.count == attempts)
     }
 
     @Test func retryOnSelectsOutcomes() {

@@ -106,7 +106,7 @@ struct ConfigReader {
         "name", "plugin", "description", "params", "every", "cron", "jitter", "timeout", "retry", "enabled",
         "expect", "depends_on", "notify", "notify_after", "recover_after",
     ]
-    static let retryKeys = ["attempts", "max_delay", "wait", "delay", "multiplier", "min", "max", "exp_base", "retry_on"]
+    static let retryKeys = ["attempts", "max_delay", "stop_after_delay", "wait", "delay", "multiplier", "min", "max", "exp_base", "retry_on"]
 
     init(file: String, registry: PluginRegistry, secrets: SecretResolver) {
         self.file = file
@@ -472,6 +472,8 @@ struct ConfigReader {
                 if let number = integer(value, what: what, in: 1...100) { policy.attempts = number }
             case "max_delay":
                 if let parsed = duration(value, what: what, positive: true) { policy.maxDelay = parsed }
+            case "stop_after_delay":
+                if let parsed = duration(value, what: what, positive: true) { policy.stopAfterDelay = parsed }
             case "wait":
                 if let text = string(value, what: what) {
                     if let wait = RetryPolicy.Wait(rawValue: text) {

@@ -3,10 +3,12 @@ import WardenPluginKit
 
 /// How a failed run is retried, with tenacity's semantics and names.
 ///
-/// `attempts` is `stop_after_attempt` (the first try counts), `maxDelay` is `stop_after_delay`
-/// (no attempt starts later than this after the first one), `wait` is `wait_fixed`,
-/// `wait_exponential` or `wait_random_exponential`, and `retryOn` says which outcomes are
-/// worth another attempt.
+/// `attempts` is `stop_after_attempt` (the first try counts); `maxDelay` is
+/// `stop_before_delay` (no wait begins that would end at or past it, counted from the first
+/// attempt's start); `stopAfterDelay` is `stop_after_delay` (no wait begins once that much
+/// time has passed since the first attempt's start); `wait` is `wait_fixed`,
+/// `wait_exponential` or `wait_random_exponential`; `retryOn` says which outcomes are worth
+/// another attempt.
 public struct RetryPolicy: Sendable, Hashable {
     public enum Wait: String, Sendable, Hashable, CaseIterable {
         case fixed
@@ -30,6 +32,7 @@ public struct RetryPolicy: Sendable, Hashable {
 
     public var attempts: Int
     public var maxDelay: Duration?
+    public var stopAfterDelay: Duration?
     public var wait: Wait
     /// `wait: fixed`: the wait between attempts.
     public var delay: Duration
@@ -45,6 +48,7 @@ public struct RetryPolicy: Sendable, Hashable {
     public init(
         attempts: Int = 3,
         maxDelay: Duration? = nil,
+        stopAfterDelay: Duration? = nil,
         wait: Wait = .exponential,
         delay: Duration = .seconds(1),
         multiplier: Duration = .seconds(1),
@@ -55,6 +59,7 @@ public struct RetryPolicy: Sendable, Hashable {
     ) {
         self.attempts = attempts
         self.maxDelay = maxDelay
+        self.stopAfterDelay = stopAfterDelay
         self.wait = wait
         self.delay = delay
         self.multiplier = multiplier
@@ -87,9 +92,24 @@ public struct RetryPolicy: Sendable, Hashable {
         case .exponential:
             return exponential(attempt)
         case .randomExponential:
-            // AWS "full jitter": uniform in [0, the exponential wait].
-            return exponential(attempt) * max(0, min(unit, 1))
+            // tenacity's wait_random_exponential: uniform in [min, the exponential wait].
+            let low = minimum.seconds
+            let high = exponential(attempt).seconds
+            return .milliseconds(Int64(((low + (high - low) * max(0, min(unit, 1))) * 1000).rounded()))
         }
+    }
+
+    /// Whether to stop instead of waiting `next` (tenacity's stop conditions):
+    /// `elapsed` is the time from the first attempt's start to the end of the last one.
+    public func stops(elapsed: Duration, next: Duration) -> StopReason? {
+        if let stopAfterDelay, elapsed >= stopAfterDelay { return .stopAfterDelay }
+        if let maxDelay, elapsed + next >= maxDelay { return .maxDelay }
+        return nil
+    }
+
+    public enum StopReason: String, Sendable {
+        case maxDelay = "max_delay"
+        case stopAfterDelay = "stop_after_delay"
     }
 
     /// `max(min, min(multiplier · base^(attempt-1), max))`, computed in seconds so a large

@@ -54,8 +54,9 @@ public struct AttemptLoop: Sendable {
                   !Task.isCancelled else { break }
             let next = policy.waitAfter(attempt: number)
             let resumeAt = clock.now().addingTimeInterval(next.seconds)
-            if let maxDelay = policy.maxDelay, resumeAt.timeIntervalSince(firstStart) > maxDelay.seconds {
-                logger.debug("retry stopped: max_delay reached", metadata: ["job": .string(job.name)])
+            let elapsed = Duration.milliseconds(Int64((clock.now().timeIntervalSince(firstStart) * 1000).rounded()))
+            if let reason = policy.stops(elapsed: elapsed, next: next) {
+                logger.debug("retry stopped: \(reason.rawValue) reached", metadata: ["job": .string(job.name)])
                 break
             }
             if let nextTick, resumeAt >= nextTick {
