@@ -61,6 +61,9 @@ public struct NagiosCheckPlugin: Plugin {
             "long_output": .string(parsed.longOutput),
             "perfdata": .array(parsed.perfdata.map(\.json)),
         ]
+        if !parsed.perfdataProblems.isEmpty {
+            data["perfdata_problems"] = .array(parsed.perfdataProblems.map(JSONValue.string))
+        }
         if !outcome.standardError.isEmpty {
             data["stderr"] = .string(outcome.standardErrorText.trimmingWhitespace())
         }

@@ -7,9 +7,14 @@ public struct NagiosOutput: Sendable, Hashable {
     public var output: String
     public var longOutput: String
     public var perfdata: [PerfdataItem]
+    /// Perfdata items that could not be read, each with why (`'a'=5;20:10`: a range whose
+    /// start is above its end). Skipped, and said.
+    public var perfdataProblems: [String] = []
 
     public init(parsing text: String) {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        // A line ends at LF, CR LF (Windows agents, NSClient++, PowerShell) or CR. Swift reads
+        // CR LF as one Character, so splitting on "\n" alone kept it whole.
+        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map(String.init)
         while lines.last?.isEmpty == true { lines.removeLast() }
         guard let first = lines.first else {
             self.init(output: "", longOutput: "", perfdata: [])
@@ -33,11 +38,16 @@ public struct NagiosOutput: Sendable, Hashable {
                 longLines.append(line)
             }
         }
+        let parsed = perfText.flatMap(PerfdataItem.parseEach)
         self.init(
             output: firstText.trimmingWhitespace(),
             longOutput: longLines.joined(separator: "\n"),
-            perfdata: perfText.flatMap(PerfdataItem.parseAll)
+            perfdata: parsed.compactMap { try? $0.get() }
         )
+        perfdataProblems = parsed.compactMap { result in
+            if case .failure(let problem) = result { return problem.description }
+            return nil
+        }
     }
 
     public init(output: String, longOutput: String, perfdata: [PerfdataItem]) {
@@ -65,18 +75,31 @@ public struct PerfdataItem: Sendable, Hashable {
 
     /// Parses every item in a perfdata string; malformed items are skipped, not fatal.
     public static func parseAll(_ text: String) -> [PerfdataItem] {
-        tokens(text).compactMap(PerfdataItem.init(token:))
+        parseEach(text).compactMap { try? $0.get() }
+    }
+
+    /// Every item, or why it could not be read.
+    public static func parseEach(_ text: String) -> [Result<PerfdataItem, PerfdataProblem>] {
+        tokens(text).map { token in
+            do throws(PerfdataProblem) { return .success(try PerfdataItem(parsing: token)) } catch { return .failure(error) }
+        }
     }
 
     init?(token: String) {
-        guard let equals = Self.labelEnd(token) else { return nil }
+        guard let item = try? PerfdataItem(parsing: token) else { return nil }
+        self = item
+    }
+
+    init(parsing token: String) throws(PerfdataProblem) {
+        func problem(_ why: String) -> PerfdataProblem { PerfdataProblem(token: token, reason: why) }
+        guard let equals = Self.labelEnd(token) else { throw problem("expected 'label'=value") }
         var label = String(token[..<equals])
         if label.hasPrefix("'"), label.hasSuffix("'"), label.count >= 2 {
             label = String(label.dropFirst().dropLast()).replacingOccurrences(of: "''", with: "'")
         }
-        guard !label.isEmpty else { return nil }
+        guard !label.isEmpty else { throw problem("the label is empty") }
         let fields = token[token.index(after: equals)...].split(separator: ";", omittingEmptySubsequences: false).map(String.init)
-        guard let valueField = fields.first, !valueField.isEmpty else { return nil }
+        guard let valueField = fields.first, !valueField.isEmpty else { throw problem("the value is missing") }
 
         if valueField == "U" {
             value = nil
@@ -90,7 +113,7 @@ public struct PerfdataItem: Sendable, Hashable {
                 if let number = Double(numberPart.prefix(length)) { parsed = (number, length) }
                 length -= 1
             }
-            guard let (number, used) = parsed else { return nil }
+            guard let (number, used) = parsed else { throw problem("the value `\(valueField)` is not a number") }
             value = number
             unit = String(valueField.dropFirst(used))
         }
@@ -98,8 +121,15 @@ public struct PerfdataItem: Sendable, Hashable {
         func field(_ index: Int) -> String? {
             index < fields.count && !fields[index].isEmpty ? fields[index] : nil
         }
-        warning = field(1).flatMap(ThresholdRange.init)
-        critical = field(2).flatMap(ThresholdRange.init)
+        func range(_ index: Int, _ name: String) throws(PerfdataProblem) -> ThresholdRange? {
+            guard let text = field(index) else { return nil }
+            switch ThresholdRange.parse(text) {
+            case .success(let range): return range
+            case .failure(let why): throw problem("\(name) range `\(text)`: \(why)")
+            }
+        }
+        warning = try range(1, "warning")
+        critical = try range(2, "critical")
         minimum = field(3).flatMap(Double.init)
         maximum = field(4).flatMap(Double.init)
     }
@@ -155,6 +185,13 @@ public struct PerfdataItem: Sendable, Hashable {
     }
 }
 
+/// A perfdata item that could not be read, and why.
+public struct PerfdataProblem: Error, Sendable, Hashable, CustomStringConvertible {
+    public var token: String
+    public var reason: String
+    public var description: String { "`\(token)`: \(reason)" }
+}
+
 /// A threshold range (`10`, `10:`, `~:10`, `10:20`, `@10:20`). A value alerts when it lies
 /// outside `start...end`, or inside it when the range starts with `@`.
 public struct ThresholdRange: Sendable, Hashable {
@@ -162,6 +199,19 @@ public struct ThresholdRange: Sendable, Hashable {
     public var start: Double
     public var end: Double
     public var alertInside: Bool
+
+    /// The range, or why it is not one. The guidelines require start ≤ end: `20:10` is an
+    /// error (nagiosplugin.Range refuses it too), not a range nothing can satisfy.
+    public static func parse(_ text: String) -> Result<ThresholdRange, Invalid> {
+        guard let range = ThresholdRange(text) else { return .failure(Invalid(reason: "not a range (expected e.g. 10, 10:, ~:10, 10:20, @10:20)")) }
+        guard range.start <= range.end else { return .failure(Invalid(reason: "its start (\(shown(range.start))) is above its end (\(shown(range.end)))")) }
+        return .success(range)
+    }
+
+    public struct Invalid: Error, Sendable, Hashable, CustomStringConvertible {
+        public var reason: String
+        public var description: String { reason }
+    }
 
     public init?(_ text: String) {
         var body = Substring(text)
@@ -210,4 +260,9 @@ public struct ThresholdRange: Sendable, Hashable {
             "alert_inside": .bool(alertInside),
         ]
     }
+}
+
+/// `20` rather than `20.0` in messages about ranges.
+private func shown(_ number: Double) -> String {
+    number.rounded() == number && abs(number) < 1e15 ? String(Int(number)) : String(number)
 }
