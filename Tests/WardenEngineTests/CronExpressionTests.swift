@@ -128,3 +128,120 @@ struct CronExpressionTests {
         #expect(perSecond.filter { $0 > 0 }.count >= 55)
     }
 }
+
+/// Cron across both DST changes in two zones, for a daemon started at every minute of the
+/// repeated and the skipped hour: a simulated daemon (an injected clock, no sleeping) fires
+/// each wall-clock time of the day exactly once, or — when it started after every
+/// occurrence of that time — not at all, and never twice.
+@Suite("cron across DST")
+struct CronDSTTests {
+    struct Change: Sendable, CustomTestStringConvertible {
+        var zone: String
+        /// The local day of the transition.
+        var day: String
+        /// UTC instants bounding the hour whose wall-clock times repeat or are skipped.
+        var hourStartUTC: String
+        var testDescription: String { "\(zone) \(day)" }
+    }
+
+    static let changes = [
+        Change(zone: "Europe/Berlin", day: "2026-10-25", hourStartUTC: "2026-10-25 00:00"),     // 03:00 CEST → 02:00 CET
+        Change(zone: "Europe/Berlin", day: "2026-03-29", hourStartUTC: "2026-03-29 01:00"),     // 02:00 CET → 03:00 CEST
+        Change(zone: "America/New_York", day: "2026-11-01", hourStartUTC: "2026-11-01 05:00"),  // 02:00 EDT → 01:00 EST
+        Change(zone: "America/New_York", day: "2026-03-08", hourStartUTC: "2026-03-08 07:00"),  // 02:00 EST → 03:00 EDT
+    ]
+
+    static func utc(_ text: String) -> Date {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd HH:mm"
+        return formatter.date(from: text)!
+    }
+
+    /// The daemon from `start` on: each fire asks for the next after the previous one, as the
+    /// scheduler does; returns the fires within 24 hours.
+    static func simulate(_ cron: CronExpression, from start: Date, in zone: TimeZone) -> [Date] {
+        var fires: [Date] = []
+        var cursor = start
+        while let next = cron.nextFire(after: cursor, in: zone, watchingSince: start), next < start.addingTimeInterval(86_400) {
+            fires.append(next)
+            cursor = next
+        }
+        return fires
+    }
+
+    /// The wall-clock hour and minute of an instant in `zone`, on `day`, or nil on another day.
+    static func wall(_ instant: Date, on day: String, in zone: TimeZone) -> String? {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = zone
+        let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute], from: instant)
+        guard String(format: "%04d-%02d-%02d", parts.year!, parts.month!, parts.day!) == day else { return nil }
+        return String(format: "%02d:%02d", parts.hour!, parts.minute!)
+    }
+
+    @Test(arguments: changes)
+    func fixedTimesFireOnceWheneverTheDaemonStarted(_ change: Change) throws {
+        let zone = TimeZone(identifier: change.zone)!
+        let hour = Self.utc(change.hourStartUTC)
+        // The local hour that repeats or is skipped, written as a cron hour: 2 in Berlin, 1 or 2 in New York.
+        let local = Calendar(identifier: .gregorian).dateComponents(in: zone, from: hour.addingTimeInterval(-1)).hour! + 1
+        let affected = local % 24
+        // Each minute of the affected hour's wall-clock instants that day (0, 1 or 2 each), once.
+        var instantsOf: [Int: [Date]] = [:]
+        for minute in 0..<60 { instantsOf[minute] = [] }
+        for step in 0..<(5 * 60) {
+            let instant = hour.addingTimeInterval(Double(step - 120) * 60)
+            if let text = Self.wall(instant, on: change.day, in: zone), text.hasPrefix(String(format: "%02d:", affected)) {
+                instantsOf[Int(text.suffix(2))!]!.append(instant)
+            }
+        }
+        let skipped = instantsOf[0]!.isEmpty
+        let transition = zone.nextDaylightSavingTimeTransition(after: hour.addingTimeInterval(-3600))!
+        for expression in ["0 \(affected) * * *", "30 \(affected) * * *", "*/10 \(affected) * * *", "15,45 \(affected) * * *"] {
+            let cron = try CronExpression(expression)
+            // Every start minute from an hour before the change's hour to an hour after it.
+            for offset in stride(from: -60, through: 120, by: 1) {
+                let start = hour.addingTimeInterval(Double(offset) * 60)
+                let fires = Self.simulate(cron, from: start, in: zone)
+                let walls = fires.compactMap { Self.wall($0, on: change.day, in: zone) }
+                #expect(Set(walls).count == walls.count, "\(expression) from \(start): a wall time fired twice: \(walls)")
+                // Each of the expression's times fires that day unless every one of its
+                // instants (both, in a repeated hour) had passed when the daemon started.
+                if skipped {
+                    // A skipped hour: its times fire once, together, at the transition.
+                    #expect(fires.filter { $0 == transition }.count == (start < transition ? 1 : 0), "\(expression) from \(start)")
+                    continue
+                }
+                for minute in cron.minutes.sorted() {
+                    let text = String(format: "%02d:%02d", affected, minute)
+                    let expected = instantsOf[minute]!.contains { $0 > start } ? 1 : 0
+                    #expect(walls.filter { $0 == text }.count == expected, "\(change) \(expression) from \(start): \(text) fired \(walls.filter { $0 == text }.count) times")
+                }
+            }
+        }
+    }
+
+    @Test func theIssuesCase() throws {
+        // cron: "0 2 * * *" in Europe/Berlin fires once on 2026-10-25 for a daemon started
+        // before, during the first pass of, or in the second pass before 02:00 CET.
+        let zone = TimeZone(identifier: "Europe/Berlin")!
+        let cron = try CronExpression("0 2 * * *")
+        for start in ["2026-10-24 22:00", "2026-10-25 00:00", "2026-10-25 00:30", "2026-10-25 00:59"] {
+            let fires = Self.simulate(cron, from: Self.utc(start), in: zone).compactMap { Self.wall($0, on: "2026-10-25", in: zone) }
+            #expect(fires == ["02:00"], "started \(start) UTC")
+        }
+        // Running all along (started the day before), it fires at the first 02:00 (CEST).
+        #expect(Self.simulate(cron, from: Self.utc("2026-10-24 22:00"), in: zone).first == Self.utc("2026-10-25 00:00"))
+        // Started in the first pass after 02:00 CEST, it fires at 02:00 CET.
+        #expect(Self.simulate(cron, from: Self.utc("2026-10-25 00:30"), in: zone).first == Self.utc("2026-10-25 01:00"))
+    }
+
+    @Test func weekdayRangesEndingOnSunday() throws {
+        #expect(try CronExpression("0 9 * * fri-sun").daysOfWeek == [5, 6, 0])
+        #expect(try CronExpression("0 9 * * sat-sun").daysOfWeek == [6, 0])
+        #expect(try CronExpression("0 9 * * 5-7").daysOfWeek == [5, 6, 0])
+        #expect(throws: CronExpression.ParseError.self) { try CronExpression("0 9 * * sun-sat-mon") }
+        #expect(throws: CronExpression.ParseError.self) { try CronExpression("0 9 * * fri-mon") }
+    }
+}

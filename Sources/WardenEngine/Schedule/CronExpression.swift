@@ -5,8 +5,10 @@ import Foundation
 ///
 /// Fire times are found in the given time zone and are DST-correct the way Vixie cron is:
 /// a wall-clock time skipped by a spring-forward transition fires once, at the transition;
-/// a wall-clock time that occurs twice in a fall-back transition fires once, the first time,
-/// unless the hour field is a wildcard (`*/15 * * * *` keeps its rhythm through the repeat).
+/// a wall-clock time that occurs twice in a fall-back transition fires once — the first time,
+/// or the second when the schedule began watching after the first (a daemon started inside
+/// the repeated hour) — unless the hour field is a wildcard (`*/15 * * * *` keeps its rhythm
+/// through the repeat).
 public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
     public struct ParseError: Error, Sendable, CustomStringConvertible {
         public let description: String
@@ -77,7 +79,10 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
                 (lower, upper) = (range.lowerBound, range.upperBound)
             } else if let dash = base.firstIndex(of: "-") {
                 lower = try value(base[..<dash])
-                upper = try value(base[base.index(after: dash)...])
+                var end = try value(base[base.index(after: dash)...])
+                // `fri-sun`, `sat-sun`: Sunday closes a weekday range as 7, as crons read it.
+                if name == "day-of-week" && end == 0 && lower > 0 { end = 7 }
+                upper = end
                 guard lower <= upper else {
                     throw ParseError(description: "invalid range `\(base)` in cron field `\(text)`: the start is after the end")
                 }
@@ -92,8 +97,11 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The first fire time strictly after `date`, or nil when none exists within eight years
-    /// (only possible for impossible dates such as `0 0 30 2 *`).
-    public func nextFire(after date: Date, in timeZone: TimeZone) -> Date? {
+    /// (only possible for impossible dates such as `0 0 30 2 *`). `watchingSince` is when the
+    /// schedule began (the daemon's start): a repeated wall-clock time whose first occurrence
+    /// came before it fires at its second, so it fires once that day whenever the daemon
+    /// started; nil: always the first occurrence.
+    public func nextFire(after date: Date, in timeZone: TimeZone, watchingSince watching: Date? = nil) -> Date? {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
         let start = calendar.dateComponents([.year, .month, .day, .hour, .minute], from: date)
@@ -116,7 +124,7 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
                     // Wall-clock order is instant order except inside a repeated hour, so a
                     // found instant is final once the scan is three wall hours past it.
                     if let found = best, key > found.key + 180 { return found.instant }
-                    if let instant = resolve(day, hour: hour, minute: minute, calendar: calendar, after: date),
+                    if let instant = resolve(day, hour: hour, minute: minute, calendar: calendar, after: date, watchingSince: watching),
                        best == nil || instant < best!.instant {
                         best = (key, instant)
                     }
@@ -135,7 +143,7 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The instant a wall-clock time maps to, if it is after `date`.
-    private func resolve(_ day: CivilDate, hour: Int, minute: Int, calendar: Calendar, after date: Date) -> Date? {
+    private func resolve(_ day: CivilDate, hour: Int, minute: Int, calendar: Calendar, after date: Date, watchingSince start: Date?) -> Date? {
         let wall = DateComponents(year: day.year, month: day.month, day: day.day, hour: hour, minute: minute)
         guard let guess = calendar.date(from: wall) else { return nil }
         func isWall(_ instant: Date) -> Bool {
@@ -156,8 +164,10 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
             if isWall(guess.addingTimeInterval(-shift)) { occurrences.insert(guess.addingTimeInterval(-shift), at: 0) }
             if isWall(guess.addingTimeInterval(shift)) { occurrences.append(guess.addingTimeInterval(shift)) }
         }
-        // A fixed time of day runs once, the first time; `*`-hour expressions keep their rhythm.
-        let allowed = hourWildcard ? occurrences : [occurrences[0]]
+        // A fixed time of day runs once: the first time, or the second when nobody was watching
+        // at the first; `*`-hour expressions keep their rhythm.
+        let once = occurrences.count > 1 && start.map { occurrences[0] <= $0 } == true ? occurrences[1] : occurrences[0]
+        let allowed = hourWildcard ? occurrences : [once]
         return allowed.first { $0 > date }
     }
 }

@@ -18,7 +18,7 @@ public enum JobSchedule: Sendable, Hashable, CustomStringConvertible {
     /// Interval jobs fire at `phase + k·interval` on the Unix time line: a restart or a
     /// reload keeps each job on the same beat, and `phase` (from the job's name) spreads a
     /// thousand `every: 60s` jobs across the minute instead of firing them all at second 0.
-    public func nextFire(after date: Date, phase: Duration, timeZone: TimeZone = .current) -> Date? {
+    public func nextFire(after date: Date, phase: Duration, timeZone: TimeZone = .current, watchingSince start: Date? = nil) -> Date? {
         switch self {
         case .every(let interval):
             let period = interval.milliseconds
@@ -30,7 +30,7 @@ public enum JobSchedule: Sendable, Hashable, CustomStringConvertible {
             if next <= now { next += period }
             return Date(timeIntervalSince1970: Double(next) / 1000)
         case .cron(let expression):
-            return expression.nextFire(after: date, in: timeZone)
+            return expression.nextFire(after: date, in: timeZone, watchingSince: start)
         }
     }
 

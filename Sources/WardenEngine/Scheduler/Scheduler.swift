@@ -108,6 +108,9 @@ final class JobTimer: @unchecked Sendable {
     private let phase: Duration
     /// The planned time (schedule, without jitter) of the armed fire.
     private let planned = Mutex<Date?>(nil)
+    /// When this timer began watching its schedule: a cron time repeated by a fall-back
+    /// transition whose first occurrence came before it fires at its second.
+    private let watchingSince = Date()
 
     init(job: JobDefinition, queue: DispatchQueue, timeZone: TimeZone, logger: Logger, onTick: @escaping Scheduler.Tick) {
         self.definition = Mutex(job)
@@ -139,7 +142,7 @@ final class JobTimer: @unchecked Sendable {
 
     /// Arms the timer for the first fire time after `date`.
     func arm(after date: Date) {
-        arm(at: job.schedule.nextFire(after: date, phase: phase, timeZone: timeZone))
+        arm(at: job.schedule.nextFire(after: date, phase: phase, timeZone: timeZone, watchingSince: watchingSince))
     }
 
     private func arm(at next: Date?) {
@@ -158,12 +161,12 @@ final class JobTimer: @unchecked Sendable {
     private func fire() {
         guard let scheduledAt = planned.withLock({ $0 }) else { return }
         let now = Date()
-        var next = job.schedule.nextFire(after: scheduledAt, phase: phase, timeZone: timeZone)
+        var next = job.schedule.nextFire(after: scheduledAt, phase: phase, timeZone: timeZone, watchingSince: watchingSince)
         if let planned = next, planned <= now {
             // Asleep or starved past whole ticks (suspend, clock jump): run once now and
             // resume the schedule from the present instead of firing a burst of catch-ups.
             logger.notice("missed ticks; resuming the schedule", metadata: ["job": .string(job.name)])
-            next = job.schedule.nextFire(after: now, phase: phase, timeZone: timeZone)
+            next = job.schedule.nextFire(after: now, phase: phase, timeZone: timeZone, watchingSince: watchingSince)
         }
         onTick(job, scheduledAt, next)
         arm(at: next)
