@@ -23,16 +23,16 @@ func runWithDeadline<Success: Sendable>(
     _ limit: Duration,
     operation: @escaping @Sendable () async throws -> Success
 ) async -> (outcome: Result<Success, any Error>?, task: Task<Void, Never>) {
-    let gate = ResumeOnce<Result<Success, any Error>?>()
+    let gate = OneShot<Result<Success, any Error>?>()
     let task = Task {
         let result: Result<Success, any Error>
         do { result = .success(try await operation()) } catch { result = .failure(error) }
-        gate.resume(with: result)
+        gate.deliver(result)
     }
-    let deadline = DispatchWorkItem { gate.resume(with: nil) }
+    let deadline = DispatchWorkItem { gate.deliver(nil) }
     schedule(deadline, after: limit)
     let outcome = await withTaskCancellationHandler {
-        await withCheckedContinuation { continuation in gate.install(continuation) }
+        await gate.value()
     } onCancel: {
         task.cancel()
     }
@@ -49,55 +49,18 @@ func awaitResult<Success: Sendable, Failure: Error>(
     of task: Task<Success, Failure>,
     within limit: Duration
 ) async -> Result<Success, any Error>? {
-    let gate = ResumeOnce<Result<Success, any Error>?>()
+    let gate = OneShot<Result<Success, any Error>?>()
+    // On the deadline queue, like runWithDeadline's: on time even when the pool is busy.
+    let timer = DispatchWorkItem { gate.deliver(nil) }
+    schedule(timer, after: limit)
+    Task {
+        let result = await task.result
+        gate.deliver(result.mapError { $0 as any Error })
+        timer.cancel()
+    }
     return await withTaskCancellationHandler {
-        await withCheckedContinuation { continuation in
-            gate.install(continuation)
-            // On the deadline queue, like runWithDeadline's: on time even when the pool is busy.
-            let timer = DispatchWorkItem { gate.resume(with: nil) }
-            schedule(timer, after: limit)
-            Task {
-                let result = await task.result
-                gate.resume(with: result.mapError { $0 as any Error })
-                timer.cancel()
-            }
-        }
+        await gate.value()
     } onCancel: {
         task.cancel()
-    }
-}
-
-/// A continuation that is resumed by whichever side comes first, exactly once.
-private final class ResumeOnce<Value: Sendable>: Sendable {
-    private struct State: ~Copyable {
-        var continuation: CheckedContinuation<Value, Never>?
-        var early: Value?
-        var done = false
-    }
-
-    private let state = Mutex<State>(State())
-
-    func install(_ continuation: CheckedContinuation<Value, Never>) {
-        let finished: (done: Bool, value: Value?) = state.withLock { state in
-            if state.done { return (true, state.early) }
-            state.continuation = continuation
-            return (false, nil)
-        }
-        // `value` is set whenever `done` is: resume() stores it before flagging.
-        if finished.done, let value = finished.value { continuation.resume(returning: value) }
-    }
-
-    func resume(with value: Value) {
-        let continuation: CheckedContinuation<Value, Never>?? = state.withLock { state in
-            guard !state.done else { return .none }
-            state.done = true
-            guard let continuation = state.continuation else {
-                state.early = value
-                return .some(nil)
-            }
-            state.continuation = nil
-            return .some(continuation)
-        }
-        if case .some(.some(let continuation)) = continuation { continuation.resume(returning: value) }
     }
 }

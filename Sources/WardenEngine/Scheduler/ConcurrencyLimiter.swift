@@ -13,7 +13,7 @@ public final class ConcurrencyLimiter: Sendable {
 
     private struct Waiter {
         let id: UInt64
-        let continuation: CheckedContinuation<Admission, Never>
+        let admission: OneShot<Admission>
     }
 
     private struct State: ~Copyable {
@@ -49,12 +49,14 @@ public final class ConcurrencyLimiter: Sendable {
             }
             return admitted
         }
-        admitted.forEach { $0.continuation.resume(returning: .granted) }
+        admitted.forEach { $0.admission.deliver(.granted) }
     }
 
     /// Waits for a slot. Every `.granted` must be paired with one `release()`.
     public func acquire() async -> Admission {
-        enum Immediate { case answer(Admission), wait(UInt64) }
+        enum Immediate { case answer(Admission), wait(Waiter) }
+        // The waiter joins the queue under the same lock that found no slot: a grant that
+        // comes before this task waits is kept by its OneShot, never lost.
         let immediate: Immediate = state.withLock { state in
             if state.closed { return .answer(.closed) }
             if state.running < state.maxConcurrent && state.waiters.isEmpty {
@@ -64,27 +66,25 @@ public final class ConcurrencyLimiter: Sendable {
             }
             if state.waiters.count >= state.maxQueue { return .answer(.queueFull) }
             state.nextID += 1
-            return .wait(state.nextID)
+            let waiter = Waiter(id: state.nextID, admission: OneShot())
+            state.waiters.append(waiter)
+            return .wait(waiter)
         }
-        guard case .wait(let id) = immediate else {
+        guard case .wait(let waiter) = immediate else {
             if case .answer(let admission) = immediate { return admission }
             return .closed
         }
         return await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Admission, Never>) in
-                let cancelled: Bool = state.withLock { state in
-                    if Task.isCancelled || state.closed { return true }
-                    state.waiters.append(Waiter(id: id, continuation: continuation))
-                    return false
-                }
-                if cancelled { continuation.resume(returning: .closed) }
-            }
+            await waiter.admission.value()
         } onCancel: {
-            let waiter: Waiter? = state.withLock { state in
-                guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
-                return state.waiters.remove(at: index)
+            // Still queued: leave the queue, turned away. Already granted: the grant stands
+            // and the caller releases it as usual.
+            let queued: Bool = state.withLock { state in
+                guard let index = state.waiters.firstIndex(where: { $0.id == waiter.id }) else { return false }
+                state.waiters.remove(at: index)
+                return true
             }
-            waiter?.continuation.resume(returning: .closed)
+            if queued { waiter.admission.deliver(.closed) }
         }
     }
 
@@ -97,7 +97,7 @@ public final class ConcurrencyLimiter: Sendable {
             state.running -= 1
             return nil
         }
-        next?.continuation.resume(returning: .granted)
+        next?.admission.deliver(.granted)
     }
 
     /// Refuses new runs and turns every waiting one away.
@@ -107,7 +107,7 @@ public final class ConcurrencyLimiter: Sendable {
             defer { state.waiters = [] }
             return state.waiters
         }
-        waiters.forEach { $0.continuation.resume(returning: .closed) }
+        waiters.forEach { $0.admission.deliver(.closed) }
     }
 
     public var running: Int { state.withLock { $0.running } }

@@ -57,17 +57,18 @@ public final class HistoryWriter: Sendable {
         var inFlight = 0
         var bytes = 0
         var nextSequence: Int64 = 1
-        var flushWaiters: [(sequence: Int64, giveUpAt: ContinuousClock.Instant?, continuation: CheckedContinuation<Void, Never>)] = []
-        var consumer: CheckedContinuation<Void, Never>?
+        var flushWaiters: [(sequence: Int64, giveUpAt: ContinuousClock.Instant?, done: OneShot<Void>)] = []
+        /// The loop, waiting for runs to commit.
+        var consumer: OneShot<Void>?
         var closed = false
         var closeDeadline: ContinuousClock.Instant?
         /// `run()` has begun: a second call, or `close()`, must not start another loop.
         var running = false
         var finished = false
         /// `close()` callers waiting for the loop to end.
-        var closeWaiters: [CheckedContinuation<Bool, Never>] = []
+        var closeWaiters: [OneShot<Void>] = []
         /// `commit(_:)` callers waiting for their run's id (nil if it is dropped).
-        var idWaiters: [Int64: CheckedContinuation<Int64?, Never>] = [:]
+        var idWaiters: [Int64: OneShot<Int64?>] = [:]
         var failingSince: Date?
         var lastError: String?
         var lastFailureLog: ContinuousClock.Instant?
@@ -117,14 +118,14 @@ public final class HistoryWriter: Sendable {
     /// or the writer closed first. For runs whose id goes into another row (a remediation's
     /// verification run), so that every run still reaches the database through the writer.
     public func commit(_ run: RunRecord) async -> Int64? {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Int64?, Never>) in
-            enqueue(run, waiter: continuation)
-        }
+        let id = OneShot<Int64?>()
+        enqueue(run, waiter: id)
+        return await id.value()
     }
 
-    private func enqueue(_ run: RunRecord, waiter: CheckedContinuation<Int64?, Never>?) {
+    private func enqueue(_ run: RunRecord, waiter: OneShot<Int64?>?) {
         let bytes = run.approximateBytes
-        let (wake, dropped, finished, unanswered): (CheckedContinuation<Void, Never>?, [Pending], Bool, [CheckedContinuation<Int64?, Never>]) = state.withLock { state in
+        let (wake, dropped, finished, unanswered): (OneShot<Void>?, [Pending], Bool, [OneShot<Int64?>]) = state.withLock { state in
             if state.finished { return (nil, [], true, waiter.map { [$0] } ?? []) }
             let failing = state.failingSince != nil
             if failing { onObserve?([ObservedRun(id: nil, record: run)]) }
@@ -137,7 +138,7 @@ public final class HistoryWriter: Sendable {
             defer { state.consumer = nil }
             return (state.consumer, dropped, false, unanswered)
         }
-        unanswered.forEach { $0.resume(returning: nil) }
+        unanswered.forEach { $0.deliver(nil) }
         if finished {
             // After close (nothing should record then): said, not silently lost.
             logger.error("a run was recorded after the history writer closed and is not stored", metadata: [
@@ -146,46 +147,41 @@ public final class HistoryWriter: Sendable {
             return
         }
         logDrops(dropped)
-        wake?.resume()
+        wake?.deliver(())
     }
 
     /// Returns once every run recorded before the call is committed (or dropped); with a
     /// limit, also once writes have failed for that long (shutdown cannot wait for a disk).
     public func flush(giveUpAfter limit: Duration? = nil) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let (settled, wake): (Bool, CheckedContinuation<Void, Never>?) = state.withLock { state in
-                let target = state.nextSequence - 1
-                if state.finished || state.settledThrough >= target { return (true, nil) }
-                state.flushWaiters.append((target, limit.map { .now + $0 }, continuation))
-                defer { state.consumer = nil }
-                return (false, state.consumer)
-            }
-            if settled { continuation.resume() }
-            wake?.resume()
+        let done = OneShot<Void>()
+        let (settled, wake): (Bool, OneShot<Void>?) = state.withLock { state in
+            let target = state.nextSequence - 1
+            if state.finished || state.settledThrough >= target { return (true, nil) }
+            state.flushWaiters.append((target, limit.map { .now + $0 }, done))
+            defer { state.consumer = nil }
+            return (false, state.consumer)
         }
+        if settled { return }
+        wake?.deliver(())
+        await done.value()
     }
 
     /// Commits everything queued and stops. While the database refuses writes it keeps
     /// trying for `closeTimeout`; what is still unwritten then is counted and logged.
     public func close() async {
-        let wake: CheckedContinuation<Void, Never>? = state.withLock { state in
+        let closed = OneShot<Void>()
+        let (wake, running, waiting): (OneShot<Void>?, Bool, Bool) = state.withLock { state in
             state.closed = true
             state.closeDeadline = .now + closeTimeout
+            let waiting = state.running && !state.finished
+            if waiting { state.closeWaiters.append(closed) }
             defer { state.consumer = nil }
-            return state.consumer
+            return (state.consumer, state.running, waiting)
         }
-        wake?.resume()
+        wake?.deliver(())
         // Nobody runs the loop (a caller that only records and closes): close runs it here.
-        let looping = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-            let answer: Bool? = state.withLock { state in
-                if state.finished { return true }
-                if !state.running { return false }
-                state.closeWaiters.append(continuation)
-                return nil
-            }
-            if let answer { continuation.resume(returning: answer) }
-        }
-        if !looping { await run() }
+        guard running else { return await run() }
+        if waiting { await closed.value() }
     }
 
     // MARK: the loop
@@ -234,11 +230,11 @@ public final class HistoryWriter: Sendable {
         let (waiters, closers, unanswered) = state.withLock { state in
             state.finished = true
             defer { state.flushWaiters = []; state.closeWaiters = []; state.idWaiters = [:] }
-            return (state.flushWaiters.map(\.continuation), state.closeWaiters, Array(state.idWaiters.values))
+            return (state.flushWaiters.map(\.done), state.closeWaiters, Array(state.idWaiters.values))
         }
-        waiters.forEach { $0.resume() }
-        closers.forEach { $0.resume(returning: true) }
-        unanswered.forEach { $0.resume(returning: nil) }
+        waiters.forEach { $0.deliver(()) }
+        closers.forEach { $0.deliver(()) }
+        unanswered.forEach { $0.deliver(nil) }
     }
 
     /// The next runs to commit, marked in flight; waits while there are none; nil once closed
@@ -251,22 +247,21 @@ public final class HistoryWriter: Sendable {
                 return .some(Array(state.pending.prefix(state.inFlight)))
             }
             if let batch { return batch }
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let ready: Bool = state.withLock { state in
-                    if !state.pending.isEmpty || state.closed { return true }
-                    state.consumer = continuation
-                    return false
-                }
-                if ready { continuation.resume() }
+            let wake = OneShot<Void>()
+            let ready: Bool = state.withLock { state in
+                if !state.pending.isEmpty || state.closed { return true }
+                state.consumer = wake
+                return false
             }
+            if !ready { await wake.value() }
         }
     }
 
     /// Returns the health while it failed, when this commit ended a failure.
     @discardableResult
     private func committed(_ batch: [Pending], ids: [Int64], gap: HistoryGap?) -> Health? {
-        var answered: [(CheckedContinuation<Int64?, Never>, Int64)] = []
-        let (recovered, waiters): (Health?, [CheckedContinuation<Void, Never>]) = state.withLock { state in
+        var answered: [(OneShot<Int64?>, Int64)] = []
+        let (recovered, waiters): (Health?, [OneShot<Void>]) = state.withLock { state in
             state.pending.removeFirst(batch.count)
             state.inFlight = 0
             state.bytes -= batch.reduce(0) { $0 + $1.bytes }
@@ -282,8 +277,8 @@ public final class HistoryWriter: Sendable {
             }
             return (recovered, settledWaiters(&state))
         }
-        waiters.forEach { $0.resume() }
-        for (waiter, id) in answered { waiter.resume(returning: id) }
+        waiters.forEach { $0.deliver(()) }
+        for (waiter, id) in answered { waiter.deliver(id) }
         if let gap {
             logger.error("history gap recorded: \(gap.dropped) runs were dropped while the database refused writes", metadata: [
                 "dropped": "\(gap.dropped)", "reason": .string(gap.reason), "message_id": .string(MessageID.historyRunsDropped),
@@ -302,11 +297,11 @@ public final class HistoryWriter: Sendable {
     private func failed(_ error: any Error) -> Bool {
         let description = HistoryStore.describe(error)
         let now = ContinuousClock.now
-        let (log, first, buffered, givenUp, waiters): (Bool, Bool, Int, [Pending], [CheckedContinuation<Void, Never>]) = state.withLock { state in
+        let (log, first, buffered, givenUp, waiters): (Bool, Bool, Int, [Pending], [OneShot<Void>]) = state.withLock { state in
             state.inFlight = 0
-            let expired = state.flushWaiters.filter { $0.giveUpAt.map { now >= $0 } ?? false }.map(\.continuation)
+            let expired = state.flushWaiters.filter { $0.giveUpAt.map { now >= $0 } ?? false }.map(\.done)
             state.flushWaiters.removeAll { $0.giveUpAt.map { now >= $0 } ?? false }
-            defer { expired.forEach { $0.resume() } }
+            defer { expired.forEach { $0.deliver(()) } }
             state.lastError = description
             let first = state.failingSince == nil
             if first { state.failingSince = Date() }
@@ -329,7 +324,7 @@ public final class HistoryWriter: Sendable {
             return (log, first, state.pending.count, givenUp, givenUp.isEmpty ? [] : settledWaiters(&state))
         }
         if !givenUp.isEmpty {
-            waiters.forEach { $0.resume() }
+            waiters.forEach { $0.deliver(()) }
             logger.critical("\(givenUp.count) runs could not be stored before shutdown: \(description)", metadata: [
                 "dropped": "\(givenUp.count)", "message_id": .string(MessageID.historyRunsDropped),
             ])
@@ -360,7 +355,7 @@ public final class HistoryWriter: Sendable {
         // A dropped run the rules have not seen yet is still shown to them.
         let unseen = dropped.filter { !$0.observed }.map { ObservedRun(id: nil, record: $0.run) }
         if !unseen.isEmpty { onObserve?(unseen) }
-        _ = settledWaiters(&state).map { $0.resume() }
+        settledWaiters(&state).forEach { $0.deliver(()) }
         return dropped
     }
 
@@ -374,9 +369,9 @@ public final class HistoryWriter: Sendable {
         ])
     }
 
-    private func settledWaiters(_ state: inout State) -> [CheckedContinuation<Void, Never>] {
+    private func settledWaiters(_ state: inout State) -> [OneShot<Void>] {
         let settled = state.settledThrough
-        let ready = state.flushWaiters.filter { $0.sequence <= settled }.map(\.continuation)
+        let ready = state.flushWaiters.filter { $0.sequence <= settled }.map(\.done)
         state.flushWaiters.removeAll { $0.sequence <= settled }
         return ready
     }
