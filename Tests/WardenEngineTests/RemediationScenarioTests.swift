@@ -403,4 +403,35 @@ struct RemediationScenarioTests {
         #expect(await changed.engine.consecutiveFailures(of: "web") == 0)
         #expect(await changed.engine.budgetUsed(by: "poke-web") == 2)
     }
+
+    /// The history is the one record of a job's state: runs the engine never observed (a
+    /// manual `warden run-job` while no daemon ran) count once it starts.
+    @Test func runsRecordedWithoutTheEngineCountAfterItStarts() async throws {
+        let yaml = Self.web + """
+
+            rules:
+              - name: poke-web
+                when: {job: web, consecutive_failures: 3}
+                then: [{plugin: poke, params: {service: web}}]
+                verify: false
+                cooldown: 0s
+            """
+        let directory = try TemporaryDirectory()
+        let cli = try Scenario(yaml, directory: directory)
+        cli.services.set("web", healthy: false)
+        let web = try #require(cli.config.job(named: "web"))
+        for _ in 0..<2 {
+            // What `warden run-job` does: run the job and store the run, no engine involved.
+            let run = await cli.loop.run(web, plugin: cli.registry.lookup(web.plugin)!, trigger: .manual, scheduledAt: cli.clock.now(), nextTick: nil, logger: testLogger)
+            _ = try cli.store.insert([run])
+        }
+        try cli.store.close()
+
+        let daemon = try Scenario(yaml, directory: directory)
+        await daemon.start()
+        #expect(await daemon.engine.consecutiveFailures(of: "web") == 2)
+        daemon.services.set("web", healthy: false)
+        try await daemon.tick("web")
+        #expect(try daemon.remediations().map(\.rule) == ["poke-web"], "the third failure in a row, counting the two manual runs")
+    }
 }

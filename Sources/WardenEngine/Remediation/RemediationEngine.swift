@@ -42,8 +42,6 @@ public actor RemediationEngine {
     private var busyTargets: Set<String> = []
     private var tasks: [Int: Task<Void, Never>] = [:]
     private var nextTaskID = 0
-    /// Jobs whose tracker is saved after each run: watched by a rule, or a parent of one.
-    private var persistedJobs: Set<String> = []
     /// Audit rows (refusals) the database could not take yet; written as soon as it can.
     private var pendingAudit: [RemediationRecord] = []
     /// Since when each rule's remediations have been suppressed without a break, and whether
@@ -67,16 +65,11 @@ public actor RemediationEngine {
         self.logger = logger
         self.runLog = RunLog(logger: logger)
         self.slots = ConcurrencyLimiter(maxConcurrent: config.daemon.maxConcurrentRemediations, maxQueue: Self.remediationQueue)
-        (self.jobs, self.persistedJobs) = Self.index(config)
+        self.jobs = Self.index(config)
     }
 
-    private static func index(_ config: WardenConfig) -> (jobs: [String: JobDefinition], persisted: Set<String>) {
-        var watched = Set<String>()
-        for job in config.jobs where config.rules.contains(where: { $0.applies(to: job.name) }) {
-            watched.insert(job.name)
-            watched.formUnion(job.dependsOn)
-        }
-        return (Dictionary(config.jobs.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first }), watched)
+    private static func index(_ config: WardenConfig) -> [String: JobDefinition] {
+        Dictionary(config.jobs.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// At start: remediations the last stop cut off are marked interrupted; job counters and
@@ -99,7 +92,7 @@ public actor RemediationEngine {
     public func apply(_ new: WardenConfig, registry newRegistry: PluginRegistry) {
         config = new
         registry = newRegistry
-        (jobs, persistedJobs) = Self.index(new)
+        jobs = Self.index(new)
         slots.resize(maxConcurrent: new.daemon.maxConcurrentRemediations, maxQueue: Self.remediationQueue)
         var kept: [String: JobTracker] = [:]
         for job in new.jobs {
@@ -133,20 +126,20 @@ public actor RemediationEngine {
         logger.notice("rule steps changed: escalation restarts at level 1 (budget and cooldown carry over)", metadata: ["rule": .string(rule.name)])
     }
 
-    /// A job's saved counters, or fresh ones when its configuration changed or they cannot be
-    /// read (fewer triggers, never more remediation).
+    /// A job's tracker, rebuilt from its recorded runs under its current configuration: the
+    /// history is the one record of a job's state, so a restart, a SIGKILL or a manual
+    /// `warden run-job` (once the daemon starts) all count, and nothing else is saved per run.
     private func loadTracker(_ job: JobDefinition) -> JobTracker {
-        let fresh = JobTracker(configHash: job.configHash, capacity: capacity(for: job.name))
-        guard persistedJobs.contains(job.name) else { return fresh }
+        var tracker = JobTracker(configHash: job.configHash, capacity: capacity(for: job.name))
         do {
-            guard let saved = try store.engineState(kind: "job", name: job.name) else { return fresh }
-            guard saved.configHash == job.configHash else {
-                logger.notice("job configuration changed: its failure counters start fresh", metadata: ["job": .string(job.name)])
-                return fresh
+            for run in try store.recentOutcomes(job: job.name, configHash: job.configHash, limit: tracker.capacity) {
+                tracker.record(runID: run.id, at: run.finishedAt, status: run.status, flapHigh: config.daemon.flapHigh, flapLow: config.daemon.flapLow)
             }
-            return JobTracker(configHash: job.configHash, capacity: capacity(for: job.name), json: saved.state)
+            return tracker
         } catch {
-            logger.error("cannot read the job's saved failure counters; they start fresh", metadata: [
+            let fresh = JobTracker(configHash: job.configHash, capacity: capacity(for: job.name))
+            // Fresh counters mean fewer triggers, never more remediation.
+            logger.error("cannot read the job's recorded runs; its failure counters start fresh", metadata: [
                 "job": .string(job.name), "error": "\(HistoryStore.describe(error))",
             ])
             return fresh
@@ -240,9 +233,6 @@ public actor RemediationEngine {
                 "job": .string(job.name), "message_id": .string(event.kind.messageID),
             ])
             save { try $0.enqueue(event, route: job.alerting.route) }
-        }
-        if persistedJobs.contains(job.name) {
-            save { try $0.saveEngineState(kind: "job", name: job.name, configHash: job.configHash, state: tracker.json) }
         }
         return previous
     }

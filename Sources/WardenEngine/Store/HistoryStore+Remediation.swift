@@ -198,6 +198,24 @@ extension HistoryStore {
         }
     }
 
+    /// The latest `limit` checks of `job` under its current configuration that ended ok or
+    /// failing (scheduled, manual and verification runs alike), oldest first: what a job's
+    /// tracker is rebuilt from, so the history is the one record of a job's state.
+    public func recentOutcomes(job: String, configHash: String, limit: Int) throws -> [(id: Int64, finishedAt: Date, status: RunStatus)] {
+        let counted = ([RunStatus.ok] + RunStatus.failing.sorted { $0.rawValue < $1.rawValue }).map(\.rawValue)
+        return try reader.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT id, finished_at, status FROM runs
+                WHERE job = ? AND config_hash = ? AND status IN (\(counted.map { _ in "?" }.joined(separator: ", ")))
+                ORDER BY scheduled_at DESC, id DESC LIMIT ?
+                """, arguments: StatementArguments([job, configHash] + counted + [limit] as [any DatabaseValueConvertible]))
+            .reversed()
+            .compactMap { row in
+                RunStatus(rawValue: row["status"]).map { (row["id"], Date(epochMilliseconds: row["finished_at"]), $0) }
+            }
+        }
+    }
+
     public func saveEngineState(kind: String, name: String, configHash: String, state: JSONValue) throws {
         try writer.write { db in
             try db.execute(sql: """
