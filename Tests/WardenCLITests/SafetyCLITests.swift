@@ -110,8 +110,9 @@ struct SafetyCLITests {
         kill(daemon.pid, SIGHUP)
         #expect(await reloaded(daemon), "\(daemon.log)")
         let lastBefore = try await remediations(config).compactMap { $0["id"] as? Int }.max() ?? 0
+        // A finished row: one whose step is still running has no error yet.
         let refused = try await poll { () -> [String: Any]? in
-            try await remediations(config).first { ($0["id"] as? Int ?? 0) > lastBefore + 1 }
+            try await remediations(config).first { ($0["id"] as? Int ?? 0) > lastBefore + 1 && !($0["finished_at"] is NSNull) }
         }
         let refusal = try #require(refused, "\(daemon.log)")
         #expect((refusal["error"] as? String)?.contains("`nginx.service` is not allowed (daemon.allowed_units: other.service)") == true, "\(refusal)")
