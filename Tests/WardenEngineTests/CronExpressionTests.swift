@@ -133,7 +133,7 @@ struct CronExpressionTests {
 /// repeated and the skipped hour: a simulated daemon (an injected clock, no sleeping) fires
 /// each wall-clock time of the day exactly once, or — when it started after every
 /// occurrence of that time — not at all, and never twice.
-@Suite("cron across DST")
+@Suite("cron across DST", .serialized)
 struct CronDSTTests {
     struct Change: Sendable, CustomTestStringConvertible {
         var zone: String
