@@ -66,8 +66,12 @@ extension Duration {
 }
 
 extension Double {
-    /// Seconds as `30s`, `0.5s`: for messages about durations and thresholds given in seconds.
-    public var formattedSeconds: String {
-        rounded() == self ? "\(Int(self))s" : "\(self)s"
+    /// `20` rather than `20.0`, for numbers in messages; a fraction or a magnitude no Int
+    /// holds exactly stays as it is.
+    public var plainText: String {
+        rounded() == self && abs(self) < 1e15 ? String(Int(self)) : String(self)
     }
+
+    /// Seconds as `30s`, `0.5s`: for messages about durations and thresholds given in seconds.
+    public var formattedSeconds: String { plainText + "s" }
 }

@@ -378,7 +378,7 @@ public final class JSONSchema: Sendable {
     static func format(_ number: JSONValue) -> String {
         switch number {
         case .int(let value): return String(value)
-        case .double(let value): return value.rounded() == value && abs(value) < 1e15 ? String(Int(value)) : String(value)
+        case .double(let value): return value.plainText
         default: return number.jsonText()
         }
     }

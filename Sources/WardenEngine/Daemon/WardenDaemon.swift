@@ -123,64 +123,64 @@ public final class WardenDaemon: Service, Sendable {
                 outer.addTask { await self.listen(listener, address: http.address) }
             }
             await withDiscardingTaskGroup { history in
-              history.addTask { await writer.run() }
-              let grace = await withDiscardingTaskGroup { observer -> Duration in
-                observer.addTask {
-                    for await runs in observed {
-                        metrics.observe(runs)
-                        await engine.observe(runs)
-                    }
-                }
-                let grace = await withDiscardingTaskGroup { inner -> Duration in
-                    inner.addTask {
-                        for await _ in hangups.cancelOnGracefulShutdown() {
-                            await self.reload(state: state, scheduler: scheduler, runner: runner, limiter: limiter, executor: executor, store: store, sender: sender, status: status)
+                history.addTask { await writer.run() }
+                let grace = await withDiscardingTaskGroup { observer -> Duration in
+                    observer.addTask {
+                        for await runs in observed {
+                            metrics.observe(runs)
+                            await engine.observe(runs)
                         }
                     }
-                    inner.addTask { await cancelWhenGracefulShutdown { await status.run() } }
-                    inner.addTask { await cancelWhenGracefulShutdown { await Watchdog(notifier: self.notifier, scheduler: scheduler, environment: self.environment, logger: self.logger).run() } }
-                    inner.addTask {
-                        await cancelWhenGracefulShutdown {
-                            while !Task.isCancelled {
-                                scheduler.onQueue { heartbeat.beat() }
-                                do { try await Task.sleep(for: .seconds(1)) } catch { return }
+                    let grace = await withDiscardingTaskGroup { inner -> Duration in
+                        inner.addTask {
+                            for await _ in hangups.cancelOnGracefulShutdown() {
+                                await self.reload(state: state, scheduler: scheduler, runner: runner, limiter: limiter, executor: executor, store: store, sender: sender, status: status)
                             }
                         }
+                        inner.addTask { await cancelWhenGracefulShutdown { await status.run() } }
+                        inner.addTask { await cancelWhenGracefulShutdown { await Watchdog(notifier: self.notifier, scheduler: scheduler, environment: self.environment, logger: self.logger).run() } }
+                        inner.addTask {
+                            await cancelWhenGracefulShutdown {
+                                while !Task.isCancelled {
+                                    scheduler.onQueue { heartbeat.beat() }
+                                    do { try await Task.sleep(for: .seconds(1)) } catch { return }
+                                }
+                            }
+                        }
+                        inner.addTask { await pruner.run() }
+
+                        scheduler.start(initial.config.jobs)
+                        let enabled = initial.config.jobs.filter(\.enabled).count
+                        logger.notice("warden started", metadata: [
+                            "config": .string(initial.config.source), "database": .string(store.path),
+                            "jobs": .stringConvertible(enabled), "disabled": .stringConvertible(initial.config.jobs.count - enabled),
+                            "rules": .stringConvertible(initial.config.rules.count), "version": .string(WardenVersion.current),
+                        ])
+                        notifier.ready(status: await status.line())
+                        onReady?()
+
+                        // Returns on SIGTERM/SIGINT (graceful shutdown) or when the group is cancelled.
+                        try? await gracefulShutdown()
+
+                        let grace = state.configuration.withLock { $0.config.daemon.shutdownGrace }
+                        // Drain, then remediations, may each take the grace; ask systemd for that and a margin.
+                        notifier.stopping(extend: grace * 2 + .seconds(10))
+                        logger.notice("stopping: no new runs; waiting up to \(grace.wardenFormatted) for \(runner.inFlightCount) in flight")
+                        scheduler.stop()
+                        limiter.close()
+                        await runner.drain(grace: grace)
+                        inner.cancelAll()
+                        return grace
                     }
-                    inner.addTask { await pruner.run() }
-
-                    scheduler.start(initial.config.jobs)
-                    let enabled = initial.config.jobs.filter(\.enabled).count
-                    logger.notice("warden started", metadata: [
-                        "config": .string(initial.config.source), "database": .string(store.path),
-                        "jobs": .stringConvertible(enabled), "disabled": .stringConvertible(initial.config.jobs.count - enabled),
-                        "rules": .stringConvertible(initial.config.rules.count), "version": .string(WardenVersion.current),
-                    ])
-                    notifier.ready(status: await status.line())
-                    onReady?()
-
-                    // Returns on SIGTERM/SIGINT (graceful shutdown) or when the group is cancelled.
-                    try? await gracefulShutdown()
-
-                    let grace = state.configuration.withLock { $0.config.daemon.shutdownGrace }
-                    // Drain, then remediations, may each take the grace; ask systemd for that and a margin.
-                    notifier.stopping(extend: grace * 2 + .seconds(10))
-                    logger.notice("stopping: no new runs; waiting up to \(grace.wardenFormatted) for \(runner.inFlightCount) in flight")
-                    scheduler.stop()
-                    limiter.close()
-                    await runner.drain(grace: grace)
-                    inner.cancelAll()
+                    // Every run so far reaches the rules before remediations are drained.
+                    await writer.flush(giveUpAfter: grace)
+                    feed.finish()
                     return grace
                 }
-                // Every run so far reaches the rules before remediations are drained.
-                await writer.flush(giveUpAfter: grace)
-                feed.finish()
-                return grace
-              }
-              // Remediations under way (and their verification runs, through the writer) get
-              // the same grace, then stop; then the writer commits what is left and closes.
-              await engine.drain(grace: grace)
-              await writer.close()
+                // Remediations under way (and their verification runs, through the writer) get
+                // the same grace, then stop; then the writer commits what is left and closes.
+                await engine.drain(grace: grace)
+                await writer.close()
             }
             // What is still in the outbox stays there and goes out after the next start; the
             // listener got the graceful shutdown too and is closing its connections.

@@ -90,7 +90,7 @@ public final class NotificationSender: Sendable {
                 ])
             } catch let failure as NotificationTransport.DeliveryError {
                 metrics?.notification(notifier: name, outcome: "failed")
-                let wait = Self.wait(afterAttempt: entry.attempts + 1)
+                let wait = Self.redelivery.waitAfter(attempt: entry.attempts + 1)
                 _ = try? await database.run { try store.markFailed(entry.id, error: failure.description, retryAt: Date().addingTimeInterval(wait.seconds)) }
                 logger.warning("notification not delivered; retrying in \(wait.wardenFormatted)", metadata: [
                     "notifier": .string(name), "event": .string(entry.event.kind.rawValue), "outbox_id": "\(entry.id)",
@@ -104,12 +104,9 @@ public final class NotificationSender: Sendable {
         }
     }
 
-    /// tenacity's `wait_random_exponential(multiplier=1, max=300)`: uniform in
-    /// [0, min(300 s, 2^attempt s)], at least 250 ms.
-    static func wait(afterAttempt attempt: Int) -> Duration {
-        let ceiling = min(longestWait.seconds, pow(2, Double(min(attempt, 30))))
-        return .milliseconds(Int64(max(0.25, Double.random(in: 0...ceiling)) * 1000))
-    }
+    /// tenacity's `wait_random_exponential(multiplier=2, min=0.25, max=300)`, the retry wait
+    /// jobs use: uniform in [250 ms, min(300 s, 2^attempt s)].
+    static let redelivery = RetryPolicy(wait: .randomExponential, multiplier: .seconds(2), minimum: .milliseconds(250), maximum: longestWait)
 
     /// `warden notify test`: one delivery now, not through the outbox.
     public static func test(_ notifier: NotifierDefinition, httpClient: HTTPClient, runCommand: CommandRunner? = nil) async -> Result<String, NotificationTransport.DeliveryError> {

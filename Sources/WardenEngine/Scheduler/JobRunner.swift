@@ -107,9 +107,8 @@ public final class JobRunner: Sendable {
                 return false
             }
             if await group.next() == false {
-                let left = remaining.filter { !$0.isCancelled }
                 logger.notice("interrupting \(self.inFlightCount) runs still going after the shutdown grace")
-                left.forEach { $0.cancel() }
+                remaining.forEach { $0.cancel() }
             }
             group.cancelAll()
         }

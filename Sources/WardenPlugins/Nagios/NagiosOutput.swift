@@ -85,11 +85,6 @@ public struct PerfdataItem: Sendable, Hashable {
         }
     }
 
-    init?(token: String) {
-        guard let item = try? PerfdataItem(parsing: token) else { return nil }
-        self = item
-    }
-
     init(parsing token: String) throws(PerfdataProblem) {
         func problem(_ why: String) -> PerfdataProblem { PerfdataProblem(token: token, reason: why) }
         guard let equals = Self.labelEnd(token) else { throw problem("expected 'label'=value") }
@@ -204,7 +199,7 @@ public struct ThresholdRange: Sendable, Hashable {
     /// error (nagiosplugin.Range refuses it too), not a range nothing can satisfy.
     public static func parse(_ text: String) -> Result<ThresholdRange, Invalid> {
         guard let range = ThresholdRange(text) else { return .failure(Invalid(reason: "not a range (expected e.g. 10, 10:, ~:10, 10:20, @10:20)")) }
-        guard range.start <= range.end else { return .failure(Invalid(reason: "its start (\(shown(range.start))) is above its end (\(shown(range.end)))")) }
+        guard range.start <= range.end else { return .failure(Invalid(reason: "its start (\(range.start.plainText)) is above its end (\(range.end.plainText))")) }
         return .success(range)
     }
 
@@ -260,9 +255,4 @@ public struct ThresholdRange: Sendable, Hashable {
             "alert_inside": .bool(alertInside),
         ]
     }
-}
-
-/// `20` rather than `20.0` in messages about ranges.
-private func shown(_ number: Double) -> String {
-    number.rounded() == number && abs(number) < 1e15 ? String(Int(number)) : String(number)
 }

@@ -29,12 +29,12 @@ public struct LokiQueryPlugin: Plugin {
         let base = try parameters.required("url", \.stringValue)
         let query = try parameters.required("query", \.stringValue)
         let limit = parameters["limit"]?.intValue ?? 100
-        let since = try parameters.duration("since").seconds
+        let since = try parameters.duration("since")
         let timeout = try parameters.duration("timeout")
         let end = Date()
         let nanoseconds = { (date: Date) in String(Int64(date.timeIntervalSince1970 * 1e9)) }
         let url = ObservabilityAPI.url(base, "/loki/api/v1/query_range", [
-            ("query", query), ("limit", String(limit)), ("start", nanoseconds(end.addingTimeInterval(-since))),
+            ("query", query), ("limit", String(limit)), ("start", nanoseconds(end.addingTimeInterval(-since.seconds))),
             ("end", nanoseconds(end)), ("direction", "backward"),
         ])
         let headers = parameters["tenant"]?.stringValue.map { ["X-Scope-OrgID": $0] } ?? [:]
@@ -58,7 +58,7 @@ public struct LokiQueryPlugin: Plugin {
             "count": .int(lines.count),
             "lines": .array(kept.map { ["time": .string(formatter.string(from: Date(timeIntervalSince1970: Double($0.time) / 1e9))), "labels": $0.labels, "line": .string($0.line)] }),
         ]
-        let summary = "\(lines.count) line\(lines.count == 1 ? "" : "s") for \(query) in the last \(DurationParameter(seconds: since).duration.wardenFormatted)"
+        let summary = "\(lines.count) line\(lines.count == 1 ? "" : "s") for \(query) in the last \(since.wardenFormatted)"
         if let maximum = parameters["max_lines"]?.intValue, lines.count > maximum {
             return PluginResult(success: false, data: result, message: summary, error: "\(lines.count) lines, at most \(maximum) expected")
         }

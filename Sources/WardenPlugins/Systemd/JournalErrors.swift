@@ -34,13 +34,13 @@ public struct JournalErrorsPlugin: Plugin {
     }
 
     public func execute(_ parameters: JSONObject, context: PluginContext) async throws -> PluginResult {
-        let since = try parameters.duration("since").seconds
+        let since = try parameters.duration("since")
         let unit = parameters["unit"]?.stringValue
         let identifier = parameters["identifier"]?.stringValue
         let priority = parameters["priority"]?.intValue ?? 3
         let limit = parameters["limit"]?.intValue ?? 10
         let maxCount = parameters["max_count"]?.intValue ?? 0
-        let start = Date().addingTimeInterval(-since)
+        let start = Date().addingTimeInterval(-since.seconds)
         // sd-journal blocks and is not thread-safe: one handle, on one Dispatch thread.
         let read: Result<(count: Int, last: [Entry]), PluginError> = await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
@@ -56,7 +56,7 @@ public struct JournalErrorsPlugin: Plugin {
                 ["time": .string(formatter.string(from: $0.time)), "priority": .int($0.priority), "message": .string($0.message), "unit": $0.unit.map(JSONValue.string) ?? .null]
             }),
         ]
-        let summary = "\(count) entr\(count == 1 ? "y" : "ies") at priority ≤ \(priority) in the last \(DurationParameter(seconds: since).duration.wardenFormatted)\(scope.isEmpty ? "" : " for " + scope)"
+        let summary = "\(count) entr\(count == 1 ? "y" : "ies") at priority ≤ \(priority) in the last \(since.wardenFormatted)\(scope.isEmpty ? "" : " for " + scope)"
         guard count <= maxCount else {
             return PluginResult(success: false, data: data, message: summary, error: "\(count) entries, at most \(maxCount) expected; latest: \(last.last?.message ?? "")")
         }
