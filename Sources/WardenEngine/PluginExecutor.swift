@@ -93,10 +93,12 @@ public struct PluginExecutor: Sendable {
         case .success(let value)?:
             result = value
             attemptOutcome = value.effectiveSeverity.map(AttemptOutcome.init) ?? .ok
-        case .failure(let error)?:
+        case .failure(let error)? where !(error is PluginTimedOut):
             result = Self.result(for: error)
             attemptOutcome = AttemptOutcome(result.severity ?? .unknown)
-        case nil:
+        case .failure, nil:
+            // The deadline passed: noticed by the executor, or by the plugin's own bound on
+            // `context.remaining` (PluginTimedOut), whichever came first.
             task.cancel()
             // Give the plugin its grace to clean up (an external one is being killed by its
             // process group) so that nothing it started outlives this call.

@@ -11,6 +11,17 @@ public protocol Plugin: Sendable {
     func execute(_ parameters: JSONObject, context: PluginContext) async throws -> PluginResult
 }
 
+/// Thrown by a plugin whose own bound on its work is the run's deadline (`context.remaining`)
+/// when that bound runs out. The engine records the run as `timeout`, as when its own
+/// deadline, which falls on the same instant, wins the race.
+public struct PluginTimedOut: Error, Sendable, CustomStringConvertible {
+    public var description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}
+
 /// An error a plugin throws to fail with a specific message and retry hint.
 public struct PluginError: Error, Sendable, CustomStringConvertible {
     public var error: String

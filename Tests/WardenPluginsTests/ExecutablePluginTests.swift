@@ -120,6 +120,16 @@ struct ExecutablePluginTests {
         #expect(!processIsAlive(grandchild))
     }
 
+    /// Its own kill at the run's deadline is the run's timeout, not a result of its own
+    /// (which came out `unknown` whenever it beat the executor's deadline).
+    @Test func aKillAtTheDeadlineIsReportedAsTheRunsTimeout() async throws {
+        let file = try fixtures.addScript("sleepy", spec: PluginFixtureDirectory.spec("custom.sleepy"), body: "cat >/dev/null; sleep 30")
+        let plugin = try await load(file)
+        await #expect(throws: PluginTimedOut.self) {
+            _ = try await plugin.execute([:], context: makeContext(timeout: .milliseconds(300)))
+        }
+    }
+
     @Test func backgroundLeftoverIsKilledAfterANormalRun() async throws {
         let pidFile = fixtures.path + "/leftover.pid"
         let file = try fixtures.addScript(

@@ -129,3 +129,28 @@ struct ExecutorRaceTests {
         #expect(timedOut == 0)
     }
 }
+
+/// Gives up as its own bound on `context.remaining` runs out (a custom executable's kill),
+/// here at once, so that it always wins the race against the executor's deadline.
+struct GivesUpAtTheDeadlinePlugin: Plugin {
+    let spec = PluginSpec(name: "gives_up", description: "test", category: .diagnostic, parameters: ["type": "object"])
+
+    func execute(_ parameters: JSONObject, context: PluginContext) async throws -> PluginResult {
+        throw PluginTimedOut("gave up at the deadline")
+    }
+}
+
+@Suite("plugin deadlines")
+struct PluginDeadlineRaceTests {
+    /// A plugin that gives up at its deadline and the executor's deadline fire at the same
+    /// instant; whichever wins, the run timed out. (It was recorded `unknown` whenever the
+    /// plugin won: the severity test saw a `slow` job's run come back `unknown` under load.)
+    @Test func aPluginGivingUpAtItsDeadlineIsATimeout() async throws {
+        let registry = PluginRegistry()
+        let entry = try registry.register(GivesUpAtTheDeadlinePlugin())
+        let executor = PluginExecutor(httpClient: sharedHTTPClient, logger: Logger(label: "test"), environment: [:])
+        let execution = await executor.execute(entry, parameters: [:], timeout: .seconds(5))
+        #expect(execution.outcome == .timeout)
+        #expect(execution.result.error == "timed out after 5s" && execution.result.retry)
+    }
+}

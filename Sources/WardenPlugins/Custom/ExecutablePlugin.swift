@@ -43,6 +43,8 @@ public struct ExecutablePlugin: Plugin {
                 "stderr": .string(text + (outcome.errorTruncated ? " …[truncated]" : "")),
             ])
         }
+        // Killed at the run's deadline: the executor's timeout, whichever of us noticed first.
+        if outcome.timedOut { throw PluginTimedOut("\(path) did not finish in time; its process group was killed") }
         let result = Self.interpret(outcome, path: path, outputLimit: outputLimit)
         // A crash is not the plugin's verdict on the target: it is an error (`retry_on: [error]`
         // retries it). A kill by our own timeout or cancellation is reported by the executor.
