@@ -2,7 +2,7 @@
 SWIFT ?= swift
 BIN := .build/debug/warden
 
-.PHONY: setup build release test fuzz soak run history bench bench-full docs install uninstall deb clean
+.PHONY: setup build release test fuzz soak run history bench bench-full bench-baseline docs install uninstall deb clean
 
 # Installation layout (`make install PREFIX=/usr/local DESTDIR=/tmp/stage`).
 PREFIX ?= /usr
@@ -66,11 +66,23 @@ history: build
 
 # Benchmarks, side by side with Monit in the same run (bench/README.md, BENCHMARKS.md):
 # `make bench` is the short version (a few minutes), `make bench-full` the long one.
+# With `make bench-baseline` done first, an earlier build is measured beside this one in the
+# same run ("Warden before"): BASELINE_REV is the commit before issue 18's work.
+BASELINE_REV ?= a005a31
+BASELINE := .build/baseline/warden
+BASELINE_ARG = $(if $(wildcard $(BASELINE)),--baseline $(BASELINE))
 bench: release
-	bench/bench.py
+	bench/bench.py $(BASELINE_ARG)
 
 bench-full: release
-	bench/bench.py --full
+	bench/bench.py --full $(BASELINE_ARG)
+
+# Builds BASELINE_REV's release binary into $(BASELINE) (a clean release build: ~15 min).
+bench-baseline: setup
+	rm -rf .build/baseline-src && mkdir -p .build/baseline-src .build/baseline
+	git archive $(BASELINE_REV) | tar -x -C .build/baseline-src
+	$(SWIFT) build $(RELEASE_FLAGS) --package-path .build/baseline-src --scratch-path .build/baseline-build
+	cp .build/baseline-build/release/warden $(BASELINE)
 
 # Regenerates docs/plugins.md from the plugin specs.
 docs: build

@@ -90,10 +90,11 @@ http {{
             pass
 
 
-def warden_config(work, nginx, count):
-    path = os.path.join(work, f"warden-{count}.yaml")
+def warden_config(work, nginx, count, concurrency, tag):
+    path = os.path.join(work, f"warden-{tag}-{count}-{concurrency}.yaml")
     with open(path, "w") as f:
-        f.write(f"daemon: {{database: {work}/warden-{count}.db, log_level: error, max_concurrency: 64, max_queue: 100000, shutdown_grace: 5s}}\njobs:\n")
+        f.write(f"daemon: {{database: {work}/warden-{tag}-{count}-{concurrency}.db, log_level: error, "
+                f"max_concurrency: {concurrency}, max_queue: 100000, shutdown_grace: 5s}}\njobs:\n")
         for i in range(count):
             f.write(f"  - {{name: c{i}, plugin: service_status, every: 1s, timeout: 5s, params: {{service_url: \"http://127.0.0.1:{nginx.port}/health?w={i}\"}}}}\n")
     return path
@@ -139,48 +140,88 @@ def measure(name, command, nginx, marker, warmup, window):
             process.kill()
 
 
-def checks_at_scale(work, counts, warmup, window):
+def checks_at_scale(work, scenarios, warmup, window, wardens):
+    """Each scenario (checks, max_concurrency) with each Warden binary, then Monit once per
+    number of checks, all against the same nginx; ratios are to Monit in this run."""
     nginx = Nginx(work)
-    rows = []
+    rows, monit_rows = [], {}
     try:
-        for count in counts:
-            progress(f"Warden, {count} checks at 1 s")
-            config = warden_config(work, nginx, count)
-            served_before = nginx.served("w=")
-            warden = measure("warden", [WARDEN, "run", "--config", config, "--log-target", "stderr", "--plugin-dir", "/nonexistent"],
-                             nginx, "w=", warmup, window)
-            time.sleep(0.3)
-            served_total = nginx.served("w=") - served_before
-            with sqlite3.connect(f"{work}/warden-{count}.db") as db:
-                stored = db.execute("SELECT count(*) FROM runs WHERE status = 'ok'").fetchone()[0]
-            progress(f"Monit, {count} checks at 1 s")
-            monit = measure("monit", ["monit", "-I", "-c", monit_config(work, nginx, count)], nginx, "m=", warmup, window)
-            rows.append((count, warden, monit, served_total, stored))
+        for count, concurrency in scenarios:
+            for label, binary in wardens:
+                progress(f"{label}, {count} checks at 1 s, max_concurrency {concurrency}")
+                config = warden_config(work, nginx, count, concurrency, label.replace(" ", "-"))
+                database = config.replace(".yaml", ".db")
+                served_before = nginx.served("w=")
+                warden = measure(label, [binary, "run", "--config", config, "--log-target", "stderr", "--plugin-dir", "/nonexistent"],
+                                 nginx, "w=", warmup, window)
+                time.sleep(0.3)
+                served_total = nginx.served("w=") - served_before
+                with sqlite3.connect(database) as db:
+                    stored = db.execute("SELECT count(*) FROM runs WHERE status = 'ok'").fetchone()[0]
+                    skipped = db.execute("SELECT count(*) FROM runs WHERE status = 'skipped'").fetchone()[0]
+                os.unlink(database)
+                rows.append((count, concurrency, label, warden, served_total, stored, skipped))
+            if count not in monit_rows:
+                progress(f"Monit, {count} checks at 1 s")
+                monit_rows[count] = measure("monit", ["monit", "-I", "-c", monit_config(work, nginx, count)], nginx, "m=", warmup, window)
     finally:
         nginx.stop()
     sys.stdout.flush()
     print("\n### Checks at scale (HTTP health checks at a 1 s interval, counted at nginx)\n")
-    print("| checks | tool | served/s | CPU s per 1,000 checks | peak RSS MB | steady RSS MB | Warden runs stored / served |")
-    print("|---:|---|---:|---:|---:|---:|---|")
-    for count, warden, monit, served, stored in rows:
-        print(f"| {count:,} | Warden | {warden['served_per_s']:,.0f} | {warden['cpu_per_1000']:.3f} | {warden['peak_mb']:.1f} | {warden['steady_mb']:.1f} | {stored:,} / {served:,} |")
-        print(f"| {count:,} | Monit 5.33 | {monit['served_per_s']:,.0f} | {monit['cpu_per_1000']:.3f} | {monit['peak_mb']:.1f} | {monit['steady_mb']:.1f} | |")
-        ratio = warden["served_per_s"] / max(monit["served_per_s"], 1e-9)
-        print(f"| {count:,} | ratio Warden/Monit | {ratio:.2f}× | {warden['cpu_per_1000'] / max(monit['cpu_per_1000'], 1e-9):.2f}× | "
-              f"{warden['peak_mb'] / max(monit['peak_mb'], 1e-9):.2f}× | {warden['steady_mb'] / max(monit['steady_mb'], 1e-9):.2f}× | |")
+    print("Ratios are to Monit in this run. `stored / served`: runs in SQLite against requests nginx served "
+          "over the whole run; `skipped`: runs recorded skipped (overlap, queue full).\n")
+    print("| checks | max_concurrency | tool | served/s | CPU s per 1,000 checks | peak RSS MB | steady RSS MB | stored / served | skipped |")
+    print("|---:|---:|---|---:|---:|---:|---:|---|---:|")
+    for count, concurrency, label, warden, served, stored, skipped in rows:
+        monit = monit_rows[count]
+        print(f"| {count:,} | {concurrency} | {label} | {warden['served_per_s']:,.0f} | {warden['cpu_per_1000']:.3f} | "
+              f"{warden['peak_mb']:.1f} | {warden['steady_mb']:.1f} | {stored:,} / {served:,} | {skipped:,} |")
+        print(f"| | | {label} ÷ Monit | {warden['served_per_s'] / max(monit['served_per_s'], 1e-9):.2f}× | "
+              f"{warden['cpu_per_1000'] / max(monit['cpu_per_1000'], 1e-9):.2f}× | {warden['peak_mb'] / max(monit['peak_mb'], 1e-9):.2f}× | "
+              f"{warden['steady_mb'] / max(monit['steady_mb'], 1e-9):.2f}× | | |")
+    for count, monit in monit_rows.items():
+        print(f"| {count:,} | | Monit 5.33 | {monit['served_per_s']:,.0f} | {monit['cpu_per_1000']:.3f} | {monit['peak_mb']:.1f} | {monit['steady_mb']:.1f} | | |")
 
 
-def history_cli(database, total, rounds=30):
-    """`warden history --job J --since 1h --limit 50` as an operator runs it: the whole process."""
-    samples = []
-    for round_ in range(rounds):
+def whole_process(command, rounds):
+    """p50 and p99 wall milliseconds and the largest peak RSS (MB) of `command` run `rounds` times."""
+    samples, peak = [], 0
+    for _ in range(rounds):
         begin = time.monotonic()
-        subprocess.run([WARDEN, "history", "--database", database, "--job", f"job_{(round_ * 37) % 1000}", "--since", "1h",
-                        "--limit", "50", "--json"], check=True, stdout=subprocess.DEVNULL)
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        _, status, usage = os.wait4(process.pid, 0)
         samples.append((time.monotonic() - begin) * 1000)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise RuntimeError(f"{' '.join(command)} exited with {os.waitstatus_to_exitcode(status)}")
+        peak = max(peak, usage.ru_maxrss / 1024)
     samples.sort()
-    print(f"| `warden history` (whole process) | p50 {samples[len(samples) // 2]:.1f} ms, p99 {samples[-1]:.1f} ms | "
-          f"--job J --since 1h --limit 50 --json on {total // 1_000_000}M runs, {rounds} runs of the CLI |")
+    return samples[len(samples) // 2], samples[min(len(samples) - 1, int(len(samples) * 0.99))], peak
+
+
+def cli_costs(database, total, wardens, rounds=30):
+    """Read-only CLI commands as an operator runs them: the whole process, start-up included."""
+    print(f"\n### The CLI as a whole process ({rounds} runs each, {total // 1_000_000}M-run database)\n")
+    print("| command | tool | p50 ms | p99 ms | peak RSS MB |")
+    print("|---|---|---:|---:|---:|")
+    commands = [
+        ("`warden --version`", lambda binary, i: [binary, "--version"]),
+        ("`warden history --limit 50`", lambda binary, i: [binary, "history", "--database", database, "--limit", "50", "--json"]),
+        ("`warden history --job J --since 1h --limit 50`", lambda binary, i: [
+            binary, "history", "--database", database, "--job", f"job_{(i * 37) % 1000}", "--since", "1h", "--limit", "50", "--json"]),
+    ]
+    for name, command in commands:
+        for label, binary in wardens:
+            progress(f"{label}: {name}")
+            samples, peak = [], 0
+            for i in range(rounds):
+                p50, p99, rss = whole_process(command(binary, i), 1)
+                samples.append(p50)
+                peak = max(peak, rss)
+            samples.sort()
+            print(f"| {name} | {label} | {samples[len(samples) // 2]:.1f} | {samples[-1]:.1f} | {peak:.1f} |")
+        if "history" in name:
+            p50, p99, _ = whole_process(["sqlite3", database, "SELECT * FROM runs ORDER BY scheduled_at DESC, id DESC LIMIT 50"], rounds)
+            print(f"| {name} | sqlite3 (the query alone) | {p50:.1f} | {p99:.1f} | |")
     sys.stdout.flush()
 
 
@@ -224,30 +265,137 @@ def start_and_reload(work, jobs, rounds):
     print(f"| SIGHUP → READY=1 | {statistics.median(reloads):.0f} | {max(reloads):.0f} |")
 
 
+def idle_cost(work, wardens, seconds):
+    """CPU clock ticks of the daemon on the shipped default config, after its start-up."""
+    print(f"\n### Idle cost (the shipped default config, {seconds} s after a 5 s start-up)\n")
+    print("| tool | CPU clock ticks | RSS MB |")
+    print("|---|---:|---:|")
+    for label, binary in wardens:
+        progress(f"{label}: idle on the default config for {seconds} s")
+        process = subprocess.Popen([binary, "run", "--config", os.path.join(ROOT, "etc/warden/warden.yaml"),
+                                    "--database", os.path.join(work, f"idle-{label.replace(' ', '-')}.db"),
+                                    "--plugin-dir", os.path.join(ROOT, "etc/warden/examples/plugins.d"), "--log-target", "stderr"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(5)
+            before = cpu_seconds(process.pid)
+            time.sleep(seconds)
+            ticks = round((cpu_seconds(process.pid) - before) * TICKS)
+            print(f"| {label} | {ticks} | {rss_kib(process.pid) / 1024:.1f} |")
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    sys.stdout.flush()
+
+
+def callgrind(work, binary, count, seconds, top):
+    """Instructions per check: `count` HTTP checks at 1 s under valgrind's callgrind, counted
+    only after a warm-up (start-up left out), divided by the runs stored meanwhile."""
+    nginx = Nginx(work)
+    try:
+        config = warden_config(work, nginx, count, 64, "callgrind")
+        database = config.replace(".yaml", ".db")
+        out = os.path.join(work, "callgrind.out")
+        progress(f"{count} checks under callgrind: warm-up until {count * 5} runs are stored, then {seconds} s counted")
+        # valgrind 3.19 gives up on the release binary's DWARF; the symbol table names functions.
+        stripped = os.path.join(work, "warden-symbols-only")
+        subprocess.run(["objcopy", "--strip-debug", binary, stripped], check=True)
+        process = subprocess.Popen(["valgrind", "--tool=callgrind", "--instr-atstart=no", "--separate-threads=no",
+                                    f"--callgrind-out-file={out}", stripped, "run", "--config", config,
+                                    "--log-target", "stderr", "--plugin-dir", "/nonexistent"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        def stored():
+            try:
+                with sqlite3.connect(database) as db:
+                    return db.execute("SELECT count(*) FROM runs WHERE status = 'ok'").fetchone()[0]
+            except sqlite3.OperationalError:
+                return 0  # not created yet: valgrind starts the daemon slowly
+        deadline = time.monotonic() + 300
+        while stored() < count * 5 and time.monotonic() < deadline:
+            time.sleep(1)
+        subprocess.run(["callgrind_control", "-i", "on", str(process.pid)], check=True, stdout=subprocess.DEVNULL)
+        first = stored()
+        time.sleep(seconds)
+        subprocess.run(["callgrind_control", "-i", "off", str(process.pid)], check=True, stdout=subprocess.DEVNULL)
+        runs = stored() - first
+        with sqlite3.connect(database) as db:
+            skipped = db.execute("SELECT count(*) FROM runs WHERE status <> 'ok'").fetchone()[0]
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=120)
+        kept = os.path.join(tempfile.gettempdir(), f"warden-callgrind-{count}.out")
+        shutil.copyfile(out, kept)
+        progress(f"callgrind's output: {kept} (callgrind_annotate {kept})")
+        report = subprocess.run(["callgrind_annotate", "--inclusive=yes", f"--threshold=100", out],
+                                capture_output=True, text=True, check=True).stdout
+        exclusive = subprocess.run(["callgrind_annotate", f"--threshold=100", out], capture_output=True, text=True, check=True).stdout
+    finally:
+        nginx.stop()
+
+    def entries(text):
+        rows = []
+        for line in text.splitlines():
+            parts = line.strip().split(None, 1)
+            if len(parts) == 2 and parts[0].replace(",", "").isdigit() and "(" in parts[1]:
+                count_text, rest = parts
+                rows.append((int(count_text.replace(",", "")), rest.split(" [")[0]))
+        return rows
+    inclusive, own = entries(report), entries(exclusive)
+    total = next((int(line.split()[0].replace(",", "")) for line in exclusive.splitlines() if "PROGRAM TOTALS" in line), 0)
+    print(f"\n### One check under callgrind ({count} checks at 1 s, {runs:,} ok runs in {seconds} s; "
+          f"{skipped:,} runs not ok over the whole run, valgrind being slow)\n")
+    print(f"Instructions per check: **{total / max(runs, 1):,.0f}** (whole process, all threads).\n")
+    for title, rows in (("inclusive", inclusive), ("self", own)):
+        print(f"| {title} instructions per check | function |\n|---:|---|")
+        for n, name in rows[:top]:
+            print(f"| {n / max(runs, 1):,.0f} | `{name[:140]}` |")
+        print()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--full", action="store_true", help="the long run recorded in BENCHMARKS.md")
+    parser.add_argument("--baseline", metavar="BINARY",
+                        help="an earlier warden binary (`make bench-baseline`), measured beside this build in the same run")
+    parser.add_argument("--callgrind", metavar="CHECKS", type=int,
+                        help="only profile: instructions per check and the top functions under callgrind")
     args = parser.parse_args()
+    if args.callgrind:
+        work = tempfile.mkdtemp(prefix="warden-callgrind-")
+        try:
+            callgrind(work, args.baseline or WARDEN, args.callgrind, 20, 25)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return
     for tool in (WARDEN, BENCH):
         if not os.access(tool, os.X_OK):
             sys.exit(f"{tool} is missing: run `make release` first")
-    counts = [100, 1000, 5000, 10000] if args.full else [100, 1000]
+    wardens = [("Warden", WARDEN)]
+    if args.baseline:
+        if not os.access(args.baseline, os.X_OK):
+            sys.exit(f"{args.baseline} is missing: run `make bench-baseline` first, or leave out --baseline")
+        wardens.insert(0, ("Warden before", args.baseline))
+    scenarios = [(100, 64), (1000, 64), (5000, 64), (5000, 512)]
+    if args.full:
+        scenarios += [(10000, 64), (10000, 512)]
     warmup, window = (10, 30) if args.full else (5, 10)
     work = tempfile.mkdtemp(prefix="warden-bench-")
     try:
         print(f"# Warden benchmarks ({'full' if args.full else 'short'} run), {time.strftime('%Y-%m-%d')}, "
               f"{os.cpu_count()} CPUs, {os.uname().release}")
-        checks_at_scale(work, counts, warmup, window)
-        progress("timer precision")
-        print("\n### Timer precision (start lateness of jobs at 1 s)\n")
-        sys.stdout.flush()
-        subprocess.run([BENCH, "timers", "1000,10000", "10" if args.full else "5"], check=True, stderr=subprocess.DEVNULL)
+        if args.baseline:
+            print(f"\n`Warden before` is {args.baseline}; `Warden` is this build.")
+        checks_at_scale(work, scenarios, warmup, window, wardens)
+        idle_cost(work, wardens, 60 if args.full else 20)
         progress("storage")
         print("\n### Storage\n\n| measure | figure | how |\n|---|---|---|")
         sys.stdout.flush()
         total = 10_000_000 if args.full else 1_000_000
         subprocess.run([BENCH, "store", str(total), os.path.join(work, "store")], check=True)
-        history_cli(os.path.join(work, "store", "history.db"), total)
+        cli_costs(os.path.join(work, "store", "history.db"), total, wardens)
+        progress("timer precision")
+        print("\n### Timer precision (start lateness of jobs at 1 s)\n")
+        sys.stdout.flush()
+        subprocess.run([BENCH, "timers", "1000,10000", "10" if args.full else "5"], check=True, stderr=subprocess.DEVNULL)
         start_and_reload(work, 1000, 5 if args.full else 3)
         print("\n### expect: conditions\n")
         sys.stdout.flush()

@@ -145,6 +145,11 @@ extension JSONValue {
 
     /// Stable JSON text: keys sorted, slashes unescaped; `pretty` indents for people.
     public func jsonText(pretty: Bool = false) -> String {
+        if !pretty {
+            var text = ""
+            JSONTextWriter.write(self, to: &text)
+            return text
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = pretty
             ? [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]

@@ -72,10 +72,7 @@ extension JSONObject {
     /// camelCase in the type (`service_url` → `serviceUrl`).
     public func decode<Parameters: Decodable>(_ type: Parameters.Type = Parameters.self) throws -> Parameters {
         do {
-            let data = try JSONEncoder().encode(JSONValue.object(self))
-            let decoder = JSONDecoder()
-            decoder.keyDecodingStrategy = .convertFromSnakeCase
-            return try decoder.decode(type, from: data)
+            return try JSONValueDecoder(.object(self)).decode(type)
         } catch let error as DecodingError {
             throw PluginError("parameters do not match the plugin's own schema: \(error.summary)")
         }

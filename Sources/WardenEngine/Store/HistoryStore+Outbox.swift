@@ -39,12 +39,9 @@ extension HistoryStore {
     /// transaction): failing after `notifyAfter` failing runs, recovered after `recoverAfter`
     /// ok ones; events go to the outbox with the run. Silenced jobs change state quietly,
     /// and a recovery is told only if the failure was.
-    static func updateAlert(after run: RunRecord, runID: Int64, in db: Database, silences: [Silence]) throws {
-        guard let alerting = run.alerting, run.status == .ok || run.status.isFailure,
-              let row = try Row.fetchOne(db, sql: """
-                  SELECT alert_state, alert_severity, alert_notified, alert_notified_at, consecutive_failures, consecutive_successes
-                  FROM job_state WHERE job = ?
-                  """, arguments: [run.job]) else { return }
+    /// `row`: the job's state after this run (alert columns and streaks), as the upsert returned it.
+    static func updateAlert(after run: RunRecord, runID: Int64, state row: Row, in db: Database, silences: () throws -> [Silence]) throws {
+        guard let alerting = run.alerting, run.status == .ok || run.status.isFailure else { return }
         let failing = (row["alert_state"] as String) == "failing"
         let previous = (row["alert_severity"] as String?).flatMap(Severity.init(rawValue:))
         let notified = (row["alert_notified"] as Int) != 0
@@ -54,15 +51,17 @@ extension HistoryStore {
         let now = run.finishedAt
         let severity = run.status.severity
         let route = alerting.route
-        let muted = alerting.muted || silences.contains { !$0.keepsNotifying && ($0.job.map { Glob.matches($0, run.job) } ?? false) }
+        func muted() throws -> Bool {
+            try alerting.muted || silences().contains { !$0.keepsNotifying && ($0.job.map { Glob.matches($0, run.job) } ?? false) }
+        }
 
         func event(_ kind: NotificationEvent.Kind, _ severity: Severity?) -> NotificationEvent {
             NotificationEvent(kind: kind, job: run.job, severity: severity, status: run.status.rawValue, message: run.message, runID: runID, at: now)
         }
         /// Sends when the route wants it; returns whether anything was written.
         func send(_ event: NotificationEvent) throws -> Bool {
-            guard let route, !route.notifiers.isEmpty, !muted || event.kind == .jobRecovered,
-                  route.wants(event.kind, severity: event.severity ?? previous) else { return false }
+            guard let route, !route.notifiers.isEmpty, route.wants(event.kind, severity: event.severity ?? previous),
+                  try event.kind == .jobRecovered || !muted() else { return false }
             try enqueue(event, to: route.notifiers, in: db)
             return true
         }

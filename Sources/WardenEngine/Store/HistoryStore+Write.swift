@@ -42,8 +42,16 @@ extension HistoryStore {
                     last_run_id = excluded.last_run_id,
                     last_run_at = excluded.last_run_at,
                     config_hash = excluded.config_hash
+                RETURNING alert_state, alert_severity, alert_notified, alert_notified_at, consecutive_failures, consecutive_successes
                 """)
+            // Read once per batch, and only when an alert changes state (mutes what it sends).
             var silences: [Silence]?
+            let activeSilences = { () throws -> [Silence] in
+                if let silences { return silences }
+                let active = try Self.silences(activeAt: Date(), in: db)
+                silences = active
+                return active
+            }
             for run in runs {
                 try insertRun.execute(arguments: [
                     run.job, run.plugin, run.trigger.description, run.scheduledAt.epochMilliseconds,
@@ -63,13 +71,13 @@ extension HistoryStore {
                 }
                 if run.status == .ok || run.status.isFailure {
                     let ok = run.status == .ok
-                    try updateState.execute(arguments: [
+                    // The job's state as this run leaves it, alert columns included, in the same step.
+                    let state = try Row.fetchOne(updateState, arguments: [
                         run.job, run.status.rawValue, ok ? 0 : 1, ok ? 1 : 0, id,
                         run.finishedAt.epochMilliseconds, run.configHash,
                     ])
-                    if run.alerting != nil {
-                        if silences == nil { silences = try Self.silences(activeAt: Date(), in: db) }
-                        try Self.updateAlert(after: run, runID: id, in: db, silences: silences ?? [])
+                    if run.alerting != nil, let state {
+                        try Self.updateAlert(after: run, runID: id, state: state, in: db, silences: activeSilences)
                     }
                 }
             }

@@ -1,0 +1,141 @@
+import Foundation
+import Testing
+@testable import WardenPluginKit
+
+/// The per-run JSON paths (issue 18) replaced Foundation's encoder and decoder with direct
+/// ones; these hold them to what Foundation did, over generated values as well as the cases
+/// that differ most (escapes, number forms, key order, snake_case keys).
+@Suite("JSON text and typed parameters")
+struct JSONCodecTests {
+    /// What `jsonText()` was before: JSONEncoder, sorted keys, slashes unescaped.
+    static func foundationText(_ value: JSONValue) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try! encoder.encode(value), as: UTF8.self)
+    }
+
+    @Test func compactTextIsByteForByteWhatJSONEncoderWrote() {
+        let cases: [JSONValue] = [
+            .null, true, false, 0, -7, .int(.max), .int(.min), 0.5, -0.0, 1e20, 1e-7, 123456789.125, 5.0, .double(.greatestFiniteMagnitude),
+            "", "plain", "quote \" backslash \\ slash / tab \t newline \n return \r", "\u{08}\u{0C}\u{01}\u{1F}\u{7F}",
+            "é ü 日本 🚀 \u{2028}", ["b": 1, "a": 2, "B": 3, "a10": 4, "a9": 5, "_x": 6, "é": 7, "": 8],
+            [[], [:], [nil], ["nested": ["deep": [1, 2.5, "x"]]]],
+        ]
+        for value in cases {
+            #expect(value.jsonText() == Self.foundationText(value), "\(Self.foundationText(value))")
+        }
+    }
+
+    @Test func compactTextAgreesOnGeneratedValues() {
+        var random = SeededRandom(seed: 18)
+        for _ in 0..<2_000 {
+            let value = random.jsonValue(depth: 3)
+            #expect(value.jsonText() == Self.foundationText(value))
+        }
+    }
+
+    @Test func nonFiniteNumbersAreNull() {
+        #expect(JSONValue.array([.double(.nan), .double(.infinity)]).jsonText() == "[null,null]")
+    }
+
+    struct Options: Decodable, Equatable {
+        let serviceUrl: String
+        let expectedStatus: [Int]
+        let timeoutSeconds: Double
+        let maxRetries: Int
+        let label: String?
+        let flags: [String: Bool]
+        let nested: Nested?
+        let _private: Int?
+
+        struct Nested: Decodable, Equatable {
+            let innerValue: UInt8
+        }
+    }
+
+    @Test func typedParametersDecodeAsJSONDecoderDidWithSnakeCaseKeys() throws {
+        let parameters: JSONObject = [
+            "service_url": "http://x/", "expected_status": [200, 204], "timeout_seconds": 5, "max_retries": 3.0,
+            "flags": ["a_b": true], "nested": ["inner_value": 7], "_private": 1,
+        ]
+        let direct = try parameters.decode(Options.self)
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let viaText = try decoder.decode(Options.self, from: Data(JSONValue.object(parameters).jsonText().utf8))
+        #expect(direct == viaText)
+        #expect(direct.label == nil && direct.timeoutSeconds == 5 && direct.maxRetries == 3 && direct.nested?.innerValue == 7)
+    }
+
+    @Test(arguments: ["service_url", "trailing_", "__leading", "a__b", "already", "UPPER_CASE", "x_1_y"])
+    func keysConvertAsFoundationConverts(_ key: String) throws {
+        struct AnyKeys: Decodable {
+            let keys: [String]
+            init(from decoder: any Decoder) throws {
+                keys = try decoder.container(keyedBy: Key.self).allKeys.map(\.stringValue)
+            }
+            struct Key: CodingKey {
+                var stringValue: String
+                var intValue: Int? { nil }
+                init?(stringValue: String) { self.stringValue = stringValue }
+                init?(intValue: Int) { nil }
+            }
+        }
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let foundation = try decoder.decode(AnyKeys.self, from: Data("{\"\(key)\": 1}".utf8)).keys
+        #expect(try ([key: 1] as JSONObject).decode(AnyKeys.self).keys == foundation)
+    }
+
+    @Test func aMismatchNamesTheParameter() {
+        struct Wanted: Decodable { let port: UInt16; let names: [String] }
+        #expect(throws: PluginError.self) { try (["port": 70_000, "names": []] as JSONObject).decode(Wanted.self) }
+        do {
+            _ = try (["port": 80, "names": ["a", 5]] as JSONObject).decode(Wanted.self)
+            Issue.record("a number among names decoded")
+        } catch {
+            #expect("\(error)".contains("names.1"), "\(error)")
+        }
+        do {
+            _ = try (["names": []] as JSONObject).decode(Wanted.self)
+            Issue.record("a missing port decoded")
+        } catch {
+            #expect("\(error)".contains("`port` is missing"), "\(error)")
+        }
+    }
+}
+
+/// A small deterministic generator (SplitMix64) for the generated cases.
+struct SeededRandom: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    mutating func string() -> String {
+        let alphabet = Array("abcXYZ09 _-/\\\"\n\t\u{01}\u{1F}é日🚀")
+        return String((0..<Int.random(in: 0...8, using: &self)).map { _ in alphabet.randomElement(using: &self)! })
+    }
+
+    mutating func jsonValue(depth: Int) -> JSONValue {
+        switch Int.random(in: 0...(depth > 0 ? 7 : 4), using: &self) {
+        case 0: return .null
+        case 1: return .bool(Bool.random(using: &self))
+        case 2: return .int(Int.random(in: -1_000_000...1_000_000, using: &self))
+        case 3:
+            let magnitude = Double.random(in: -1...1, using: &self) * pow(10, Double(Int.random(in: -12...22, using: &self)))
+            return .double(Bool.random(using: &self) ? magnitude : magnitude.rounded())
+        case 4: return .string(string())
+        case 5: return .array((0..<Int.random(in: 0...4, using: &self)).map { _ in jsonValue(depth: depth - 1) })
+        default:
+            var members: JSONObject = [:]
+            for _ in 0..<Int.random(in: 0...4, using: &self) { members[string()] = jsonValue(depth: depth - 1) }
+            return .object(members)
+        }
+    }
+}
