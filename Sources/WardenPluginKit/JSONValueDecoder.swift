@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Decodes a `Decodable` type straight from a `JSONValue`, snake_case keys matched to the
 /// type's camelCase ones as `JSONDecoder`'s `convertFromSnakeCase` does.
 ///
@@ -65,11 +67,31 @@ struct JSONValueDecoder: Decoder {
     /// `service_url` → `serviceUrl`, as `JSONDecoder.KeyDecodingStrategy.convertFromSnakeCase`
     /// converts it: leading and trailing underscores stay, words after the first are capitalised.
     static func camelCased(_ members: [String: JSONValue]) -> [String: JSONValue] {
-        guard members.keys.contains(where: { $0.contains("_") }) else { return members }
+        guard members.keys.contains(where: { $0.utf8.contains(UInt8(ascii: "_")) }) else { return members }
         var converted: [String: JSONValue] = [:]
         converted.reserveCapacity(members.count)
-        for (key, value) in members { converted[camelCased(key)] = value }
+        for (key, value) in members { converted[convertedKeys.camelCased(key)] = value }
         return converted
+    }
+
+    /// Parameter names are few and fixed by the schemas, and converting one costs more than
+    /// looking it up (about 34,000 instructions per run for service_status's three keys).
+    static let convertedKeys = KeyCache()
+
+    final class KeyCache: Sendable {
+        private let keys = Mutex<[String: String]>([:])
+        /// Past this, keys are converted without being kept: a plugin decoding keys that come
+        /// from its targets' answers must not grow the daemon.
+        static let capacity = 4_096
+
+        func camelCased(_ key: String) -> String {
+            if let known = keys.withLock({ $0[key] }) { return known }
+            let converted = JSONValueDecoder.camelCased(key)
+            keys.withLock { keys in
+                if keys.count < Self.capacity { keys[key] = converted }
+            }
+            return converted
+        }
     }
 
     static func camelCased(_ key: String) -> String {

@@ -8,8 +8,9 @@ public enum ConfigLimits {
     public static let fileBytes = 4 << 20
     /// One value (a string, a key).
     public static let valueBytes = 64 << 10
-    /// Values after YAML aliases are expanded: a "billion laughs" document stops here.
-    public static let values = 100_000
+    /// Values after YAML aliases are expanded: a "billion laughs" document stops here, and
+    /// 10,000 jobs (about 150,000 values) pass.
+    public static let values = 1_000_000
     /// Nesting of mappings and sequences.
     public static let depth = 64
 
