@@ -104,7 +104,9 @@ private final class RouteHandler: ChannelInboundHandler, RemovableChannelHandler
         if path == "/health" {
             respond(context, status: .ok, body: "ok")
         } else if path.hasPrefix("/status/"), let code = Int(path.dropFirst("/status/".count)) {
-            respond(context, status: HTTPResponseStatus(statusCode: code), body: "status \(code)")
+            // 204 and 304 have no body (RFC 9110): one here was read as garbage before the next
+            // response on the kept-alive connection, which the client then closed.
+            respond(context, status: HTTPResponseStatus(statusCode: code), body: [204, 304].contains(code) ? "" : "status \(code)")
         } else if path == "/slow" {
             let delay = Int64(query["ms"] ?? "") ?? 1000
             let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
