@@ -1,3 +1,4 @@
+import DequeModule
 import Synchronization
 
 /// Bounds how many plugins run at once across all jobs. Runs beyond the bound wait in a
@@ -18,7 +19,9 @@ public final class ConcurrencyLimiter: Sendable {
 
     private struct State: ~Copyable {
         var running = 0
-        var waiters: [Waiter] = []
+        /// A deque: under saturation thousands wait, and an array's `removeFirst` moved them
+        /// all at every release (quadratic in the queue's length).
+        var waiters = Deque<Waiter>()
         var nextID: UInt64 = 0
         var closed = false
         var peakRunning = 0
@@ -105,7 +108,7 @@ public final class ConcurrencyLimiter: Sendable {
         let waiters: [Waiter] = state.withLock { state in
             state.closed = true
             defer { state.waiters = [] }
-            return state.waiters
+            return Array(state.waiters)
         }
         waiters.forEach { $0.admission.deliver(.closed) }
     }

@@ -1,0 +1,84 @@
+import Dispatch
+import Foundation
+import Synchronization
+import Testing
+@testable import WardenEngine
+
+/// Every plugin deadline shares one Dispatch timer (issue 18): a deadline fires once, in
+/// order, never before it is due; a cancelled one never fires; and the timer, armed for the
+/// earliest live deadline, is moved forward when an earlier one arrives after a later one.
+@Suite("deadline timer")
+struct DeadlineTimerTests {
+    /// What fired, with how long after it was scheduled.
+    final class Firings: Sendable {
+        private let fired = Mutex<[(id: Int, late: Duration)]>([])
+        func record(_ id: Int, since start: ContinuousClock.Instant) { fired.withLock { $0.append((id, .now - start)) } }
+        var all: [(id: Int, late: Duration)] { fired.withLock { $0 } }
+    }
+
+    static func waitUntil(_ condition: () -> Bool, within limit: Duration = .seconds(5)) async throws {
+        let end = ContinuousClock.now + limit
+        while !condition() && ContinuousClock.now < end { try await Task.sleep(for: .milliseconds(5)) }
+    }
+
+    @Test func dueDeadlinesFireAndCancelledOnesNever() async throws {
+        let timer = DeadlineTimer()
+        let firings = Firings()
+        let start = ContinuousClock.now
+        // From many threads at once: the timer is set under the same lock as the heap, so an
+        // earlier deadline is never left behind a later one set by another thread.
+        let tokens = Mutex<[Int: DeadlineTimer.Token]>([:])
+        DispatchQueue.concurrentPerform(iterations: 400) { index in
+            let token = timer.schedule(after: .milliseconds(10 + (index * 37) % 190)) { firings.record(index, since: start) }
+            tokens.withLock { $0[index] = token }
+        }
+        for index in stride(from: 0, to: 400, by: 2) { timer.cancel(tokens.withLock { $0[index]! }) }
+        try await Self.waitUntil { firings.all.count >= 200 && timer.pending == 0 }
+        try await Task.sleep(for: .milliseconds(100))
+        let fired = firings.all
+        #expect(fired.count == 200)
+        #expect(Set(fired.map(\.id)) == Set(stride(from: 1, to: 400, by: 2)))
+        for (id, late) in fired {
+            #expect(late >= .milliseconds(10 + (id * 37) % 190), "deadline \(id) fired early: \(late)")
+        }
+        #expect(timer.pending == 0)
+    }
+
+    @Test func anEarlierDeadlineMovesTheTimerForward() async throws {
+        let timer = DeadlineTimer()
+        let firings = Firings()
+        let start = ContinuousClock.now
+        _ = timer.schedule(after: .seconds(3)) { firings.record(1, since: start) }
+        _ = timer.schedule(after: .milliseconds(20)) { firings.record(2, since: start) }
+        try await Self.waitUntil { !firings.all.isEmpty }
+        let first = try #require(firings.all.first)
+        #expect(first.id == 2)
+        #expect(first.late < .seconds(2), "the 20 ms deadline waited for the 3 s one: \(first.late)")
+    }
+
+    @Test func cancelledDeadlinesDoNotHoldBackLiveOnes() async throws {
+        let timer = DeadlineTimer()
+        let firings = Firings()
+        let start = ContinuousClock.now
+        // As under load: thousands of runs finish long before their deadlines.
+        for _ in 0..<10_000 { timer.cancel(timer.schedule(after: .milliseconds(30)) { firings.record(0, since: start) }) }
+        #expect(timer.pending == 0)
+        _ = timer.schedule(after: .milliseconds(60)) { firings.record(1, since: start) }
+        try await Self.waitUntil { !firings.all.isEmpty }
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(firings.all.map(\.id) == [1])
+    }
+
+    /// `ISOTime` writes what ISO8601DateFormatter wrote (internet date-time, milliseconds, UTC).
+    @Test func isoTimeMatchesFoundationsFormatter() {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        var dates = [Date(timeIntervalSince1970: 0), Date(timeIntervalSince1970: 951_782_400.5), Date(timeIntervalSince1970: 1_764_633_600.999),
+                     Date(timeIntervalSince1970: -1), Date(timeIntervalSince1970: 4_102_444_799.001), Date(timeIntervalSince1970: 1_709_164_800.0405)]
+        var random = SystemRandomNumberGenerator()
+        for _ in 0..<2_000 { dates.append(Date(timeIntervalSince1970: Double(Int64.random(in: 0...4_102_444_800_000, using: &random)) / 1000)) }
+        for date in dates {
+            #expect(ISOTime.string(date) == formatter.string(from: date), "\(date.timeIntervalSince1970)")
+        }
+    }
+}
