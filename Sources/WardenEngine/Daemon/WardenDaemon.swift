@@ -158,6 +158,8 @@ public final class WardenDaemon: Service, Sendable {
                         ])
                         notifier.ready(status: await status.line())
                         onReady?()
+                        // Off the cooperative pool: reclaiming pages is a blocking system call.
+                        _ = try? await BlockingQueue(label: "warden.startup-pages").run { StartupPages.release() }
 
                         // Returns on SIGTERM/SIGINT (graceful shutdown) or when the group is cancelled.
                         try? await gracefulShutdown()
