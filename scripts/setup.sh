@@ -24,6 +24,8 @@ packages=(
   postgresql          # Database plugin tests: throwaway clusters (initdb, pg_ctl, pg_basebackup, psql; pg_stat_statements)
   monit               # `make bench`: the peer Warden is measured against
   nginx-light         # `make bench`: the loopback HTTP target both tools check
+  valgrind            # `bench/bench.py --callgrind`: instructions per check
+  sqlite3             # `make bench`: the history query alone, next to `warden history`
 )
 
 missing=()

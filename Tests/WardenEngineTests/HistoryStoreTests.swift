@@ -158,6 +158,31 @@ struct HistoryStoreTests {
     }
 }
 
+extension HistoryStoreTests {
+    /// Issue 18: at a run every 10 ms, each run was its own commit (a writer, queue and
+    /// observer wake-up per check). With the daemon's group-commit window they share commits,
+    /// and a flush does not wait out the window.
+    @Test func runsArrivingTogetherShareACommit() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try HistoryStore.openForWriting(path: directory.file("history.db"))
+        let batches = BatchCounter()
+        let writer = HistoryWriter(store: store, logger: testLogger, linger: HistoryWriter.groupCommitWindow, onObserve: { batches.add($0.count) })
+        Task { await writer.run() }
+        let start = Date()
+        for index in 0..<40 {
+            writer.record(Self.run("steady", .ok, at: start.addingTimeInterval(Double(index))))
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let flushStarted = ContinuousClock.now
+        await writer.flush()
+        #expect(ContinuousClock.now - flushStarted < HistoryWriter.groupCommitWindow * 5)
+        #expect(batches.total == 40)
+        #expect(batches.count <= 20, "40 runs 10 ms apart took \(batches.count) commits")
+        await writer.close()
+        try store.close()
+    }
+}
+
 final class BatchCounter: Sendable {
     private let state = Mutex<(count: Int, total: Int)>((0, 0))
     func add(_ size: Int) { state.withLock { $0.count += 1; $0.total += size } }

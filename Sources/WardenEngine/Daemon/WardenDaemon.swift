@@ -81,7 +81,7 @@ public final class WardenDaemon: Service, Sendable {
         // writer's path: at their commit (with ids), or at once while the database refuses writes.
         let (observed, feed) = AsyncStream.makeStream(of: [ObservedRun].self)
         let writer = HistoryWriter(
-            store: store, logger: logger, troubleRoute: { current.withLock { $0.config.daemon.notify } },
+            store: store, logger: logger, linger: HistoryWriter.groupCommitWindow, troubleRoute: { current.withLock { $0.config.daemon.notify } },
             onObserve: { @Sendable runs in _ = feed.yield(runs) }
         )
         let engine = RemediationEngine(config: initial.config, registry: initial.registry, executor: executor, store: store, writer: writer, clock: clock, metrics: metrics, logger: logger)

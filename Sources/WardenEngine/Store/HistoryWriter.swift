@@ -76,6 +76,8 @@ public final class HistoryWriter: Sendable {
         /// Drops not yet written to `history_gaps`.
         var gap: HistoryGap?
 
+        /// When the oldest uncommitted run arrived, while the writer lingers for more.
+        var firstPendingAt: ContinuousClock.Instant?
         /// Every run up to this sequence is committed or dropped.
         var settledThrough: Int64 { (pending.first?.sequence ?? nextSequence) - 1 }
     }
@@ -92,8 +94,14 @@ public final class HistoryWriter: Sendable {
     private let troubleRoute: @Sendable () -> NotificationRoute?
     private let commits = BlockingQueue(label: "warden.history-writer")
 
+    /// How long a commit waits for more runs after the first (the daemon: `groupCommitWindow`).
+    private let linger: Duration
+    /// At 100 checks a second, a commit per run woke the writer, its queue and the run observer
+    /// for each check: most of what a check cost at low rates (BENCHMARKS.md).
+    public static let groupCommitWindow = Duration.milliseconds(100)
+
     public init(
-        store: HistoryStore, logger: Logger, bound: Bound = .standard, closeTimeout: Duration = .seconds(10),
+        store: HistoryStore, logger: Logger, bound: Bound = .standard, closeTimeout: Duration = .seconds(10), linger: Duration = .zero,
         troubleRoute: @escaping @Sendable () -> NotificationRoute? = { nil },
         onObserve: (@Sendable ([ObservedRun]) -> Void)? = nil
     ) {
@@ -101,6 +109,7 @@ public final class HistoryWriter: Sendable {
         self.logger = logger
         self.bound = bound
         self.closeTimeout = closeTimeout
+        self.linger = linger
         self.troubleRoute = troubleRoute
         self.onObserve = onObserve
     }
@@ -129,6 +138,7 @@ public final class HistoryWriter: Sendable {
             if state.finished { return (nil, [], true, waiter.map { [$0] } ?? []) }
             let failing = state.failingSince != nil
             if failing { onObserve?([ObservedRun(id: nil, record: run)]) }
+            if state.pending.isEmpty { state.firstPendingAt = .now }
             state.pending.append(Pending(sequence: state.nextSequence, run: run, bytes: bytes, observed: failing))
             if let waiter { state.idWaiters[state.nextSequence] = waiter }
             state.nextSequence += 1
@@ -241,12 +251,26 @@ public final class HistoryWriter: Sendable {
     /// and empty.
     private func nextBatch() async -> [Pending]? {
         while true {
-            let batch: [Pending]?? = state.withLock { state in
-                if state.pending.isEmpty { return state.closed ? .some(nil) : nil }
+            enum Next { case batch([Pending]?), linger(ContinuousClock.Instant), wait }
+            let next: Next = state.withLock { state in
+                if state.pending.isEmpty { return state.closed ? .batch(nil) : .wait }
+                // Group commit: a batch waits up to `linger` after its first run for more, unless
+                // someone waits for it (flush, close, a run's id) or it is full already.
+                if let since = state.firstPendingAt, !state.closed, state.flushWaiters.isEmpty, state.idWaiters.isEmpty,
+                   state.failingSince == nil, state.pending.count < Self.maximumBatch, ContinuousClock.now < since + linger {
+                    return .linger(since + linger)
+                }
                 state.inFlight = min(state.pending.count, Self.maximumBatch)
-                return .some(Array(state.pending.prefix(state.inFlight)))
+                return .batch(Array(state.pending.prefix(state.inFlight)))
             }
-            if let batch { return batch }
+            switch next {
+            case .batch(let batch): return batch
+            case .linger(let until):
+                try? await Task.sleep(until: until, clock: .continuous)
+                state.withLock { $0.firstPendingAt = nil }
+                continue
+            case .wait: break
+            }
             let wake = OneShot<Void>()
             let ready: Bool = state.withLock { state in
                 if !state.pending.isEmpty || state.closed { return true }
