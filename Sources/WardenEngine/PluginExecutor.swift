@@ -19,6 +19,8 @@ public struct PluginExecutor: Sendable {
     public var limits: HostLimits { currentLimits.current }
     /// Pools and caches plugins keep between runs (one per database target, …).
     public var resources: PluginResources
+    /// Where `NonBlockingPlugin`s run: the HTTP client's event loops.
+    private let eventLoops: EventLoopTaskExecutor
 
     public init(
         httpClient: HTTPClient, logger: Logger, environment: [String: String], cancellationGrace: Duration = .seconds(5),
@@ -30,6 +32,7 @@ public struct PluginExecutor: Sendable {
         self.cancellationGrace = cancellationGrace
         self.currentLimits = PluginLimits(limits)
         self.resources = resources
+        self.eventLoops = EventLoopTaskExecutor(group: httpClient.eventLoopGroup)
     }
 
     /// Puts a reloaded config's plugin limits in force for every run that starts from now on.
@@ -86,7 +89,9 @@ public struct PluginExecutor: Sendable {
             resources: resources
         )
         let plugin = entry.plugin
-        let (outcome, task) = await runWithDeadline(timeout) { try await plugin.execute(parameters, context: context) }
+        let (outcome, task) = await runWithDeadline(timeout, on: plugin is any NonBlockingPlugin ? eventLoops : nil) {
+            try await plugin.execute(parameters, context: context)
+        }
         var result: PluginResult
         var attemptOutcome: AttemptOutcome
         switch outcome {

@@ -11,6 +11,13 @@ public protocol Plugin: Sendable {
     func execute(_ parameters: JSONObject, context: PluginContext) async throws -> PluginResult
 }
 
+/// A plugin whose `execute` never blocks a thread: it only computes briefly and awaits network
+/// I/O. The engine may run it on the HTTP client's event loop, so that the exchange's replies
+/// resume it where they arrive instead of waking another thread for each (an HTTP check
+/// crossed threads about ten times). A plugin that reads files, runs processes or calls
+/// blocking APIs must not adopt it: it would stall every HTTP check in the daemon.
+public protocol NonBlockingPlugin: Plugin {}
+
 /// Thrown by a plugin whose own bound on its work is the run's deadline (`context.remaining`)
 /// when that bound runs out. The engine records the run as `timeout`, as when its own
 /// deadline, which falls on the same instant, wins the race.

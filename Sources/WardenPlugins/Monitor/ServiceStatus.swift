@@ -5,7 +5,7 @@ import WardenPluginKit
 import WardenPluginSupport
 
 /// HTTP health check of one URL (the seed's worked example `service_status`).
-public struct ServiceStatusPlugin: Plugin {
+public struct ServiceStatusPlugin: NonBlockingPlugin {
     public let spec = PluginSpec(
         name: "service_status",
         description: "Check a service's health endpoint over HTTP: status code, health and response time. Succeeds only on an expected status (default 200).",
