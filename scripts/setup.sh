@@ -26,6 +26,7 @@ packages=(
   nginx-light         # `make bench`: the loopback HTTP target both tools check
   valgrind            # `bench/bench.py --callgrind`: instructions per check
   sqlite3             # `make bench`: the history query alone, next to `warden history`
+  time                # `make bench`: peak RSS of a whole CLI process (GNU time)
 )
 
 missing=()
