@@ -55,7 +55,7 @@ struct RemediationEndToEndTests {
             jobs:
               - name: web
                 plugin: service_status
-                every: 2s
+                every: 3s
                 timeout: 2s
                 params: {service_url: "\(server.baseURL)/service?key=\(key)"}
                 expect: ["data.status_code == 200"]
@@ -72,7 +72,9 @@ struct RemediationEndToEndTests {
         let arguments = ["--config", config, "--plugin-dir", fixtures.path]
         server.breakService(key)
 
-        // 1. Two failures, then SIGKILL: mid-streak, nothing flushed on purpose.
+        // 1. Two failures, then SIGKILL: mid-streak, nothing flushed on purpose. (Runs every 3 s:
+        // seeing the second failure, through a CLI process on a loaded machine, and killing the
+        // daemon must fit before the third.)
         var daemon = try DaemonProcess(arguments, logFile: directory + "/daemon-1.log")
         let twoFailures = try await poll(within: .seconds(15)) { () -> [[String: Any]]? in
             let found = try await runs(config)

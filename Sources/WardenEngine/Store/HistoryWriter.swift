@@ -78,6 +78,8 @@ public final class HistoryWriter: Sendable {
 
         /// When the oldest uncommitted run arrived, while the writer lingers for more.
         var firstPendingAt: ContinuousClock.Instant?
+        /// The writer waits out its group-commit window: a new run alone does not wake it.
+        var lingering = false
         /// Every run up to this sequence is committed or dropped.
         var settledThrough: Int64 { (pending.first?.sequence ?? nextSequence) - 1 }
     }
@@ -145,6 +147,7 @@ public final class HistoryWriter: Sendable {
             state.bytes += bytes
             let dropped = dropOverflow(&state)
             let unanswered = dropped.compactMap { state.idWaiters.removeValue(forKey: $0.sequence) }
+            guard !state.lingering || waiter != nil else { return (nil, dropped, false, unanswered) }
             defer { state.consumer = nil }
             return (state.consumer, dropped, false, unanswered)
         }
@@ -251,23 +254,34 @@ public final class HistoryWriter: Sendable {
     /// and empty.
     private func nextBatch() async -> [Pending]? {
         while true {
-            enum Next { case batch([Pending]?), linger(ContinuousClock.Instant), wait }
+            enum Next { case batch([Pending]?), linger(Duration), wait }
+            let lingering = OneShot<Void>()
             let next: Next = state.withLock { state in
                 if state.pending.isEmpty { return state.closed ? .batch(nil) : .wait }
                 // Group commit: a batch waits up to `linger` after its first run for more, unless
-                // someone waits for it (flush, close, a run's id) or it is full already.
+                // someone waits for it (flush, close, a run's id) or it is full already. New runs
+                // do not cut the wait short; a flush, a close or a run's id waiter does.
+                let now = ContinuousClock.now
                 if let since = state.firstPendingAt, !state.closed, state.flushWaiters.isEmpty, state.idWaiters.isEmpty,
-                   state.failingSince == nil, state.pending.count < Self.maximumBatch, ContinuousClock.now < since + linger {
-                    return .linger(since + linger)
+                   state.failingSince == nil, state.pending.count < Self.maximumBatch, now < since + linger {
+                    state.consumer = lingering
+                    state.lingering = true
+                    return .linger(since + linger - now)
                 }
                 state.inFlight = min(state.pending.count, Self.maximumBatch)
                 return .batch(Array(state.pending.prefix(state.inFlight)))
             }
             switch next {
             case .batch(let batch): return batch
-            case .linger(let until):
-                try? await Task.sleep(until: until, clock: .continuous)
-                state.withLock { $0.firstPendingAt = nil }
+            case .linger(let remaining):
+                let timer = DeadlineTimer.shared.schedule(after: remaining) { lingering.deliver(()) }
+                await lingering.value()
+                DeadlineTimer.shared.cancel(timer)
+                state.withLock { state in
+                    state.firstPendingAt = nil
+                    state.lingering = false
+                    if state.consumer === lingering { state.consumer = nil }
+                }
                 continue
             case .wait: break
             }
