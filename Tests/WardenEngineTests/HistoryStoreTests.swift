@@ -171,15 +171,19 @@ extension HistoryStoreTests {
         let writer = HistoryWriter(store: store, logger: testLogger, linger: window, onObserve: { batches.add($0.count) })
         Task { await writer.run() }
         let start = Date()
+        let began = ContinuousClock.now
         for index in 0..<40 {
             writer.record(Self.run("steady", .ok, at: start.addingTimeInterval(Double(index))))
             try await Task.sleep(for: .milliseconds(10))
         }
+        // A loaded machine stretches the sleeps (8.5 s for these 40 in a parallel `make test`):
+        // at most one commit per window that passed, and one more for the last.
+        let windows = Int((ContinuousClock.now - began) / window) + 2
         let flushStarted = ContinuousClock.now
         await writer.flush()
         #expect(ContinuousClock.now - flushStarted < window / 2)
         #expect(batches.total == 40)
-        #expect(batches.count <= 4, "40 runs 10 ms apart took \(batches.count) commits")
+        #expect(batches.count <= windows, "40 runs 10 ms apart took \(batches.count) commits")
         await writer.close()
         try store.close()
     }
