@@ -140,7 +140,9 @@ public final class HistoryWriter: Sendable {
             if state.finished { return (nil, [], true, waiter.map { [$0] } ?? []) }
             let failing = state.failingSince != nil
             if failing { onObserve?([ObservedRun(id: nil, record: run)]) }
-            if state.pending.isEmpty { state.firstPendingAt = .now }
+            // The first run beyond the batch being committed opens the next window (runs that
+            // arrive during a commit wait for company too, rather than going out alone after it).
+            if state.pending.count == state.inFlight { state.firstPendingAt = .now }
             state.pending.append(Pending(sequence: state.nextSequence, run: run, bytes: bytes, observed: failing))
             if let waiter { state.idWaiters[state.nextSequence] = waiter }
             state.nextSequence += 1
