@@ -49,9 +49,6 @@ struct JSONValueDecoder: Decoder {
         case is Float.Type:
             guard let number = value.doubleValue else { throw mismatch(type) }
             return Float(number) as! T
-        case is Int.Type:
-            guard let number = value.intValue else { throw mismatch(type) }
-            return number as! T
         case let integer as any FixedWidthInteger.Type:
             guard let number = value.intValue, let exact = integer.init(exactly: number) else { throw mismatch(type) }
             return exact as! T

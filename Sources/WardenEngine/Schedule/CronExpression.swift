@@ -186,7 +186,7 @@ struct CivilDate: Hashable {
         self.day = day
     }
 
-    private init(daysSinceEpoch days: Int) {
+    init(daysSinceEpoch days: Int) {
         // Howard Hinnant's civil_from_days.
         let z = days + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
