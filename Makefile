@@ -21,9 +21,17 @@ build: setup
 	$(SWIFT) build
 
 # Swift's runtime is linked in statically: the installed binary needs only Debian's libraries.
-# lld packs the ~160,000 relative relocations of a position-independent binary (DT_RELR,
-# glibc 2.36): `warden --version` went from 7.3 to 5.3 ms and 18 to 14.5 MB, ASLR kept.
-RELEASE_FLAGS := -c release --static-swift-stdlib -Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs
+# Position-dependent and exporting no symbols: a PIE's ~160,000 relative relocations dirtied
+# ~500 pages at every start and dladdr scanned 59,000 exported symbols, so `warden --version`
+# took 5.8 ms of CPU against 2.6 now (BENCHMARKS.md). The price is ASLR for the binary's own
+# image (libraries, heap, stacks and mmap stay randomised), as in Go's default builds that
+# Prometheus and node_exporter ship; `make release PIE=1` links a PIE (DT_RELR-packed).
+ifeq ($(PIE),1)
+LINK_FLAGS := -Xlinker -z -Xlinker pack-relative-relocs
+else
+LINK_FLAGS := -Xswiftc -Xclang-linker -Xswiftc -no-pie
+endif
+RELEASE_FLAGS := -c release --static-swift-stdlib -Xswiftc -use-ld=lld -Xlinker --no-export-dynamic $(LINK_FLAGS)
 
 release: setup
 	$(SWIFT) build $(RELEASE_FLAGS)

@@ -46,7 +46,7 @@ struct ExplainCommand: AsyncParsableCommand {
 /// `warden explain` in plain words.
 enum Explanation {
     static func text(_ record: RemediationRecord, triggering: [StoredRun], verification: StoredRun?) -> String {
-        var lines = ["Remediation #\(record.id ?? 0): rule `\(record.rule)`, job `\(record.job)`, \(TimeArgument.local(record.startedAt))"]
+        var lines = ["Remediation #\(record.id ?? 0): rule `\(record.rule)`, job `\(record.job)`, \(ISOTime.local(record.startedAt))"]
         lines.append("")
         lines.append("Why: \(record.trigger).")
         if triggering.isEmpty {
@@ -91,7 +91,7 @@ enum Explanation {
 
     static func describe(_ stored: StoredRun) -> String {
         let run = stored.record
-        var text = "run #\(stored.id) at \(TimeArgument.local(run.scheduledAt)) (\(run.trigger)): \(run.status.rawValue)"
+        var text = "run #\(stored.id) at \(ISOTime.local(run.scheduledAt)) (\(run.trigger)): \(run.status.rawValue)"
         if !run.message.isEmpty { text += " — \(RunTable.oneLine(run.message))" }
         if let error = run.error { text += " (error: \(RunTable.oneLine(error)))" }
         let failed = run.conditions.filter { !$0.passed }
@@ -142,7 +142,7 @@ enum RemediationJSON {
         var rows = [["ID", "TIME", "RULE", "JOB", "STEP", "PLUGIN", "OUTCOME", "VERIFIED", "NOTE"]]
         for record in records {
             rows.append([
-                "\(record.id ?? 0)", TimeArgument.local(record.startedAt), record.rule, record.job,
+                "\(record.id ?? 0)", ISOTime.local(record.startedAt), record.rule, record.job,
                 record.step.map(String.init) ?? "-", record.plugin ?? "-", record.outcome.rawValue,
                 record.verification?.rawValue ?? "-",
                 RunTable.oneLine(record.suppressedReason ?? record.error ?? record.message ?? ""),

@@ -165,7 +165,7 @@ enum RunTable {
         for stored in runs {
             let run = stored.record
             rows.append([
-                "\(stored.id)", TimeArgument.local(run.scheduledAt), run.job, run.status.rawValue,
+                "\(stored.id)", ISOTime.local(run.scheduledAt), run.job, run.status.rawValue,
                 run.status == .skipped ? "-" : "\(stored.attemptCount)",
                 run.duration.map(Self.milliseconds) ?? "-",
                 Self.oneLine(run.error.map { "\(run.message) (\($0))" } ?? run.message),
@@ -187,9 +187,13 @@ enum RunTable {
         return value < 10 ? String(format: "%.1fms", value) : String(format: "%.0fms", value)
     }
 
+    /// By scalar, not Character: `\r\n` is one Character and would otherwise stay. (Foundation's
+    /// `replacingOccurrences` compiled a regular expression per call, per cell.)
     static func oneLine(_ text: String) -> String {
-        let flat = text.replacingOccurrences(of: "\n", with: " ")
-        return flat.count > 100 ? String(flat.prefix(99)) + "…" : flat
+        var flat = String.UnicodeScalarView()
+        flat.append(contentsOf: text.unicodeScalars.lazy.map { $0 == "\n" ? " " : $0 })
+        let line = String(flat)
+        return line.count > 100 ? String(line.prefix(99)) + "…" : line
     }
 }
 
@@ -208,8 +212,21 @@ enum TextTable {
         }.joined(separator: "\n")
     }
 
-    /// Characters on screen: ANSI colour sequences take none.
+    /// Characters on screen: ANSI colour sequences (`ESC [ digits ; … m`) take none.
     static func visibleWidth(_ cell: String) -> Int {
-        cell.replacingOccurrences(of: "\u{1B}\\[[0-9;]*m", with: "", options: .regularExpression).count
+        guard cell.unicodeScalars.contains("\u{1B}") else { return cell.count }
+        var shown = String.UnicodeScalarView()
+        var scalars = cell.unicodeScalars[...]
+        while let scalar = scalars.popFirst() {
+            if scalar == "\u{1B}", scalars.first == "[" {
+                let body = scalars.dropFirst().prefix { $0 == ";" || ("0"..."9").contains($0) }
+                if body.endIndex < scalars.endIndex, scalars[body.endIndex] == "m" {
+                    scalars = scalars[scalars.index(after: body.endIndex)...]
+                    continue
+                }
+            }
+            shown.append(scalar)
+        }
+        return String(shown).count
     }
 }

@@ -45,7 +45,7 @@ struct NotificationsCommand: AsyncParsableCommand {
         var rows = [["ID", "CREATED", "NOTIFIER", "EVENT", "JOB/RULE", "STATE", "ATTEMPTS", "LAST"]]
         for entry in entries {
             rows.append([
-                "\(entry.id)", TimeArgument.local(entry.createdAt), entry.notifier, entry.event.kind.rawValue,
+                "\(entry.id)", ISOTime.local(entry.createdAt), entry.notifier, entry.event.kind.rawValue,
                 entry.event.job ?? entry.event.rule ?? "-", entry.state.rawValue, "\(entry.attempts)",
                 entry.state == .delivered ? (entry.answer ?? "") : (entry.lastError ?? "-"),
             ])
@@ -74,6 +74,7 @@ struct NotifyCommand: AsyncParsableCommand {
 
     struct Test: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "test",
             abstract: "Send a test message through a notifier and show what the receiver answered (exit 1 if it did not take it)."
         )
 

@@ -11,7 +11,7 @@ struct PluginsCommand: AsyncParsableCommand {
     )
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List plugins: name, category, description.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List plugins: name, category, description.")
 
         @OptionGroup var loading: PluginLoadingOptions
 
@@ -38,7 +38,7 @@ struct PluginsCommand: AsyncParsableCommand {
     }
 
     struct Show: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show one plugin's spec and parameter schema.")
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one plugin's spec and parameter schema.")
 
         @OptionGroup var loading: PluginLoadingOptions
 

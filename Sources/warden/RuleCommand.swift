@@ -12,6 +12,7 @@ struct RuleCommand: AsyncParsableCommand {
 
     struct Reset: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "reset",
             abstract: "Clear a rule's budget, cooldown and escalation (audited; shown by `warden explain`).",
             discussion: """
                 Budget use and cooldown are counted from the rule's audit trail; a reset makes only \

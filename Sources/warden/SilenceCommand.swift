@@ -12,7 +12,7 @@ struct SilenceCommand: AsyncParsableCommand {
     )
 
     struct Add: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Add a silence; the running daemon honours it at once.")
+        static let configuration = CommandConfiguration(commandName: "add", abstract: "Add a silence; the running daemon honours it at once.")
 
         @OptionGroup var config: ConfigOptions
 
@@ -60,12 +60,12 @@ struct SilenceCommand: AsyncParsableCommand {
                 throw FatalError("adding the silence to \(store.path): \(error)")
             }
             let silence = Silence(id: id, job: job, rule: rule, reason: reason, createdAt: now, until: now.addingTimeInterval(length.seconds), keepsNotifying: keepNotifying)
-            print(json ? SilenceJSON.encode(silence).jsonText(pretty: true) : "silence #\(id) until \(TimeArgument.local(silence.until))")
+            print(json ? SilenceJSON.encode(silence).jsonText(pretty: true) : "silence #\(id) until \(ISOTime.local(silence.until))")
         }
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show silences in force (--all: also expired ones).")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "Show silences in force (--all: also expired ones).")
 
         @OptionGroup var config: ConfigOptions
 
@@ -86,7 +86,7 @@ struct SilenceCommand: AsyncParsableCommand {
             } else {
                 var rows = [["ID", "JOB", "RULE", "UNTIL", "REASON"]]
                 for silence in silences {
-                    rows.append(["\(silence.id)", silence.job ?? "-", silence.rule ?? "-", TimeArgument.local(silence.until), silence.reason])
+                    rows.append(["\(silence.id)", silence.job ?? "-", silence.rule ?? "-", ISOTime.local(silence.until), silence.reason])
                 }
                 print(TextTable.render(rows))
             }
@@ -94,7 +94,7 @@ struct SilenceCommand: AsyncParsableCommand {
     }
 
     struct Remove: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "End a silence now.")
+        static let configuration = CommandConfiguration(commandName: "remove", abstract: "End a silence now.")
 
         @OptionGroup var config: ConfigOptions
 

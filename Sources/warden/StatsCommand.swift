@@ -35,7 +35,7 @@ struct StatsCommand: AsyncParsableCommand {
             return
         }
         guard !statistics.isEmpty else {
-            print("no runs since \(TimeArgument.local(start))")
+            print("no runs since \(ISOTime.local(start))")
             return
         }
         var rows = [["JOB", "RUNS", "OK", "WARNING", "CRITICAL", "UNKNOWN", "TIMEOUT", "SKIPPED", "SUCCESS", "P50", "P95", "LAST", "STREAK"]]

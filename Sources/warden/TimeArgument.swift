@@ -23,11 +23,4 @@ enum TimeArgument {
         }
         throw UsageError("\(option) `\(text)`: expected a duration ago (1h, 30m, 7d) or a time (2026-11-24T10:00:00Z, 2026-11-24 10:00)")
     }
-
-    static func local(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
-        return formatter.string(from: date)
-    }
 }

@@ -285,6 +285,16 @@ struct DaemonTests {
         #expect(run["trigger"] as? String == "manual" && run["status"] as? String == "ok")
         let history = try await CLI.run(["history", "--config", config, "--json"])
         #expect((history.json as? [[String: Any]])?.first?["id"] as? Int == run["id"] as? Int)
+        // The table shows the host's wall-clock time, from TZ when it is set (+05:30 here).
+        let iso = ISO8601DateFormatter()
+        iso.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let scheduled = try #require((run["scheduled_at"] as? String).flatMap(iso.date(from:)))
+        let kolkata = DateFormatter()
+        kolkata.locale = Locale(identifier: "en_US_POSIX")
+        kolkata.timeZone = TimeZone(identifier: "Asia/Kolkata")
+        kolkata.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        let table = try await CLI.run(["history", "--config", config], environment: ["TZ": "Asia/Kolkata"])
+        #expect(table.stdout.contains("  \(kolkata.string(from: scheduled))  web  ok"), "\(table.stdout)")
         let missing = try await CLI.run(["run-job", "wev", "--config", config])
         #expect(missing.status == 2 && missing.stderr.contains("did you mean `web`?"))
     }

@@ -81,4 +81,17 @@ struct DeadlineTimerTests {
             #expect(ISOTime.string(date) == formatter.string(from: date), "\(date.timeIntervalSince1970)")
         }
     }
+
+    /// `ISOTime.local` writes what a `yyyy-MM-dd HH:mm:ss` DateFormatter in the host's zone wrote.
+    @Test func localTimeMatchesFoundationsFormatter() {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        var dates = [Date(timeIntervalSince1970: 0), Date(timeIntervalSince1970: -0.5), Date(timeIntervalSince1970: 1_764_633_600.999)]
+        var random = SystemRandomNumberGenerator()
+        for _ in 0..<500 { dates.append(Date(timeIntervalSince1970: Double(Int64.random(in: 0...4_102_444_800_000, using: &random)) / 1000)) }
+        for date in dates {
+            #expect(ISOTime.local(date) == formatter.string(from: date), "\(date.timeIntervalSince1970)")
+        }
+    }
 }

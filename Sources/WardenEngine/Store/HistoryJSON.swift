@@ -1,7 +1,8 @@
 import Foundation
 import WardenPluginKit
 
-/// Times as the JSON outputs write them: RFC 3339, UTC, with milliseconds.
+/// Times as Warden writes them: RFC 3339 in UTC with milliseconds for JSON, local wall-clock
+/// time for tables.
 public enum ISOTime {
     /// `2026-11-24T10:00:00.123Z`: what `ISO8601DateFormatter` writes with internet date-time
     /// and fractional seconds (a test holds the two together), computed directly. The formatter
@@ -12,11 +13,23 @@ public enum ISOTime {
         let (day, dayRemainder) = dayMilliseconds < 0 ? (days - 1, dayMilliseconds + 86_400_000) : (days, dayMilliseconds)
         let civil = CivilDate(daysSinceEpoch: Int(day))
         let seconds = Int(dayRemainder / 1000)
-        func pad(_ value: Int, _ width: Int) -> String {
-            let digits = String(value)
-            return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
-        }
         return "\(pad(civil.year, 4))-\(pad(civil.month, 2))-\(pad(civil.day, 2))T\(pad(seconds / 3600, 2)):\(pad(seconds / 60 % 60, 2)):\(pad(seconds % 60, 2)).\(pad(Int(dayRemainder % 1000), 3))Z"
+    }
+
+    /// `2026-11-24 10:00:00` in the host's time zone (`TZ`, else `/etc/localtime`), as the CLI's
+    /// tables show times: what a `yyyy-MM-dd HH:mm:ss` DateFormatter writes, from `localtime_r`.
+    /// A DateFormatter per table row loaded ICU's calendar and zone data, the larger part of
+    /// `warden history`'s run.
+    public static func local(_ date: Date) -> String {
+        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
+        var parts = tm()
+        guard localtime_r(&seconds, &parts) != nil else { return string(date) }
+        return "\(pad(Int(parts.tm_year) + 1900, 4))-\(pad(Int(parts.tm_mon) + 1, 2))-\(pad(Int(parts.tm_mday), 2)) \(pad(Int(parts.tm_hour), 2)):\(pad(Int(parts.tm_min), 2)):\(pad(Int(parts.tm_sec), 2))"
+    }
+
+    private static func pad(_ value: Int, _ width: Int) -> String {
+        let digits = String(value)
+        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
     }
 }
 

@@ -110,9 +110,7 @@ public struct LogfmtHandler: LogHandler {
 
     public func log(event: LogEvent) {
         let merged = Logger.Metadata.merging(metadata, metadataProvider, event.metadata)
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        var line = "time=\(formatter.string(from: Date())) level=\(event.level.rawValue) msg=\(Self.quote(event.message.description))"
+        var line = "time=\(ISOTime.string(Date())) level=\(event.level.rawValue) msg=\(Self.quote(event.message.description))"
         for key in merged.keys.sorted() where key != "message_id" {
             line += " \(key)=\(Self.quote(merged[key]!.description))"
         }
