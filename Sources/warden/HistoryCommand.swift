@@ -74,7 +74,8 @@ struct HistoryCommand: AsyncParsableCommand {
             since: try since.map { try TimeArgument.parse($0, option: "--since") },
             until: try until.map { try TimeArgument.parse($0, option: "--until") },
             limit: limit,
-            includeAttempts: attempts
+            includeAttempts: attempts,
+            includeDetails: json
         )
         let store = try StoreAccess.openForReading(config)
         let runs: [StoredRun]

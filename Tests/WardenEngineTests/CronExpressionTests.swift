@@ -127,6 +127,23 @@ struct CronExpressionTests {
         #expect(perSecond.max()! <= 35)
         #expect(perSecond.filter { $0 > 0 }.count >= 55)
     }
+
+    /// Jobs due together share a timer wake-up: 100 jobs every second fire in 20 slots of
+    /// 50 ms (each job on its own millisecond cost one wake-up per check), none much fuller
+    /// than the others.
+    @Test func jobsWithOneIntervalShareTwentySlots() {
+        var perSlot: [Int64: Int] = [:]
+        for index in 0..<100 {
+            let phase = JobSchedule.phase(forJob: "http_check_\(index)", interval: .seconds(1))
+            #expect(phase.milliseconds % 50 == 0, "\(phase)")
+            perSlot[phase.milliseconds, default: 0] += 1
+        }
+        #expect(perSlot.count <= 20 && perSlot.count >= 15, "\(perSlot)")
+        #expect(perSlot.values.max()! <= 15, "\(perSlot)")
+        // Long intervals keep second-wide slots: an hourly job is not pushed onto a 3-minute grid.
+        let hourly = (0..<200).map { JobSchedule.phase(forJob: "nightly_\($0)", interval: .seconds(3600)).milliseconds }
+        #expect(hourly.allSatisfy { $0 % 1000 == 0 } && Set(hourly).count > 150)
+    }
 }
 
 /// Cron across both DST changes in two zones, for a daemon started at every minute of the

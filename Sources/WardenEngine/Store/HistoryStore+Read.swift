@@ -11,14 +11,18 @@ public struct HistoryQuery: Sendable {
     public var until: Date?
     public var limit: Int
     public var includeAttempts: Bool
+    /// Each run's `data` and condition outcomes, parsed from JSON: what a table or CSV does
+    /// not show and need not pay for (they were most of `warden history`'s own work).
+    public var includeDetails: Bool
 
-    public init(job: String? = nil, statuses: Set<RunStatus>? = nil, since: Date? = nil, until: Date? = nil, limit: Int = 50, includeAttempts: Bool = false) {
+    public init(job: String? = nil, statuses: Set<RunStatus>? = nil, since: Date? = nil, until: Date? = nil, limit: Int = 50, includeAttempts: Bool = false, includeDetails: Bool = true) {
         self.job = job
         self.statuses = statuses
         self.since = since
         self.until = until
         self.limit = limit
         self.includeAttempts = includeAttempts
+        self.includeDetails = includeDetails
     }
 }
 
@@ -102,7 +106,7 @@ extension HistoryStore {
                 ORDER BY scheduled_at DESC, id DESC
                 LIMIT ?
                 """, arguments: arguments)
-            var runs = rows.map(Self.storedRun)
+            var runs = rows.map { Self.storedRun($0, details: query.includeDetails) }
             if query.includeAttempts && !runs.isEmpty {
                 let ids = runs.map(\.id)
                 let attemptRows = try Row.fetchAll(db, sql: """
@@ -183,7 +187,12 @@ extension HistoryStore {
         """
 
     static func storedRun(_ row: Row) -> StoredRun {
-        let data = (row["data"] as String?).flatMap { try? JSONValue.parse($0) } ?? .null
+        storedRun(row, details: true)
+    }
+
+    /// Without `details`, `data` is null and `conditions` empty.
+    static func storedRun(_ row: Row, details: Bool) -> StoredRun {
+        let data = details ? (row["data"] as String?).flatMap { try? JSONValue.parse($0) } ?? .null : .null
         let record = RunRecord(
             job: row["job"], plugin: row["plugin"], trigger: Self.trigger(row["trigger"]),
             scheduledAt: Date(epochMilliseconds: row["scheduled_at"]),
@@ -195,8 +204,10 @@ extension HistoryStore {
             configHash: row["config_hash"], attempts: []
         )
         var withConditions = record
-        withConditions.conditions = ((row["conditions"] as String?).flatMap { try? JSONValue.parse($0) }?.arrayValue ?? [])
-            .compactMap(ConditionOutcome.init(json:))
+        if details {
+            withConditions.conditions = ((row["conditions"] as String?).flatMap { try? JSONValue.parse($0) }?.arrayValue ?? [])
+                .compactMap(ConditionOutcome.init(json:))
+        }
         return StoredRun(id: row["id"], record: withConditions, attemptCount: row["attempts"])
     }
 
