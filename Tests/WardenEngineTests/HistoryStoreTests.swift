@@ -56,6 +56,30 @@ struct HistoryStoreTests {
         #expect(throws: HistoryStore.OpenError.self) { try HistoryStore.openForReading(path: path) }
     }
 
+    /// Warden's writer skips the CHECK constraints (its values are Swift enums); every other
+    /// connection to the file is still held to them.
+    @Test func otherWritersAreStillHeldToTheSchemasChecks() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("history.db")
+        let store = try HistoryStore.openForWriting(path: path)
+        try store.insert([RunRecord(
+            job: "web", plugin: "http.request", trigger: .schedule, scheduledAt: Date(), startedAt: Date(), finishedAt: Date(),
+            duration: .milliseconds(3), status: .ok, message: "fine", error: nil, retry: false, data: .null, configHash: "h", attempts: []
+        )])
+        let other = try DatabaseQueue(path: path)
+        defer { try? other.close() }
+        #expect(throws: DatabaseError.self) {
+            try other.write { db in
+                try db.execute(sql: """
+                    INSERT INTO runs (job, plugin, trigger, scheduled_at, finished_at, status, config_hash)
+                    VALUES ('web', 'http.request', 'schedule', 0, 0, 'bogus', 'h')
+                    """)
+            }
+        }
+        #expect(try other.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM runs") } == 1)
+        try store.close()
+    }
+
     @Test func runsAttemptsAndJobStateRoundTrip() throws {
         let directory = try TemporaryDirectory()
         let store = try HistoryStore.openForWriting(path: directory.file("history.db"))

@@ -42,7 +42,12 @@ extension HistoryStore {
                     last_run_id = excluded.last_run_id,
                     last_run_at = excluded.last_run_at,
                     config_hash = excluded.config_hash
-                RETURNING alert_state, alert_severity, alert_notified, alert_notified_at, consecutive_failures, consecutive_successes
+                """)
+            // Read back only for a job with alerting. (RETURNING collects its rows in a
+            // temporary b-tree per execution: a page allocated and zeroed for every run.)
+            let alertState = try db.cachedStatement(sql: """
+                SELECT alert_state, alert_severity, alert_notified, alert_notified_at, consecutive_failures, consecutive_successes
+                FROM job_state WHERE job = ?
                 """)
             // Read once per batch, and only when an alert changes state (mutes what it sends).
             var silences: [Silence]?
@@ -71,12 +76,12 @@ extension HistoryStore {
                 }
                 if run.status == .ok || run.status.isFailure {
                     let ok = run.status == .ok
-                    // The job's state as this run leaves it, alert columns included, in the same step.
-                    let state = try Row.fetchOne(updateState, arguments: [
+                    try updateState.execute(arguments: [
                         run.job, run.status.rawValue, ok ? 0 : 1, ok ? 1 : 0, id,
                         run.finishedAt.epochMilliseconds, run.configHash,
                     ])
-                    if run.alerting != nil, let state {
+                    // The job's state as this run leaves it, alert columns included.
+                    if run.alerting != nil, let state = try Row.fetchOne(alertState, arguments: [run.job]) {
                         try Self.updateAlert(after: run, runID: id, state: state, in: db, silences: activeSilences)
                     }
                 }
