@@ -39,7 +39,8 @@ extension HistoryStore {
     /// transaction): failing after `notifyAfter` failing runs, recovered after `recoverAfter`
     /// ok ones; events go to the outbox with the run. Silenced jobs change state quietly,
     /// and a recovery is told only if the failure was.
-    /// `row`: the job's state after this run (alert columns and streaks), as the upsert returned it.
+    /// `row`: the job's state after this run (alert columns and streaks); read only for a failing
+    /// run or a failing job, since an ok run of a job whose alert is ok changes nothing here.
     static func updateAlert(after run: RunRecord, runID: Int64, state row: Row, in db: Database, silences: () throws -> [Silence]) throws {
         guard let alerting = run.alerting, run.status == .ok || run.status.isFailure else { return }
         let failing = (row["alert_state"] as String) == "failing"

@@ -43,11 +43,12 @@ extension HistoryStore {
                     last_run_at = excluded.last_run_at,
                     config_hash = excluded.config_hash
                 """)
-            // Read back only for a job with alerting. (RETURNING collects its rows in a
-            // temporary b-tree per execution: a page allocated and zeroed for every run.)
+            // Read back for a job with alerting, and only when its alert can move: a failing
+            // run, or a job that is failing. (RETURNING collected its rows in a temporary
+            // b-tree per execution: a page allocated and zeroed for every run.)
             let alertState = try db.cachedStatement(sql: """
                 SELECT alert_state, alert_severity, alert_notified, alert_notified_at, consecutive_failures, consecutive_successes
-                FROM job_state WHERE job = ?
+                FROM job_state WHERE job = ? AND (? OR alert_state = 'failing')
                 """)
             // Read once per batch, and only when an alert changes state (mutes what it sends).
             var silences: [Silence]?
@@ -81,7 +82,7 @@ extension HistoryStore {
                         run.finishedAt.epochMilliseconds, run.configHash,
                     ])
                     // The job's state as this run leaves it, alert columns included.
-                    if run.alerting != nil, let state = try Row.fetchOne(alertState, arguments: [run.job]) {
+                    if run.alerting != nil, let state = try Row.fetchOne(alertState, arguments: [run.job, !ok]) {
                         try Self.updateAlert(after: run, runID: id, state: state, in: db, silences: activeSilences)
                     }
                 }
