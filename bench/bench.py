@@ -367,6 +367,8 @@ def main():
     parser.add_argument("--full", action="store_true", help="the long run recorded in BENCHMARKS.md")
     parser.add_argument("--baseline", metavar="BINARY",
                         help="an earlier warden binary (`make bench-baseline`), measured beside this build in the same run")
+    parser.add_argument("--scale", action="store_true",
+                        help="only the checks-at-scale table, 10,000 checks included, with the short run's windows")
     parser.add_argument("--callgrind", metavar="CHECKS", type=int,
                         help="only profile: instructions per check and the top functions under callgrind")
     args = parser.parse_args()
@@ -386,7 +388,7 @@ def main():
             sys.exit(f"{args.baseline} is missing: run `make bench-baseline` first, or leave out --baseline")
         wardens.insert(0, ("Warden before", args.baseline))
     scenarios = [(100, 64), (1000, 64), (5000, 64), (5000, 512)]
-    if args.full:
+    if args.full or args.scale:
         scenarios += [(10000, 64), (10000, 512)]
     warmup, window = (10, 30) if args.full else (5, 10)
     work = tempfile.mkdtemp(prefix="warden-bench-")
@@ -396,6 +398,8 @@ def main():
         if args.baseline:
             print(f"\n`Warden before` is {args.baseline}; `Warden` is this build.")
         checks_at_scale(work, scenarios, warmup, window, wardens)
+        if args.scale:
+            return
         idle_cost(work, wardens, 60 if args.full else 20)
         progress("storage")
         print("\n### Storage\n\n| measure | figure | how |\n|---|---|---|")

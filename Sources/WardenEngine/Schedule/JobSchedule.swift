@@ -36,19 +36,37 @@ public enum JobSchedule: Sendable, Hashable, CustomStringConvertible {
 
     /// The job's stable phase within its interval: FNV-1a of the name, so it is the same in
     /// every process and every release (Swift's own `Hasher` is seeded per process), snapped to
-    /// a slot of a twentieth of the interval, at most a second.
+    /// a slot (at most a second wide).
     ///
     /// Jobs in one slot fire on one timer wake-up and share the thread hand-offs after it: one
-    /// wake-up per check was half of the CPU per check at 100 and 1,000 checks/s. A slot holds
-    /// about a twentieth of the jobs with that interval, or one second's worth, so the spread
-    /// still keeps them from firing as one herd.
-    public static func phase(forJob name: String, interval: Duration) -> Duration {
+    /// wake-up per check was half of the CPU per check at 100 and 1,000 checks/s. An interval
+    /// has twenty slots, doubled while a slot would hold more than `jobsPerSlot` of the
+    /// `sharedBy` jobs with that interval: 500 jobs at once (10,000 at 1 s in twenty slots)
+    /// queued behind the concurrency limit and skipped runs. A job keeps its
+    /// beat across restarts; when the jobs sharing its interval cross a doubling, it moves
+    /// later by less than its old slot (a reload keeps unchanged jobs' timers as they are).
+    public static func phase(forJob name: String, interval: Duration, sharedBy jobs: Int = 1) -> Duration {
         let period = UInt64(max(1, interval.milliseconds))
-        let slot = max(1, min(period / slotsPerInterval, 1000))
+        let slot = max(1, min(period / slots(sharedBy: jobs), 1000))
         return .milliseconds(Int64(StableHash.fnv1a(name) % period / slot * slot))
     }
 
-    static let slotsPerInterval: UInt64 = 20
+    static let jobsPerSlot = 32
+
+    static func slots(sharedBy jobs: Int) -> UInt64 {
+        var slots: UInt64 = 20
+        while UInt64(max(0, jobs)) > slots * UInt64(jobsPerSlot) { slots *= 2 }
+        return slots
+    }
+
+    /// How many enabled jobs share each interval: what `phase(forJob:interval:sharedBy:)` spreads.
+    public static func intervalShares(_ jobs: [JobDefinition]) -> [Duration: Int] {
+        var shares: [Duration: Int] = [:]
+        for job in jobs where job.enabled {
+            if case .every(let interval) = job.schedule { shares[interval, default: 0] += 1 }
+        }
+        return shares
+    }
 }
 
 enum StableHash {

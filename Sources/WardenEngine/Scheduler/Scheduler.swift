@@ -27,8 +27,13 @@ public final class Scheduler: Sendable {
 
     /// Arms a timer for every enabled job.
     public func start(_ jobs: [JobDefinition]) {
+        start(jobs, shares: JobSchedule.intervalShares(jobs))
+    }
+
+    /// `shares`: how many jobs of the whole configuration have each interval (their slots).
+    private func start(_ jobs: [JobDefinition], shares: [Duration: Int]) {
         for job in jobs where job.enabled {
-            let timer = JobTimer(job: job, queue: queue, timeZone: timeZone, logger: logger, onTick: onTick)
+            let timer = JobTimer(job: job, queue: queue, timeZone: timeZone, logger: logger, shares: shares, onTick: onTick)
             timers.withLock { $0[job.name] = timer }
             timer.arm(after: Date())
         }
@@ -72,7 +77,7 @@ public final class Scheduler: Sendable {
         stopped.forEach { $0.cancel() }
         let fresh = jobs.filter { $0.enabled && !kept.contains($0.name) }
         for job in fresh where !changes.changed.contains(job.name) { changes.added.append(job.name) }
-        start(fresh)
+        start(fresh, shares: JobSchedule.intervalShares(jobs))
         return changes
     }
 
@@ -112,13 +117,13 @@ final class JobTimer: @unchecked Sendable {
     /// transition whose first occurrence came before it fires at its second.
     private let watchingSince = Date()
 
-    init(job: JobDefinition, queue: DispatchQueue, timeZone: TimeZone, logger: Logger, onTick: @escaping Scheduler.Tick) {
+    init(job: JobDefinition, queue: DispatchQueue, timeZone: TimeZone, logger: Logger, shares: [Duration: Int], onTick: @escaping Scheduler.Tick) {
         self.definition = Mutex(job)
         self.timeZone = timeZone
         self.logger = logger
         self.onTick = onTick
         if case .every(let interval) = job.schedule {
-            phase = JobSchedule.phase(forJob: job.name, interval: interval)
+            phase = JobSchedule.phase(forJob: job.name, interval: interval, sharedBy: shares[interval] ?? 1)
         } else {
             phase = .zero
         }

@@ -92,6 +92,7 @@ public struct StatusReport: Sendable {
             return status.severity?.rawValue ?? "ok"
         }
         let stateByName = Dictionary(config.jobs.map { ($0.name, state(of: $0)) }, uniquingKeysWith: { first, _ in first })
+        let shares = JobSchedule.intervalShares(config.jobs)
         let jobs = try config.jobs.map { job -> Job in
             let row = byJob[job.name]
             var flags: [String] = []
@@ -112,7 +113,7 @@ public struct StatusReport: Sendable {
             var next: Date?
             if job.enabled {
                 switch job.schedule {
-                case .every(let interval): next = job.schedule.nextFire(after: now, phase: JobSchedule.phase(forJob: job.name, interval: interval))
+                case .every(let interval): next = job.schedule.nextFire(after: now, phase: JobSchedule.phase(forJob: job.name, interval: interval, sharedBy: shares[interval] ?? 1))
                 case .cron: next = job.schedule.nextFire(after: now, phase: .zero)
                 }
             }
