@@ -23,7 +23,7 @@ build: setup
 # Swift's runtime is linked in statically: the installed binary needs only Debian's libraries.
 # Position-dependent and exporting no symbols: a PIE's ~160,000 relative relocations dirtied
 # ~500 pages at every start and dladdr scanned 59,000 exported symbols, so `warden --version`
-# took 5.8 ms of CPU against 2.6 now (BENCHMARKS.md). The price is ASLR for the binary's own
+# took 5.4 ms of CPU against 2.9 now (BENCHMARKS.md). The price is ASLR for the binary's own
 # image (libraries, heap, stacks and mmap stay randomised), as in Go's default builds that
 # Prometheus and node_exporter ship; `make release PIE=1` links a PIE (DT_RELR-packed).
 ifeq ($(PIE),1)

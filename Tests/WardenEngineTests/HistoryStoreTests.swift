@@ -62,10 +62,7 @@ struct HistoryStoreTests {
         let directory = try TemporaryDirectory()
         let path = directory.file("history.db")
         let store = try HistoryStore.openForWriting(path: path)
-        try store.insert([RunRecord(
-            job: "web", plugin: "http.request", trigger: .schedule, scheduledAt: Date(), startedAt: Date(), finishedAt: Date(),
-            duration: .milliseconds(3), status: .ok, message: "fine", error: nil, retry: false, data: .null, configHash: "h", attempts: []
-        )])
+        try store.insert([Self.run("web", .ok, at: Date())])
         let other = try DatabaseQueue(path: path)
         defer { try? other.close() }
         #expect(throws: DatabaseError.self) {

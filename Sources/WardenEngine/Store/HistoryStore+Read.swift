@@ -186,12 +186,8 @@ extension HistoryStore {
         attempts, message, error, retry, data, config_hash, conditions
         """
 
-    static func storedRun(_ row: Row) -> StoredRun {
-        storedRun(row, details: true)
-    }
-
     /// Without `details`, `data` is null and `conditions` empty.
-    static func storedRun(_ row: Row, details: Bool) -> StoredRun {
+    static func storedRun(_ row: Row, details: Bool = true) -> StoredRun {
         let data = details ? (row["data"] as String?).flatMap { try? JSONValue.parse($0) } ?? .null : .null
         let record = RunRecord(
             job: row["job"], plugin: row["plugin"], trigger: Self.trigger(row["trigger"]),

@@ -159,7 +159,7 @@ extension HistoryStore {
             try Row.fetchAll(db, sql: """
                 SELECT \(Self.runColumns)
                 FROM runs WHERE id IN (\(ids.map { _ in "?" }.joined(separator: ","))) ORDER BY id
-                """, arguments: StatementArguments(ids)).map(Self.storedRun)
+                """, arguments: StatementArguments(ids)).map { Self.storedRun($0) }
         }
     }
 
