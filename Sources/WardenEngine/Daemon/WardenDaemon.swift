@@ -149,7 +149,7 @@ public final class WardenDaemon: Service, Sendable {
                         }
                         inner.addTask { await pruner.run() }
 
-                        scheduler.start(initial.config.jobs)
+                        scheduler.start(initial.config.jobs, maxConcurrency: initial.config.daemon.maxConcurrency)
                         let enabled = initial.config.jobs.filter(\.enabled).count
                         logger.notice("warden started", metadata: [
                             "config": .string(initial.config.source), "database": .string(store.path),
@@ -256,7 +256,7 @@ public final class WardenDaemon: Service, Sendable {
             for warning in loaded.config.warnings { logger.warning("config: \(warning)") }
             runner.use(loaded.registry)
             sender.update(loaded.config.notifiers)
-            let changes = scheduler.update(loaded.config.jobs)
+            let changes = scheduler.update(loaded.config.jobs, maxConcurrency: daemon.maxConcurrency)
             await state.engine.apply(loaded.config, registry: loaded.registry)
             state.configuration.withLock { $0 = loaded }
             // Targets and credentials may have changed: pools are rebuilt on next use. Runs in

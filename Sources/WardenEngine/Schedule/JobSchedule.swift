@@ -38,34 +38,52 @@ public enum JobSchedule: Sendable, Hashable, CustomStringConvertible {
     /// every process and every release (Swift's own `Hasher` is seeded per process), snapped to
     /// a slot (at most a second wide).
     ///
-    /// Jobs in one slot fire on one timer wake-up and share the thread hand-offs after it: one
-    /// wake-up per check was half of the CPU per check at 100 and 1,000 checks/s. An interval
-    /// has twenty slots, doubled while a slot would hold more than `jobsPerSlot` of the
-    /// `sharedBy` jobs with that interval: 500 jobs at once (10,000 at 1 s in twenty slots)
-    /// queued behind the concurrency limit and skipped runs. A job keeps its
-    /// beat across restarts; when the jobs sharing its interval cross a doubling, it moves
-    /// later by less than its old slot (a reload keeps unchanged jobs' timers as they are).
-    public static func phase(forJob name: String, interval: Duration, sharedBy jobs: Int = 1) -> Duration {
+    /// Jobs in one slot fire on one timer wake-up and share the thread hand-offs after it: a
+    /// wake-up, not a check, was most of the CPU at 100 checks/s (BENCHMARKS.md). So an interval
+    /// has as few slots as keep at most `jobsPerSlot` of the `sharedBy` jobs in each (doubling
+    /// from one): ten jobs every second fire together, as Monit's cycle checks everything at once,
+    /// while 10,000 never fire 500 at once behind the concurrency limit (they were skipped).
+    /// A job keeps its beat across restarts; when the jobs sharing its interval cross a
+    /// doubling, it moves later by less than its old slot (a reload keeps unchanged jobs'
+    /// timers as they are).
+    public static func phase(forJob name: String, interval: Duration, sharedBy jobs: Int = 1, jobsPerSlot: Int = TimerSlots.minimumJobsPerSlot) -> Duration {
         let period = UInt64(max(1, interval.milliseconds))
-        let slot = max(1, min(period / slots(sharedBy: jobs), 1000))
+        let slot = max(1, min(period / slots(sharedBy: jobs, jobsPerSlot: jobsPerSlot), 1000))
         return .milliseconds(Int64(StableHash.fnv1a(name) % period / slot * slot))
     }
 
-    static let jobsPerSlot = 32
-
-    static func slots(sharedBy jobs: Int) -> UInt64 {
-        var slots: UInt64 = 20
-        while UInt64(max(0, jobs)) > slots * UInt64(jobsPerSlot) { slots *= 2 }
+    static func slots(sharedBy jobs: Int, jobsPerSlot: Int) -> UInt64 {
+        var slots: UInt64 = 1
+        while UInt64(max(0, jobs)) > slots * UInt64(max(1, jobsPerSlot)) { slots *= 2 }
         return slots
     }
+}
 
-    /// How many enabled jobs share each interval: what `phase(forJob:interval:sharedBy:)` spreads.
-    public static func intervalShares(_ jobs: [JobDefinition]) -> [Duration: Int] {
+/// Where each interval job of a configuration falls in its interval: how many jobs share each
+/// interval, and how many a slot may hold.
+public struct TimerSlots: Sendable {
+    /// A slot may always hold this many jobs: two waves behind the default limit of 16,
+    /// finished in milliseconds against a healthy target.
+    public static let minimumJobsPerSlot = 32
+
+    /// As many as `daemon.max_concurrency` lets run at once (at least the minimum): a slot
+    /// never waits behind itself for the limiter.
+    public let jobsPerSlot: Int
+    private let shares: [Duration: Int]
+
+    public init(_ jobs: [JobDefinition], maxConcurrency: Int) {
+        jobsPerSlot = max(Self.minimumJobsPerSlot, maxConcurrency)
         var shares: [Duration: Int] = [:]
         for job in jobs where job.enabled {
             if case .every(let interval) = job.schedule { shares[interval, default: 0] += 1 }
         }
-        return shares
+        self.shares = shares
+    }
+
+    /// The job's phase within its interval; zero for a cron job.
+    public func phase(of job: JobDefinition) -> Duration {
+        guard case .every(let interval) = job.schedule else { return .zero }
+        return JobSchedule.phase(forJob: job.name, interval: interval, sharedBy: shares[interval] ?? 1, jobsPerSlot: jobsPerSlot)
     }
 }
 

@@ -25,15 +25,15 @@ public final class Scheduler: Sendable {
         self.onTick = onTick
     }
 
-    /// Arms a timer for every enabled job.
-    public func start(_ jobs: [JobDefinition]) {
-        start(jobs, shares: JobSchedule.intervalShares(jobs))
+    /// Arms a timer for every enabled job. `maxConcurrency` sizes the timer slots.
+    public func start(_ jobs: [JobDefinition], maxConcurrency: Int = DaemonSettings().maxConcurrency) {
+        start(jobs, slots: TimerSlots(jobs, maxConcurrency: maxConcurrency))
     }
 
-    /// `shares`: how many jobs of the whole configuration have each interval (their slots).
-    private func start(_ jobs: [JobDefinition], shares: [Duration: Int]) {
+    /// `slots`: where the whole configuration's jobs fall in their intervals.
+    private func start(_ jobs: [JobDefinition], slots: TimerSlots) {
         for job in jobs where job.enabled {
-            let timer = JobTimer(job: job, queue: queue, timeZone: timeZone, logger: logger, shares: shares, onTick: onTick)
+            let timer = JobTimer(job: job, queue: queue, timeZone: timeZone, logger: logger, phase: slots.phase(of: job), onTick: onTick)
             timers.withLock { $0[job.name] = timer }
             timer.arm(after: Date())
         }
@@ -55,7 +55,7 @@ public final class Scheduler: Sendable {
     /// phase (its definition is swapped, for rotated secrets); a removed one stops (its
     /// in-flight run finishes); a new or changed one starts.
     @discardableResult
-    public func update(_ jobs: [JobDefinition]) -> Changes {
+    public func update(_ jobs: [JobDefinition], maxConcurrency: Int = DaemonSettings().maxConcurrency) -> Changes {
         var changes = Changes()
         let wanted = Dictionary(jobs.filter(\.enabled).map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         let (stopped, kept): ([JobTimer], Set<String>) = timers.withLock { timers in
@@ -77,7 +77,7 @@ public final class Scheduler: Sendable {
         stopped.forEach { $0.cancel() }
         let fresh = jobs.filter { $0.enabled && !kept.contains($0.name) }
         for job in fresh where !changes.changed.contains(job.name) { changes.added.append(job.name) }
-        start(fresh, shares: JobSchedule.intervalShares(jobs))
+        start(fresh, slots: TimerSlots(jobs, maxConcurrency: maxConcurrency))
         return changes
     }
 
@@ -117,16 +117,12 @@ final class JobTimer: @unchecked Sendable {
     /// transition whose first occurrence came before it fires at its second.
     private let watchingSince = Date()
 
-    init(job: JobDefinition, queue: DispatchQueue, timeZone: TimeZone, logger: Logger, shares: [Duration: Int], onTick: @escaping Scheduler.Tick) {
+    init(job: JobDefinition, queue: DispatchQueue, timeZone: TimeZone, logger: Logger, phase: Duration, onTick: @escaping Scheduler.Tick) {
         self.definition = Mutex(job)
         self.timeZone = timeZone
         self.logger = logger
         self.onTick = onTick
-        if case .every(let interval) = job.schedule {
-            phase = JobSchedule.phase(forJob: job.name, interval: interval, sharedBy: shares[interval] ?? 1)
-        } else {
-            phase = .zero
-        }
+        self.phase = phase
         source = DispatchSource.makeTimerSource(flags: [.strict], queue: queue)
         // Built here, outside any actor: a handler inferred as @MainActor would trap when it
         // fires on the scheduler queue.

@@ -92,7 +92,7 @@ public struct StatusReport: Sendable {
             return status.severity?.rawValue ?? "ok"
         }
         let stateByName = Dictionary(config.jobs.map { ($0.name, state(of: $0)) }, uniquingKeysWith: { first, _ in first })
-        let shares = JobSchedule.intervalShares(config.jobs)
+        let slots = TimerSlots(config.jobs, maxConcurrency: config.daemon.maxConcurrency)
         let jobs = try config.jobs.map { job -> Job in
             let row = byJob[job.name]
             var flags: [String] = []
@@ -111,12 +111,7 @@ public struct StatusReport: Sendable {
                 flags.append("parent \(parent) failing")
             }
             var next: Date?
-            if job.enabled {
-                switch job.schedule {
-                case .every(let interval): next = job.schedule.nextFire(after: now, phase: JobSchedule.phase(forJob: job.name, interval: interval, sharedBy: shares[interval] ?? 1))
-                case .cron: next = job.schedule.nextFire(after: now, phase: .zero)
-                }
-            }
+            if job.enabled { next = job.schedule.nextFire(after: now, phase: slots.phase(of: job)) }
             return Job(
                 name: job.name, plugin: job.plugin, state: stateByName[job.name] ?? "pending",
                 since: (row?["last_change_at"] as Int64?).map(Date.init(epochMilliseconds:)),
