@@ -78,6 +78,17 @@ extension JSONObject {
     /// the daemon, so it throws, naming the parameter. Keys are snake_case in the schema and
     /// camelCase in the type (`service_url` → `serviceUrl`).
     public func decode<Parameters: Decodable>(_ type: Parameters.Type = Parameters.self) throws -> Parameters {
+        try decodeAfresh(type)
+    }
+
+    /// The same, remembered for a `Sendable` type: a job's parameters decode once, not every
+    /// run. (`init(from:)` of a parameters type only reads the values, so the result depends on
+    /// them alone.)
+    public func decode<Parameters: Decodable & Sendable>(_ type: Parameters.Type = Parameters.self) throws -> Parameters {
+        try DecodedParameters.shared.value(type, of: self) { try decodeAfresh(type) }
+    }
+
+    private func decodeAfresh<Parameters: Decodable>(_ type: Parameters.Type) throws -> Parameters {
         do {
             return try JSONValueDecoder(.object(self)).decode(type)
         } catch let error as DecodingError {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import WardenPluginKit
 
@@ -101,6 +102,46 @@ struct JSONCodecTests {
         } catch {
             #expect("\(error)".contains("`port` is missing"), "\(error)")
         }
+    }
+}
+
+/// A job's parameters decode once: the same value of the same type comes from the cache, a
+/// different value or type decodes afresh, a failure is never remembered, and a full cache
+/// starts over instead of growing with parameters a remediation renders every run.
+@Suite("decoded parameters")
+struct DecodedParametersTests {
+    struct Counted: Decodable, Sendable, Equatable { let url: String }
+    struct Other: Decodable, Sendable, Equatable { let url: String }
+
+    @Test func theSameParametersDecodeOnce() throws {
+        let cache = DecodedParameters(capacity: 3)
+        let decodes = Mutex(0)
+        func decode<T: Decodable & Sendable>(_ type: T.Type, _ parameters: JSONObject) throws -> T {
+            try cache.value(type, of: parameters) {
+                decodes.withLock { $0 += 1 }
+                return try JSONValueDecoder(.object(parameters)).decode(type)
+            }
+        }
+        let a: JSONObject = ["url": "http://a/"]
+        #expect(try decode(Counted.self, a) == Counted(url: "http://a/"))
+        #expect(try decode(Counted.self, a) == Counted(url: "http://a/"))
+        #expect(decodes.withLock { $0 } == 1)
+        #expect(try decode(Other.self, a) == Other(url: "http://a/"))
+        #expect(try decode(Counted.self, ["url": "http://b/"]) == Counted(url: "http://b/"))
+        #expect(decodes.withLock { $0 } == 3 && cache.count == 3)
+        #expect(throws: DecodingError.self) { try decode(Counted.self, ["url": 5]) }
+        #expect(throws: DecodingError.self) { try decode(Counted.self, ["url": 5]) }
+        #expect(decodes.withLock { $0 } == 5 && cache.count == 3)
+        _ = try decode(Counted.self, ["url": "http://c/"])
+        #expect(cache.count == 1)
+    }
+
+    @Test func pluginsDecodeThroughTheSharedCache() throws {
+        let parameters: JSONObject = ["url": .string("http://shared-\(UInt64.random(in: 0...UInt64.max))/")]
+        let before = DecodedParameters.shared.count
+        let first = try parameters.decode(Counted.self)
+        let second = try parameters.decode(Counted.self)
+        #expect(first == second && DecodedParameters.shared.count == before + 1)
     }
 }
 
