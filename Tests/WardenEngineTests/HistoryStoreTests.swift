@@ -117,6 +117,56 @@ struct HistoryStoreTests {
         try store.close()
     }
 
+    /// The writer binds its per-run values through SQLite's C API: every column reads back
+    /// as written, text with a NUL (whole: GRDB's binding cut it there), empty text, non-ASCII text and NULLs included, and a
+    /// failing statement still throws GRDB's error and leaves the statement usable.
+    @Test func everyColumnOfARunSurvivesTheDirectBinding() throws {
+        let directory = try TemporaryDirectory()
+        let store = try HistoryStore.openForWriting(path: directory.file("history.db"))
+        let time = Date(timeIntervalSince1970: 1_800_000_000.123)
+        var run = Self.run("jöb", .critical, at: time, attempts: 2, duration: .microseconds(1_500))
+        run.message = ""
+        run.error = "é 日本 🚀 \u{0} end"
+        run.retry = true
+        run.startedAt = nil
+        run.data = ["nested": ["a": 1.5]]
+        run.conditions = [ConditionOutcome(expression: "status_code == 200", passed: false, value: 503)]
+        let id = try #require(try store.insert([run]).first)
+        let row = try #require(try store.reader.read { db in try Row.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [id]) })
+        #expect(row["job"] as String == "jöb")
+        #expect(row["plugin"] as String == "probe")
+        #expect(row["trigger"] as String == "schedule")
+        #expect(row["status"] as String == "critical")
+        #expect(row["scheduled_at"] as Int64 == time.epochMilliseconds)
+        #expect(row["finished_at"] as Int64 == time.addingTimeInterval(0.0015).epochMilliseconds)
+        #expect(row["started_at"] as Int64? == nil)
+        #expect(row["duration_ms"] as Double == 1.5)
+        #expect(row["attempts"] as Int == 2)
+        #expect(row["retry"] as Bool == true)
+        #expect(row["message"] as String == "")
+        // Stored whole, past the NUL (GRDB reads text up to a NUL, so SQL measures it).
+        let error = try store.reader.read { db in try String.fetchOne(db, sql: "SELECT hex(error) FROM runs WHERE id = ?", arguments: [id]) }
+        #expect(error == Data("é 日本 🚀 \u{0} end".utf8).map { String(format: "%02X", $0) }.joined())
+        #expect(row["data"] as String == #"{"nested":{"a":1.5}}"#)
+        #expect(row["config_hash"] as String == "hash")
+        #expect((row["conditions"] as String?)?.contains("status_code == 200") == true)
+        let attempts = try store.reader.read { db in try Row.fetchAll(db, sql: "SELECT * FROM attempts WHERE run_id = ? ORDER BY number", arguments: [id]) }
+        #expect(attempts.map { $0["number"] as Int } == [1, 2])
+        #expect(attempts.map { $0["wait_ms"] as Double } == [0, 100])
+        #expect(attempts.map { $0["message"] as String } == ["attempt 1", "attempt 2"])
+        #expect(attempts.map { $0["error"] as String? } == [nil, nil])
+        let state = try #require(try store.reader.read { db in try Row.fetchOne(db, sql: "SELECT * FROM job_state WHERE job = ?", arguments: [run.job]) })
+        #expect(state["last_run_id"] as Int64 == id)
+        #expect(state["consecutive_failures"] as Int == 1)
+        #expect(state["last_status"] as String == "critical")
+
+        // A run a trigger refuses throws DatabaseError; the next one is stored.
+        try store.writer.write { db in try db.execute(sql: "CREATE TRIGGER refuse BEFORE INSERT ON runs WHEN NEW.job = 'refused' BEGIN SELECT RAISE(ABORT, 'refused'); END") }
+        #expect(throws: DatabaseError.self) { try store.insert([Self.run("refused", .ok, at: time)]) }
+        #expect(try store.insert([Self.run("accepted", .ok, at: time)]).count == 1)
+        try store.close()
+    }
+
     @Test func pruningRespectsAgeAndPerJobLimitsInChunks() throws {
         let directory = try TemporaryDirectory()
         let store = try HistoryStore.openForWriting(path: directory.file("history.db"))

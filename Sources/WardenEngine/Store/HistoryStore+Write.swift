@@ -58,32 +58,61 @@ extension HistoryStore {
                 silences = active
                 return active
             }
+            // Bound through the C API (`BoundStatement`): these run for every run stored.
             for run in runs {
-                try insertRun.execute(arguments: [
-                    run.job, run.plugin, run.trigger.description, run.scheduledAt.epochMilliseconds,
-                    run.startedAt?.epochMilliseconds, run.finishedAt.epochMilliseconds,
-                    run.duration?.fractionalMilliseconds, run.status.rawValue, run.attempts.count,
-                    run.message, run.error, run.retry, run.data.isNull ? nil : run.data.jsonText(), run.configHash,
-                    run.conditions.isEmpty ? nil : JSONValue.array(run.conditions.map(\.json)).jsonText(),
-                ])
+                var row = BoundStatement(insertRun, in: db)
+                row.bind(run.job)
+                row.bind(run.plugin)
+                row.bind(run.trigger.description)
+                row.bind(run.scheduledAt.epochMilliseconds)
+                row.bind(run.startedAt?.epochMilliseconds)
+                row.bind(run.finishedAt.epochMilliseconds)
+                row.bind(run.duration?.fractionalMilliseconds)
+                row.bind(run.status.rawValue)
+                row.bind(run.attempts.count)
+                row.bind(run.message)
+                row.bind(run.error)
+                row.bind(run.retry)
+                row.bind(run.data.isNull ? nil : run.data.jsonText())
+                row.bind(run.configHash)
+                row.bind(run.conditions.isEmpty ? nil : JSONValue.array(run.conditions.map(\.json)).jsonText())
+                try row.step()
                 let id = db.lastInsertedRowID
                 ids.append(id)
                 for attempt in run.attempts {
-                    try insertAttempt.execute(arguments: [
-                        id, attempt.number, attempt.wait.fractionalMilliseconds, attempt.startedAt.epochMilliseconds,
-                        attempt.duration.fractionalMilliseconds, attempt.outcome.rawValue, attempt.retry,
-                        attempt.message, attempt.error,
-                    ])
+                    var row = BoundStatement(insertAttempt, in: db)
+                    row.bind(id)
+                    row.bind(attempt.number)
+                    row.bind(attempt.wait.fractionalMilliseconds)
+                    row.bind(attempt.startedAt.epochMilliseconds)
+                    row.bind(attempt.duration.fractionalMilliseconds)
+                    row.bind(attempt.outcome.rawValue)
+                    row.bind(attempt.retry)
+                    row.bind(attempt.message)
+                    row.bind(attempt.error)
+                    try row.step()
                 }
                 if run.status == .ok || run.status.isFailure {
                     let ok = run.status == .ok
-                    try updateState.execute(arguments: [
-                        run.job, run.status.rawValue, ok ? 0 : 1, ok ? 1 : 0, id,
-                        run.finishedAt.epochMilliseconds, run.configHash,
-                    ])
-                    // The job's state as this run leaves it, alert columns included.
-                    if run.alerting != nil, let state = try Row.fetchOne(alertState, arguments: [run.job, !ok]) {
-                        try Self.updateAlert(after: run, runID: id, state: state, in: db, silences: activeSilences)
+                    var state = BoundStatement(updateState, in: db)
+                    state.bind(run.job)
+                    state.bind(run.status.rawValue)
+                    state.bind(ok ? 0 : 1)
+                    state.bind(ok ? 1 : 0)
+                    state.bind(id)
+                    state.bind(run.finishedAt.epochMilliseconds)
+                    state.bind(run.configHash)
+                    try state.step()
+                    // The job's state as this run leaves it, alert columns included. Whether
+                    // there is one to read is asked first through the C API: for an ok run of
+                    // an ok job, the usual case, there is not.
+                    if run.alerting != nil {
+                        var probe = BoundStatement(alertState, in: db)
+                        probe.bind(run.job)
+                        probe.bind(!ok)
+                        if try probe.firstRow({ _ in true }) == true, let state = try Row.fetchOne(alertState, arguments: [run.job, !ok]) {
+                            try Self.updateAlert(after: run, runID: id, state: state, in: db, silences: activeSilences)
+                        }
                     }
                 }
             }
