@@ -1,6 +1,7 @@
 import Testing
 import WardenPluginKit
 import WardenPlugins
+import WardenPluginSupport
 import WardenTestSupport
 
 @Suite("service_status against a loopback server")
@@ -56,6 +57,33 @@ struct ServiceStatusTests {
         #expect((slow.data["response_time"]?.doubleValue ?? 0) >= 0.2)
     }
 
+    /// Twenty checks of one host at once each get a connection: none waits in the client's
+    /// queue and counts that wait as the endpoint's response time (behind the client's default
+    /// of eight connections, the third wave measured three times the endpoint's 500 ms).
+    @Test func concurrentChecksOfOneHostDoNotQueueBehindEachOther() async throws {
+        let server = try await TestHTTPServer.start()
+        defer { Task { await server.stop() } }
+        let url = JSONValue.string("\(server.baseURL)/slow?ms=500")
+        let times = try await withThrowingTaskGroup(of: Double.self) { group in
+            for _ in 0..<20 {
+                group.addTask { try await run(ServiceStatusPlugin(), ["service_url": url]).data["response_time"]?.doubleValue ?? 99 }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(times.count == 20)
+        #expect(times.max()! < 0.95, "\(times.sorted())")
+    }
+
+    /// The request is built once with the decoded options: a URL the client refuses still
+    /// fails every run, naming the URL, and never decodes into a cached success.
+    @Test func aURLTheClientRefusesFailsEveryRun() async throws {
+        for _ in 0..<2 {
+            let result = try await run(ServiceStatusPlugin(), ["service_url": "http://"])
+            #expect(!result.success)
+            #expect(result.message.contains("http://"), "\(result)")
+        }
+    }
+
     @Test func refusedConnectionFailsFastWithRetry() async throws {
         let url = "http://127.0.0.1:\(try TestHTTPServer.refusedPort())/health"
         let started = ContinuousClock.now
@@ -65,6 +93,35 @@ struct ServiceStatusTests {
         #expect(result.error == "connection refused")
         #expect(result.message.contains(url))
         // Refused is known at once: far sooner than the 20 s timeout, even on a loaded machine.
+        #expect(ContinuousClock.now - started < .seconds(10))
+    }
+}
+
+/// The delegate-based exchange `service_status` uses: the body is bounded but read to its
+/// end, so the connection is reused; cancelling the caller cancels the request.
+@Suite("HTTPFetch")
+struct HTTPFetchTests {
+    @Test func aLargeBodyIsBoundedDrainedAndTheConnectionReused() async throws {
+        let server = try await TestHTTPServer.start()
+        defer { Task { await server.stop() } }
+        let big = try await HTTPFetch.reply(to: .init(url: "\(server.baseURL)/bytes?n=300000"), timeout: .seconds(10), limit: 1000, client: sharedHTTPClient)
+        #expect(big.status == .ok && big.body.readableBytes == 1000 && big.truncated)
+        let small = try await HTTPFetch.reply(to: .init(url: "\(server.baseURL)/bytes?n=10"), timeout: .seconds(10), limit: 1000, client: sharedHTTPClient)
+        #expect(String(buffer: small.body) == String(repeating: "x", count: 10) && !small.truncated)
+        #expect(small.headers["Content-Length"] == ["10"])
+        #expect(server.connections == 1)
+    }
+
+    @Test func cancellingTheCallerCancelsTheRequest() async throws {
+        let server = try await TestHTTPServer.start()
+        defer { Task { await server.stop() } }
+        let started = ContinuousClock.now
+        let fetch = Task {
+            try await HTTPFetch.reply(to: .init(url: "\(server.baseURL)/hang"), timeout: .seconds(60), limit: 10, client: sharedHTTPClient)
+        }
+        while server.requests.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+        fetch.cancel()
+        await #expect(throws: (any Error).self) { try await fetch.value }
         #expect(ContinuousClock.now - started < .seconds(10))
     }
 }

@@ -23,6 +23,8 @@ public final class TestHTTPServer: Sendable {
 
     public var baseURL: String { "http://127.0.0.1:\(port)" }
     public var requests: [Request] { log.all }
+    /// Connections accepted so far: a client that reuses its connection keeps this at one.
+    public var connections: Int { log.connections.withLock { $0 } }
 
     /// Marks `/service?key=…` broken (503) until `/service/fix?key=…` is requested.
     public func breakService(_ key: String) { log.broken.withLock { _ = $0.insert(key) } }
@@ -35,6 +37,7 @@ public final class TestHTTPServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    log.connections.withLock { $0 += 1 }
                     try channel.pipeline.syncOperations.addHandler(RouteHandler(log: log))
                 }
             }
@@ -67,6 +70,7 @@ final class RequestLog: Sendable {
     private let storage = Mutex<[TestHTTPServer.Request]>([])
     /// Services that `/service/break` marked broken (by key).
     let broken = Mutex<Set<String>>([])
+    let connections = Mutex(0)
     func append(_ request: TestHTTPServer.Request) { storage.withLock { $0.append(request) } }
     var all: [TestHTTPServer.Request] { storage.withLock { $0 } }
 }
@@ -165,6 +169,8 @@ private final class RouteHandler: ChannelInboundHandler, RemovableChannelHandler
         } else if path == "/service/fix" {
             log.broken.withLock { _ = $0.remove(query["key"] ?? "") }
             respond(context, status: .ok, body: "fixed")
+        } else if path == "/bytes", let count = Int(query["n"] ?? "") {
+            respond(context, status: .ok, body: String(repeating: "x", count: count))
         } else if path == "/hang" {
             return  // accept, read, never answer
         } else {
