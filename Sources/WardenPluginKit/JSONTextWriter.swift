@@ -2,74 +2,87 @@
 /// `.withoutEscapingSlashes` (a test holds the two together), without going through
 /// `Encodable`: every run's data and conditions are written this way before they are stored,
 /// and the encoder cost about 37,000 instructions per small object (callgrind, BENCHMARKS.md).
+/// Bytes are gathered in an array and made a String once: appending each piece to a String
+/// was most of the 11,000 instructions a check's small object still cost.
 enum JSONTextWriter {
-    static func write(_ value: JSONValue, to text: inout String) {
+    static func text(of value: JSONValue) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(128)
+        write(value, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func write(_ value: JSONValue, to bytes: inout [UInt8]) {
         switch value {
-        case .null: text += "null"
-        case .bool(let flag): text += flag ? "true" : "false"
-        case .int(let number): text += String(number)
-        case .double(let number): writeNumber(number, to: &text)
-        case .string(let string): writeString(string, to: &text)
+        case .null: bytes.append(contentsOf: "null".utf8)
+        case .bool(let flag): bytes.append(contentsOf: (flag ? "true" : "false").utf8)
+        case .int(let number): writeInteger(number, to: &bytes)
+        case .double(let number): writeNumber(number, to: &bytes)
+        case .string(let string): writeString(string, to: &bytes)
         case .array(let items):
-            text += "["
+            bytes.append(UInt8(ascii: "["))
             for (index, item) in items.enumerated() {
-                if index > 0 { text += "," }
-                write(item, to: &text)
+                if index > 0 { bytes.append(UInt8(ascii: ",")) }
+                write(item, to: &bytes)
             }
-            text += "]"
+            bytes.append(UInt8(ascii: "]"))
         case .object(let members):
-            text += "{"
+            bytes.append(UInt8(ascii: "{"))
             // JSONEncoder's `.sortedKeys` compares keys as Strings do.
-            for (index, key) in members.keys.sorted().enumerated() {
-                if index > 0 { text += "," }
-                writeString(key, to: &text)
-                text += ":"
-                write(members[key]!, to: &text)
+            for (index, member) in members.sorted(by: { $0.key < $1.key }).enumerated() {
+                if index > 0 { bytes.append(UInt8(ascii: ",")) }
+                writeString(member.key, to: &bytes)
+                bytes.append(UInt8(ascii: ":"))
+                write(member.value, to: &bytes)
             }
-            text += "}"
+            bytes.append(UInt8(ascii: "}"))
         }
+    }
+
+    private static func writeInteger(_ number: Int, to bytes: inout [UInt8]) {
+        guard number != 0 else { return bytes.append(UInt8(ascii: "0")) }
+        // Digits from the lowest, negated so that Int.min has a magnitude too.
+        var rest = number < 0 ? number : -number
+        var digits: [UInt8] = []
+        while rest != 0 {
+            digits.append(UInt8(ascii: "0") + UInt8(-(rest % 10)))
+            rest /= 10
+        }
+        if number < 0 { bytes.append(UInt8(ascii: "-")) }
+        bytes.append(contentsOf: digits.reversed())
     }
 
     /// Non-finite numbers have no JSON form: null, as `jsonText` always wrote them.
-    private static func writeNumber(_ number: Double, to text: inout String) {
-        guard number.isFinite else {
-            text += "null"
-            return
+    private static func writeNumber(_ number: Double, to bytes: inout [UInt8]) {
+        guard number.isFinite else { return bytes.append(contentsOf: "null".utf8) }
+        let digits = number.description.utf8
+        // `5.0` is written `5`, as JSONEncoder writes it.
+        if digits.count > 2, digits.suffix(2).elementsEqual(".0".utf8) {
+            bytes.append(contentsOf: digits.dropLast(2))
+        } else {
+            bytes.append(contentsOf: digits)
         }
-        var digits = number.description
-        if digits.hasSuffix(".0") { digits.removeLast(2) }
-        text += digits
     }
 
-    private static func writeString(_ string: String, to text: inout String) {
-        text += "\""
-        var plainStart = string.utf8.startIndex
-        let utf8 = string.utf8
-        var index = plainStart
-        while index != utf8.endIndex {
-            let byte = utf8[index]
-            let escape: String?
+    private static func writeString(_ string: String, to bytes: inout [UInt8]) {
+        bytes.append(UInt8(ascii: "\""))
+        for byte in string.utf8 {
             switch byte {
-            case UInt8(ascii: "\""): escape = "\\\""
-            case UInt8(ascii: "\\"): escape = "\\\\"
-            case 0x08: escape = "\\b"
-            case 0x0C: escape = "\\f"
-            case 0x0A: escape = "\\n"
-            case 0x0D: escape = "\\r"
-            case 0x09: escape = "\\t"
+            case UInt8(ascii: "\""): bytes.append(contentsOf: #"\""#.utf8)
+            case UInt8(ascii: "\\"): bytes.append(contentsOf: #"\\"#.utf8)
+            case 0x08: bytes.append(contentsOf: #"\b"#.utf8)
+            case 0x0C: bytes.append(contentsOf: #"\f"#.utf8)
+            case 0x0A: bytes.append(contentsOf: #"\n"#.utf8)
+            case 0x0D: bytes.append(contentsOf: #"\r"#.utf8)
+            case 0x09: bytes.append(contentsOf: #"\t"#.utf8)
             case 0..<0x20:
-                let hex = String(byte, radix: 16)
-                escape = "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: escape = nil
+                let hex = Array("0123456789abcdef".utf8)
+                bytes.append(contentsOf: #"\u00"#.utf8)
+                bytes.append(hex[Int(byte >> 4)])
+                bytes.append(hex[Int(byte & 0xF)])
+            default: bytes.append(byte)
             }
-            if let escape {
-                text += string[plainStart..<index]
-                text += escape
-                plainStart = utf8.index(after: index)
-            }
-            index = utf8.index(after: index)
         }
-        text += string[plainStart..<utf8.endIndex]
-        text += "\""
+        bytes.append(UInt8(ascii: "\""))
     }
 }

@@ -145,11 +145,7 @@ extension JSONValue {
 
     /// Stable JSON text: keys sorted, slashes unescaped; `pretty` indents for people.
     public func jsonText(pretty: Bool = false) -> String {
-        if !pretty {
-            var text = ""
-            JSONTextWriter.write(self, to: &text)
-            return text
-        }
+        if !pretty { return JSONTextWriter.text(of: self) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = pretty
             ? [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]

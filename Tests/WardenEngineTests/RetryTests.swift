@@ -168,4 +168,11 @@ struct RetryTests {
         #expect(run.data["tag"] == .string("***"))
         #expect(run.message == "probe ok 1 ***")
     }
+
+    /// `isFailure` is a switch for speed; it must keep saying what `RunStatus.failing` says.
+    @Test func isFailureAgreesWithTheFailingSet() {
+        for status in RunStatus.allCases {
+            #expect(status.isFailure == RunStatus.failing.contains(status), "\(status)")
+        }
+    }
 }
