@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import warden
 
@@ -19,5 +20,24 @@ struct TextTableTests {
     @Test func oneLineFlattensEveryLineBreakAndCuts() {
         #expect(RunTable.oneLine("a\r\nb\nc") == "a\r b c")
         #expect(RunTable.oneLine(String(repeating: "x", count: 120)) == String(repeating: "x", count: 99) + "…")
+        // 100 Characters of more than 100 bytes stay whole; 101 are cut.
+        #expect(RunTable.oneLine(String(repeating: "é", count: 100)) == String(repeating: "é", count: 100))
+        #expect(RunTable.oneLine(String(repeating: "é", count: 101)) == String(repeating: "é", count: 99) + "…")
+        #expect(RunTable.oneLine("日本\n🚀") == "日本 🚀")
+    }
+
+    /// Durations read as printf wrote them (`%.1fms` below 10 ms, `%.0fms` above), except
+    /// exactly on a decimal half, where the two may round either way.
+    @Test func durationsReadAsPrintfWroteThem() {
+        var random = SystemRandomNumberGenerator()
+        let micros = [0, 40, 49, 51, 1_250, 9_940, 9_949, 9_951, 9_960, 9_999, 10_000, 10_499, 10_501, 123_456, 99_999_999]
+            + (0..<2_000).map { _ in Int.random(in: 0...60_000_000, using: &random) }
+        for micro in micros {
+            let value = Double(micro) / 1000
+            let onAHalf = value < 10 ? micro % 100 == 50 : micro % 1000 == 500
+            guard !onAHalf else { continue }
+            let printf = value < 10 ? String(format: "%.1fms", value) : String(format: "%.0fms", value)
+            #expect(RunTable.milliseconds(.microseconds(micro)) == printf, "\(micro) µs")
+        }
     }
 }
