@@ -89,7 +89,7 @@ public struct PluginExecutor: Sendable {
             resources: resources
         )
         let plugin = entry.plugin
-        let (outcome, task) = await runWithDeadline(timeout, on: plugin is any NonBlockingPlugin ? eventLoops : nil) {
+        let (outcome, task) = await runWithDeadline(timeout, on: entry.isNonBlocking ? eventLoops : nil) {
             try await plugin.execute(parameters, context: context)
         }
         var result: PluginResult

@@ -19,6 +19,17 @@ public struct RegisteredPlugin: Sendable {
     public let spec: PluginSpec
     public let schema: JSONSchema
     public let origin: PluginOrigin
+    /// Whether the plugin may run on the HTTP client's event loop (`NonBlockingPlugin`), asked
+    /// once here rather than with a dynamic cast for every run.
+    public let isNonBlocking: Bool
+
+    init(plugin: any Plugin, spec: PluginSpec, schema: JSONSchema, origin: PluginOrigin) {
+        self.plugin = plugin
+        self.spec = spec
+        self.schema = schema
+        self.origin = origin
+        self.isNonBlocking = plugin is any NonBlockingPlugin
+    }
 
     /// Validates raw parameters against the schema, applying defaults.
     public func validate(_ parameters: JSONObject) -> Result<JSONObject, SchemaValidationError> {
