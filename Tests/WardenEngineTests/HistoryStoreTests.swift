@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import Synchronization
 import Testing
 import WardenPluginKit
@@ -164,6 +165,27 @@ struct HistoryStoreTests {
         try store.writer.write { db in try db.execute(sql: "CREATE TRIGGER refuse BEFORE INSERT ON runs WHEN NEW.job = 'refused' BEGIN SELECT RAISE(ABORT, 'refused'); END") }
         #expect(throws: DatabaseError.self) { try store.insert([Self.run("refused", .ok, at: time)]) }
         #expect(try store.insert([Self.run("accepted", .ok, at: time)]).count == 1)
+        try store.close()
+    }
+
+    /// A value SQLite refuses to bind (here text past the connection's length limit) fails the
+    /// write: it is never stored as NULL in its place.
+    @Test func aValueSQLiteRefusesToBindFailsTheWrite() throws {
+        let directory = try TemporaryDirectory()
+        let store = try HistoryStore.openForWriting(path: directory.file("history.db"))
+        try store.writer.write { db in _ = sqlite3_limit(db.sqliteConnection, SQLITE_LIMIT_LENGTH, 1_000) }
+        var run = Self.run("web", .critical, at: Date(timeIntervalSince1970: 1_800_000_000))
+        run.error = String(repeating: "e", count: 2_000)
+        do {
+            try store.insert([run])
+            Issue.record("a run whose error SQLite refused was stored")
+        } catch let error as DatabaseError {
+            #expect(error.resultCode == .SQLITE_TOOBIG, "\(error)")
+        }
+        let stored = try store.reader.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM runs") }
+        #expect(stored == 0)
+        run.error = "short"
+        #expect(try store.insert([run]).count == 1)
         try store.close()
     }
 

@@ -13,6 +13,9 @@ struct BoundStatement: ~Copyable {
     private let statement: Statement
     private let database: Database
     private var next: Int32 = 1
+    /// The first binding SQLite refused (text too long, out of memory): the statement is not
+    /// run with a NULL in its place, its execution throws.
+    private var refused: Int32 = SQLITE_OK
 
     init(_ statement: Statement, in database: Database) {
         self.statement = statement
@@ -22,8 +25,7 @@ struct BoundStatement: ~Copyable {
     private var handle: SQLiteStatement { statement.sqliteStatement }
 
     mutating func bind(_ value: Int64) {
-        sqlite3_bind_int64(handle, next, value)
-        next += 1
+        bound(sqlite3_bind_int64(handle, next, value))
     }
 
     mutating func bind(_ value: Int) { bind(Int64(value)) }
@@ -31,24 +33,21 @@ struct BoundStatement: ~Copyable {
     mutating func bind(_ value: Bool) { bind(Int64(value ? 1 : 0)) }
 
     mutating func bind(_ value: Double) {
-        sqlite3_bind_double(handle, next, value)
-        next += 1
+        bound(sqlite3_bind_double(handle, next, value))
     }
 
     mutating func bind(_ value: String) {
         var text = value
         // With its length, so that text holding a NUL is stored whole; SQLITE_TRANSIENT:
         // SQLite copies it before this call returns.
-        text.withUTF8 { bytes in
+        let code = text.withUTF8 { bytes in
             bytes.withMemoryRebound(to: CChar.self) { chars in
-                if let start = chars.baseAddress {
-                    _ = sqlite3_bind_text(handle, next, start, Int32(chars.count), Self.transient)
-                } else {
-                    _ = sqlite3_bind_text(handle, next, "", 0, Self.transient)
-                }
+                guard let start = chars.baseAddress else { return sqlite3_bind_text(handle, next, "", 0, Self.transient) }
+                guard let length = Int32(exactly: chars.count) else { return SQLITE_TOOBIG }
+                return sqlite3_bind_text(handle, next, start, length, Self.transient)
             }
         }
-        next += 1
+        bound(code)
     }
 
     mutating func bind(_ value: Int64?) { if let value { bind(value) } else { bindNull() } }
@@ -56,13 +55,18 @@ struct BoundStatement: ~Copyable {
     mutating func bind(_ value: String?) { if let value { bind(value) } else { bindNull() } }
 
     mutating func bindNull() {
-        sqlite3_bind_null(handle, next)
+        bound(sqlite3_bind_null(handle, next))
+    }
+
+    private mutating func bound(_ code: Int32) {
+        if code != SQLITE_OK && refused == SQLITE_OK { refused = code }
         next += 1
     }
 
     /// Runs a statement that returns no row.
     consuming func step() throws {
         defer { reset() }
+        guard refused == SQLITE_OK else { throw failure(refused) }
         let code = sqlite3_step(handle)
         guard code == SQLITE_DONE else { throw failure(code) }
     }
@@ -70,6 +74,7 @@ struct BoundStatement: ~Copyable {
     /// Runs a query and reads its first row, if any.
     consuming func firstRow<T>(_ read: (SQLiteStatement) -> T) throws -> T? {
         defer { reset() }
+        guard refused == SQLITE_OK else { throw failure(refused) }
         switch sqlite3_step(handle) {
         case SQLITE_ROW: return read(handle)
         case SQLITE_DONE: return nil
