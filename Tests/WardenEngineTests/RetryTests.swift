@@ -169,8 +169,10 @@ struct RetryTests {
         #expect(run.message == "probe ok 1 ***")
     }
 
-    /// `isFailure` is a switch for speed; it must keep saying what `RunStatus.failing` says.
+    /// `isFailure` is a switch for speed and `RunStatus.failing` is derived from it: both name
+    /// the four statuses streaks, flapping and `--status failing` count.
     @Test func isFailureAgreesWithTheFailingSet() {
+        #expect(RunStatus.failing == [.warning, .critical, .unknown, .timeout])
         for status in RunStatus.allCases {
             #expect(status.isFailure == RunStatus.failing.contains(status), "\(status)")
         }

@@ -143,7 +143,7 @@ public enum RunStatus: String, Sendable, Hashable, Codable, CaseIterable {
     /// What rules trigger on unless their `on:` says otherwise.
     public static let defaultTrigger: Set<RunStatus> = [.critical, .timeout, .unknown]
     /// Everything a check can end with that is not `ok`: `--status failing`, streaks, flapping.
-    public static let failing: Set<RunStatus> = [.warning, .critical, .unknown, .timeout]
+    public static let failing = Set(allCases.filter(\.isFailure))
 
     /// Not ok (warning, critical, unknown, timeout): what streaks and flapping count. A
     /// switch, not `failing.contains`: flap detection asks it 21 times for every run, and
