@@ -16,7 +16,7 @@ enum JSONTextWriter {
         switch value {
         case .null: bytes.append(contentsOf: "null".utf8)
         case .bool(let flag): bytes.append(contentsOf: (flag ? "true" : "false").utf8)
-        case .int(let number): writeInteger(number, to: &bytes)
+        case .int(let number): bytes.append(contentsOf: String(number).utf8)
         case .double(let number): writeNumber(number, to: &bytes)
         case .string(let string): writeString(string, to: &bytes)
         case .array(let items):
@@ -37,19 +37,6 @@ enum JSONTextWriter {
             }
             bytes.append(UInt8(ascii: "}"))
         }
-    }
-
-    private static func writeInteger(_ number: Int, to bytes: inout [UInt8]) {
-        guard number != 0 else { return bytes.append(UInt8(ascii: "0")) }
-        // Digits from the lowest, negated so that Int.min has a magnitude too.
-        var rest = number < 0 ? number : -number
-        var digits: [UInt8] = []
-        while rest != 0 {
-            digits.append(UInt8(ascii: "0") + UInt8(-(rest % 10)))
-            rest /= 10
-        }
-        if number < 0 { bytes.append(UInt8(ascii: "-")) }
-        bytes.append(contentsOf: digits.reversed())
     }
 
     /// Non-finite numbers have no JSON form: null, as `jsonText` always wrote them.
@@ -76,13 +63,14 @@ enum JSONTextWriter {
             case 0x0D: bytes.append(contentsOf: #"\r"#.utf8)
             case 0x09: bytes.append(contentsOf: #"\t"#.utf8)
             case 0..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
                 bytes.append(contentsOf: #"\u00"#.utf8)
-                bytes.append(hex[Int(byte >> 4)])
-                bytes.append(hex[Int(byte & 0xF)])
+                bytes.append(hexDigits[Int(byte >> 4)])
+                bytes.append(hexDigits[Int(byte & 0xF)])
             default: bytes.append(byte)
             }
         }
         bytes.append(UInt8(ascii: "\""))
     }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
 }
