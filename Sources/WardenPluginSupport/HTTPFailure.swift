@@ -40,17 +40,30 @@ public enum HTTPFailure {
 
     /// Drains a response body, keeping at most `limit` bytes, so the connection can be reused.
     public static func readBody(_ response: HTTPClientResponse, limit: Int) async throws -> (bytes: ByteBuffer, truncated: Bool) {
-        var collected = ByteBuffer()
-        var truncated = false
-        for try await var chunk in response.body {
-            let room = limit - collected.readableBytes
-            if chunk.readableBytes > room {
-                truncated = true
-                if room > 0, let slice = chunk.readSlice(length: room) { collected.writeImmutableBuffer(slice) }
-            } else {
-                collected.writeBuffer(&chunk)
-            }
+        var kept = BodyPrefix(limit: limit)
+        for try await chunk in response.body { kept.append(chunk) }
+        return (kept.bytes, kept.truncated)
+    }
+}
+
+/// The first `limit` bytes of a body as its chunks arrive; the rest is dropped and noted.
+struct BodyPrefix {
+    let limit: Int
+    private(set) var bytes = ByteBuffer()
+    private(set) var truncated = false
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    mutating func append(_ chunk: ByteBuffer) {
+        var chunk = chunk
+        let room = limit - bytes.readableBytes
+        if chunk.readableBytes > room {
+            truncated = true
+            if room > 0, let slice = chunk.readSlice(length: room) { bytes.writeImmutableBuffer(slice) }
+        } else {
+            bytes.writeBuffer(&chunk)
         }
-        return (collected, truncated)
     }
 }

@@ -36,15 +36,13 @@ private final class BoundedBody: HTTPClientResponseDelegate {
 
     private struct State {
         var head: HTTPResponseHead?
-        var body = ByteBuffer()
-        var truncated = false
+        var body: BodyPrefix
     }
 
-    private let limit: Int
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
     init(limit: Int) {
-        self.limit = limit
+        state = Mutex(State(body: BodyPrefix(limit: limit)))
     }
 
     func didReceiveHead(task: HTTPClient.Task<Response>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
@@ -53,16 +51,7 @@ private final class BoundedBody: HTTPClientResponseDelegate {
     }
 
     func didReceiveBodyPart(task: HTTPClient.Task<Response>, _ part: ByteBuffer) -> EventLoopFuture<Void> {
-        state.withLock { state in
-            var part = part
-            let room = limit - state.body.readableBytes
-            if part.readableBytes > room {
-                state.truncated = true
-                if room > 0, let slice = part.readSlice(length: room) { state.body.writeImmutableBuffer(slice) }
-            } else {
-                state.body.writeBuffer(&part)
-            }
-        }
+        state.withLock { $0.body.append(part) }
         return task.eventLoop.makeSucceededVoidFuture()
     }
 
@@ -70,7 +59,7 @@ private final class BoundedBody: HTTPClientResponseDelegate {
         try state.withLock { state in
             // A finished exchange always had a head; without one, it is a connection that closed early.
             guard let head = state.head else { throw HTTPClientError.remoteConnectionClosed }
-            return HTTPFetch.Reply(status: head.status, headers: head.headers, body: state.body, truncated: state.truncated)
+            return HTTPFetch.Reply(status: head.status, headers: head.headers, body: state.body.bytes, truncated: state.body.truncated)
         }
     }
 }
