@@ -72,11 +72,11 @@ struct BoundStatement: ~Copyable {
     }
 
     /// Runs a query and reads its first row, if any.
-    consuming func firstRow<T>(_ read: (SQLiteStatement) -> T) throws -> T? {
+    consuming func firstRow<T>(_ read: (Columns) -> T) throws -> T? {
         defer { reset() }
         guard refused == SQLITE_OK else { throw failure(refused) }
         switch sqlite3_step(handle) {
-        case SQLITE_ROW: return read(handle)
+        case SQLITE_ROW: return read(Columns(handle: handle))
         case SQLITE_DONE: return nil
         case let code: throw failure(code)
         }
@@ -92,4 +92,18 @@ struct BoundStatement: ~Copyable {
     }
 
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    /// The current row's columns, by index in the query's SELECT list.
+    struct Columns {
+        fileprivate let handle: SQLiteStatement
+
+        func text(_ index: Int32) -> String? {
+            guard sqlite3_column_type(handle, index) != SQLITE_NULL, let text = sqlite3_column_text(handle, index) else { return nil }
+            return String(cString: text)
+        }
+
+        func integer(_ index: Int32) -> Int64? {
+            sqlite3_column_type(handle, index) == SQLITE_NULL ? nil : sqlite3_column_int64(handle, index)
+        }
+    }
 }

@@ -2,6 +2,28 @@ import Foundation
 import GRDB
 import WardenPluginKit
 
+/// A job's alert columns and streaks as the writer's upsert leaves them, read by the writer
+/// through the C API in the order `columns` selects them.
+struct JobAlertState {
+    static let columns = "alert_state, alert_severity, alert_notified, alert_notified_at, consecutive_failures, consecutive_successes"
+
+    var failing: Bool
+    var severity: Severity?
+    var notified: Bool
+    var notifiedAt: Int64?
+    var failures: Int
+    var successes: Int
+
+    init(_ row: BoundStatement.Columns) {
+        failing = row.text(0) == "failing"
+        severity = row.text(1).flatMap(Severity.init(rawValue:))
+        notified = (row.integer(2) ?? 0) != 0
+        notifiedAt = row.integer(3)
+        failures = Int(row.integer(4) ?? 0)
+        successes = Int(row.integer(5) ?? 0)
+    }
+}
+
 /// One row of the notification outbox.
 public struct OutboxEntry: Sendable {
     public enum State: String, Sendable { case pending, delivered, expired }
@@ -39,16 +61,16 @@ extension HistoryStore {
     /// transaction): failing after `notifyAfter` failing runs, recovered after `recoverAfter`
     /// ok ones; events go to the outbox with the run. Silenced jobs change state quietly,
     /// and a recovery is told only if the failure was.
-    /// `row`: the job's state after this run (alert columns and streaks); read only for a failing
-    /// run or a failing job, since an ok run of a job whose alert is ok changes nothing here.
-    static func updateAlert(after run: RunRecord, runID: Int64, state row: Row, in db: Database, silences: () throws -> [Silence]) throws {
+    /// `state`: the job's state after this run (alert columns and streaks); read only for a
+    /// failing run or a failing job, since an ok run of a job whose alert is ok changes nothing here.
+    static func updateAlert(after run: RunRecord, runID: Int64, state: JobAlertState, in db: Database, silences: () throws -> [Silence]) throws {
         guard let alerting = run.alerting, run.status == .ok || run.status.isFailure else { return }
-        let failing = (row["alert_state"] as String) == "failing"
-        let previous = (row["alert_severity"] as String?).flatMap(Severity.init(rawValue:))
-        let notified = (row["alert_notified"] as Int) != 0
-        let notifiedAt: Int64? = row["alert_notified_at"]
-        let failures: Int = row["consecutive_failures"]
-        let successes: Int = row["consecutive_successes"]
+        let failing = state.failing
+        let previous = state.severity
+        let notified = state.notified
+        let notifiedAt = state.notifiedAt
+        let failures = state.failures
+        let successes = state.successes
         let now = run.finishedAt
         let severity = run.status.severity
         let route = alerting.route

@@ -47,8 +47,7 @@ extension HistoryStore {
             // run, or a job that is failing. (RETURNING collected its rows in a temporary
             // b-tree per execution: a page allocated and zeroed for every run.)
             let alertState = try db.cachedStatement(sql: """
-                SELECT alert_state, alert_severity, alert_notified, alert_notified_at, consecutive_failures, consecutive_successes
-                FROM job_state WHERE job = ? AND (? OR alert_state = 'failing')
+                SELECT \(JobAlertState.columns) FROM job_state WHERE job = ? AND (? OR alert_state = 'failing')
                 """)
             // Read once per batch, and only when an alert changes state (mutes what it sends).
             var silences: [Silence]?
@@ -103,14 +102,14 @@ extension HistoryStore {
                     state.bind(run.finishedAt.epochMilliseconds)
                     state.bind(run.configHash)
                     try state.step()
-                    // The job's state as this run leaves it, alert columns included. Whether
-                    // there is one to read is asked first through the C API: for an ok run of
-                    // an ok job, the usual case, there is not.
+                    // The job's state as this run leaves it, alert columns included, read
+                    // through the C API too: for an ok run of an ok job, the usual case, there
+                    // is no row.
                     if run.alerting != nil {
-                        var probe = BoundStatement(alertState, in: db)
-                        probe.bind(run.job)
-                        probe.bind(!ok)
-                        if try probe.firstRow({ _ in true }) == true, let state = try Row.fetchOne(alertState, arguments: [run.job, !ok]) {
+                        var query = BoundStatement(alertState, in: db)
+                        query.bind(run.job)
+                        query.bind(!ok)
+                        if let state = try query.firstRow(JobAlertState.init) {
                             try Self.updateAlert(after: run, runID: id, state: state, in: db, silences: activeSilences)
                         }
                     }
