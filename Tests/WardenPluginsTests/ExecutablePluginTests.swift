@@ -209,7 +209,7 @@ struct PluginDiscoveryTests {
     @Test func hangingSpecIsTimedOut() async throws {
         try fixtures.addScript("slowspec", spec: "{}", body: "exit 0")
         let slow = fixtures.path + "/slowspec"
-        try "#!/bin/sh\nsleep 300\n".write(toFile: slow, atomically: true, encoding: .utf8)
+        try PluginFixtureDirectory.writeClosingOnExec("#!/bin/sh\nsleep 300\n", to: slow)
         chmod(slow, 0o755)
         let registry = PluginRegistry()
         let started = ContinuousClock.now

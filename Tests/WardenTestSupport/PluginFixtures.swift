@@ -14,6 +14,22 @@ public final class PluginFixtureDirectory: Sendable {
         try? FileManager.default.removeItem(atPath: path)
     }
 
+    /// Written through a descriptor opened `O_CLOEXEC`: Foundation's write leaves it
+    /// inheritable, and a child another test forked meanwhile kept the script open for writing,
+    /// so running it failed with "Text file busy" (ETXTBSY).
+    public static func writeClosingOnExec(_ text: String, to file: String) throws {
+        let descriptor = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        defer { close(descriptor) }
+        var bytes = Array(text.utf8)[...]
+        while !bytes.isEmpty {
+            let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            if written < 0 && errno == EINTR { continue }
+            guard written > 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+            bytes = bytes.dropFirst(written)
+        }
+    }
+
     /// Writes an executable script answering `--spec` with `spec` and otherwise running `body`.
     @discardableResult
     public func addScript(_ fileName: String, spec: String, body: String, mode: Int = 0o755) throws -> String {
@@ -29,7 +45,7 @@ public final class PluginFixtureDirectory: Sendable {
 
             """
         let file = (path as NSString).appendingPathComponent(fileName)
-        try script.write(toFile: file, atomically: true, encoding: .utf8)
+        try Self.writeClosingOnExec(script, to: file)
         try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: file)
         return file
     }
