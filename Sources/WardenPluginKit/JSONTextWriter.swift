@@ -4,43 +4,80 @@
 /// and the encoder cost about 37,000 instructions per small object (callgrind, BENCHMARKS.md).
 /// Bytes are gathered in an array and made a String once: appending each piece to a String
 /// was most of the 11,000 instructions a check's small object still cost.
+///
+/// `pretty` adds `.prettyPrinted`'s layout (two-space indents, `" : "`, an empty container
+/// written across two lines), again byte for byte: `warden history --json` spent 40% of its
+/// instructions in the encoder's per-value protocol-conformance lookups (callgrind).
 enum JSONTextWriter {
-    static func text(of value: JSONValue) -> String {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(128)
-        write(value, to: &bytes)
-        return String(decoding: bytes, as: UTF8.self)
+    static func text(of value: JSONValue, pretty: Bool = false) -> String {
+        var writer = Writer(pretty: pretty)
+        writer.bytes.reserveCapacity(pretty ? 4096 : 128)
+        writer.write(value, depth: 0)
+        return String(decoding: writer.bytes, as: UTF8.self)
     }
 
-    private static func write(_ value: JSONValue, to bytes: inout [UInt8]) {
-        switch value {
-        case .null: bytes.append(contentsOf: "null".utf8)
-        case .bool(let flag): bytes.append(contentsOf: (flag ? "true" : "false").utf8)
-        case .int(let number): bytes.append(contentsOf: String(number).utf8)
-        case .double(let number): writeNumber(number, to: &bytes)
-        case .string(let string): writeString(string, to: &bytes)
-        case .array(let items):
-            bytes.append(UInt8(ascii: "["))
-            for (index, item) in items.enumerated() {
-                if index > 0 { bytes.append(UInt8(ascii: ",")) }
-                write(item, to: &bytes)
+    private struct Writer {
+        let pretty: Bool
+        var bytes: [UInt8] = []
+
+        mutating func write(_ value: JSONValue, depth: Int) {
+            switch value {
+            case .null: bytes.append(contentsOf: "null".utf8)
+            case .bool(let flag): bytes.append(contentsOf: (flag ? "true" : "false").utf8)
+            case .int(let number): bytes.append(contentsOf: String(number).utf8)
+            case .double(let number): JSONTextWriter.writeNumber(number, to: &bytes)
+            case .string(let string): JSONTextWriter.writeString(string, to: &bytes)
+            case .array(let items):
+                open(UInt8(ascii: "["))
+                for (index, item) in items.enumerated() {
+                    separate(first: index == 0, depth: depth + 1)
+                    write(item, depth: depth + 1)
+                }
+                close(UInt8(ascii: "]"), depth: depth)
+            case .object(let members):
+                open(UInt8(ascii: "{"))
+                // JSONEncoder's `.sortedKeys` compares keys as Strings do.
+                for (index, member) in members.sorted(by: { $0.key < $1.key }).enumerated() {
+                    separate(first: index == 0, depth: depth + 1)
+                    JSONTextWriter.writeString(member.key, to: &bytes)
+                    if pretty {
+                        bytes.append(contentsOf: " : ".utf8)
+                    } else {
+                        bytes.append(UInt8(ascii: ":"))
+                    }
+                    write(member.value, depth: depth + 1)
+                }
+                close(UInt8(ascii: "}"), depth: depth)
             }
-            bytes.append(UInt8(ascii: "]"))
-        case .object(let members):
-            bytes.append(UInt8(ascii: "{"))
-            // JSONEncoder's `.sortedKeys` compares keys as Strings do.
-            for (index, member) in members.sorted(by: { $0.key < $1.key }).enumerated() {
-                if index > 0 { bytes.append(UInt8(ascii: ",")) }
-                writeString(member.key, to: &bytes)
-                bytes.append(UInt8(ascii: ":"))
-                write(member.value, to: &bytes)
+        }
+
+        private mutating func open(_ bracket: UInt8) {
+            bytes.append(bracket)
+            if pretty { bytes.append(UInt8(ascii: "\n")) }
+        }
+
+        private mutating func separate(first: Bool, depth: Int) {
+            if !first { bytes.append(UInt8(ascii: ",")) }
+            guard pretty else { return }
+            if !first { bytes.append(UInt8(ascii: "\n")) }
+            indent(depth)
+        }
+
+        private mutating func close(_ bracket: UInt8, depth: Int) {
+            if pretty {
+                bytes.append(UInt8(ascii: "\n"))
+                indent(depth)
             }
-            bytes.append(UInt8(ascii: "}"))
+            bytes.append(bracket)
+        }
+
+        private mutating func indent(_ depth: Int) {
+            bytes.append(contentsOf: repeatElement(UInt8(ascii: " "), count: 2 * depth))
         }
     }
 
     /// Non-finite numbers have no JSON form: null, as `jsonText` always wrote them.
-    private static func writeNumber(_ number: Double, to bytes: inout [UInt8]) {
+    fileprivate static func writeNumber(_ number: Double, to bytes: inout [UInt8]) {
         guard number.isFinite else { return bytes.append(contentsOf: "null".utf8) }
         let digits = number.description.utf8
         // `5.0` is written `5`, as JSONEncoder writes it.
@@ -51,7 +88,7 @@ enum JSONTextWriter {
         }
     }
 
-    private static func writeString(_ string: String, to bytes: inout [UInt8]) {
+    fileprivate static func writeString(_ string: String, to bytes: inout [UInt8]) {
         bytes.append(UInt8(ascii: "\""))
         for byte in string.utf8 {
             switch byte {

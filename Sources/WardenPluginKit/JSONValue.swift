@@ -132,10 +132,17 @@ extension JSONValue: Codable {
 extension JSONValue {
     /// Parses JSON text. Throws `JSONTextError` with a readable reason on malformed input.
     public static func parse(_ text: String) throws -> JSONValue {
-        try parse(Data(text.utf8))
+        if let value = JSONTextReader.value(of: text.utf8) { return value }
+        return try parseWithFoundation(Data(text.utf8))
     }
 
     public static func parse(_ data: Data) throws -> JSONValue {
+        if let value = JSONTextReader.value(of: data) { return value }
+        return try parseWithFoundation(data)
+    }
+
+    /// What the direct reader leaves: text it rejects, answered (and explained) by Foundation.
+    static func parseWithFoundation(_ data: Data) throws -> JSONValue {
         do {
             return try JSONDecoder().decode(JSONValue.self, from: data)
         } catch {
@@ -145,24 +152,7 @@ extension JSONValue {
 
     /// Stable JSON text: keys sorted, slashes unescaped; `pretty` indents for people.
     public func jsonText(pretty: Bool = false) -> String {
-        if !pretty { return JSONTextWriter.text(of: self) }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = pretty
-            ? [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-            : [.sortedKeys, .withoutEscapingSlashes]
-        // Encoding a JSONValue cannot fail: every case maps onto a JSON primitive.
-        // Non-finite doubles are the one exception and are written as null.
-        guard let data = try? encoder.encode(self.replacingNonFinite()) else { return "null" }
-        return String(decoding: data, as: UTF8.self)
-    }
-
-    private func replacingNonFinite() -> JSONValue {
-        switch self {
-        case .double(let value) where !value.isFinite: return .null
-        case .array(let items): return .array(items.map { $0.replacingNonFinite() })
-        case .object(let members): return .object(members.mapValues { $0.replacingNonFinite() })
-        default: return self
-        }
+        JSONTextWriter.text(of: self, pretty: pretty)
     }
 
     private static func describe(_ error: any Error) -> String {

@@ -6,6 +6,7 @@ import WardenPluginKit
 struct ExplainCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "explain",
+        _superCommandName: "warden",  // parsed directly (Warden.parsedDirectly)
         abstract: "Explain a remediation: the failing runs, the trigger, the guards' state, what ran, and the verification."
     )
 

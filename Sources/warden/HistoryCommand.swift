@@ -6,6 +6,7 @@ import WardenPluginKit
 struct HistoryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "history",
+        _superCommandName: "warden",  // parsed directly (Warden.parsedDirectly)
         abstract: "Show recorded runs, newest first (reads the database; safe while the daemon runs)."
     )
 

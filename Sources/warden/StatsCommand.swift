@@ -6,6 +6,7 @@ import WardenPluginKit
 struct StatsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stats",
+        _superCommandName: "warden",  // parsed directly (Warden.parsedDirectly)
         abstract: "Per job: runs, success %, p50/p95 duration, last status, current streak."
     )
 

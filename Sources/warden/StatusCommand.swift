@@ -8,6 +8,7 @@ import WardenPluginKit
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
+        _superCommandName: "warden",  // parsed directly (Warden.parsedDirectly)
         abstract: "Every job's state (ok, warning, critical, unknown, pending, disabled) with its flags, and every rule's budget.",
         discussion: """
             Reads the config and the history: works while the daemon runs and when it is stopped \
@@ -31,6 +32,9 @@ struct StatusCommand: AsyncParsableCommand {
             report = try await build()
         } catch let error as ExitCode {
             throw error
+        } catch let failure as ConfigFailure {
+            for problem in failure.error.problems { printError(problem.description) }
+            throw ExitCode(ExitStatus.usage)
         } catch {
             // 1 means "something is failing": any error, a broken config included, is 2.
             throw UsageError("\(error)")

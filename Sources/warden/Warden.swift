@@ -15,18 +15,49 @@ struct Warden: AsyncParsableCommand {
         ]
     )
 
+    /// The read-only reports, parsed as roots of their own when named first. ArgumentParser
+    /// otherwise builds the whole tree and probes for `--generate-completion-script` by
+    /// parsing two more commands, each uncached protocol-conformance lookup of which walks
+    /// the binary's 12,000 conformance records: 40% of `warden history`'s instructions
+    /// (callgrind, BENCHMARKS.md). Each names `_superCommandName: "warden"`, so its usage and
+    /// help read as they do under the tree, and the probe is skipped.
+    static let parsedDirectly: [any AsyncParsableCommand.Type] = [
+        HistoryCommand.self, StatsCommand.self, StatusCommand.self, ExplainCommand.self,
+    ]
+
     /// Exit codes scripts can rely on: 0 success, 1 the plugin reported failure,
     /// 2 usage or validation error (ArgumentParser's own default would be 64).
     static func main() async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
         // What scripts and packaging call most: answered before the argument parser builds its
         // command tree, which took two thirds of the 9 ms of CPU `--version` cost (perf).
-        if CommandLine.arguments.dropFirst().elementsEqual(["--version"]) {
+        if arguments == ["--version"] {
             print(WardenVersion.current)
             return
         }
+        if let first = arguments.first,
+           let report = parsedDirectly.first(where: { $0.configuration.commandName == first }),
+           !arguments.contains(where: Self.needsTheWholeTree) {
+            await parseAndRun(report, Array(arguments.dropFirst()))
+        } else {
+            await parseAndRun(Warden.self, arguments)
+        }
+    }
+
+    /// ArgumentParser's own flags that only the root command answers (`--version`, the
+    /// completion script, custom completions, the help dump).
+    static func needsTheWholeTree(_ argument: String) -> Bool {
+        argument == "--version" || argument.hasPrefix("--generate-completion-script")
+            || argument.hasPrefix("---") || argument.hasPrefix("--experimental-dump-help")
+    }
+
+    static func parseAndRun<Root: AsyncParsableCommand>(_ root: Root.Type, _ arguments: [String]) async {
         do {
-            var command = try parseAsRoot()
-            if var asyncCommand = command as? any AsyncParsableCommand {
+            var command = try root.parseAsRoot(arguments)
+            // A cast to the concrete type compares metadata; one to the protocol is a lookup.
+            if var parsed = command as? Root {
+                try await parsed.run()
+            } else if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
                 try command.run()
@@ -43,11 +74,11 @@ struct Warden: AsyncParsableCommand {
         } catch let exit as ExitCode {
             Foundation.exit(exit.rawValue)
         } catch {
-            if exitCode(for: error) == .validationFailure {
-                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            if root.exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((root.fullMessage(for: error) + "\n").utf8))
                 Foundation.exit(ExitStatus.usage)
             }
-            self.exit(withError: error)
+            root.exit(withError: error)
         }
     }
 }

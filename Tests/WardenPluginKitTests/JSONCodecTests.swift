@@ -9,21 +9,36 @@ import Testing
 @Suite("JSON text and typed parameters")
 struct JSONCodecTests {
     /// What `jsonText()` was before: JSONEncoder, sorted keys, slashes unescaped.
-    static func foundationText(_ value: JSONValue) -> String {
+    static func foundationText(_ value: JSONValue, pretty: Bool = false) -> String {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.outputFormatting = pretty
+            ? [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+            : [.sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try! encoder.encode(value), as: UTF8.self)
     }
 
+    static let edgeCases: [JSONValue] = [
+        .null, true, false, 0, -7, .int(.max), .int(.min), 0.5, -0.0, 1e20, 1e-7, 123456789.125, 5.0, .double(.greatestFiniteMagnitude),
+        "", "plain", "quote \" backslash \\ slash / tab \t newline \n return \r", "\u{08}\u{0C}\u{01}\u{1F}\u{7F}",
+        "é ü 日本 🚀 \u{2028}", ["b": 1, "a": 2, "B": 3, "a10": 4, "a9": 5, "_x": 6, "é": 7, "": 8],
+        [[], [:], [nil], ["nested": ["deep": [1, 2.5, "x"]]]],
+    ]
+
     @Test func compactTextIsByteForByteWhatJSONEncoderWrote() {
-        let cases: [JSONValue] = [
-            .null, true, false, 0, -7, .int(.max), .int(.min), 0.5, -0.0, 1e20, 1e-7, 123456789.125, 5.0, .double(.greatestFiniteMagnitude),
-            "", "plain", "quote \" backslash \\ slash / tab \t newline \n return \r", "\u{08}\u{0C}\u{01}\u{1F}\u{7F}",
-            "é ü 日本 🚀 \u{2028}", ["b": 1, "a": 2, "B": 3, "a10": 4, "a9": 5, "_x": 6, "é": 7, "": 8],
-            [[], [:], [nil], ["nested": ["deep": [1, 2.5, "x"]]]],
-        ]
-        for value in cases {
+        for value in Self.edgeCases {
             #expect(value.jsonText() == Self.foundationText(value), "\(Self.foundationText(value))")
+        }
+    }
+
+    /// `warden history --json` and the other CLI reports print through the pretty writer.
+    @Test func prettyTextIsByteForByteWhatJSONEncoderWrote() {
+        for value in Self.edgeCases + [["empty": [:], "list": [[], [[:]]]]] {
+            #expect(value.jsonText(pretty: true) == Self.foundationText(value, pretty: true), "\(Self.foundationText(value, pretty: true))")
+        }
+        var random = SeededRandom(seed: 1818)
+        for _ in 0..<2_000 {
+            let value = random.jsonValue(depth: 4)
+            #expect(value.jsonText(pretty: true) == Self.foundationText(value, pretty: true))
         }
     }
 
@@ -33,6 +48,43 @@ struct JSONCodecTests {
             let value = random.jsonValue(depth: 3)
             #expect(value.jsonText() == Self.foundationText(value))
         }
+    }
+
+    /// The direct reader answers as Foundation's decoder does, on what the writer writes and
+    /// on hand-written text: numbers in every form, escapes, surrogate pairs, whitespace.
+    @Test func theDirectReaderAgreesWithFoundation() throws {
+        var random = SeededRandom(seed: 8118)
+        var texts = (0..<2_000).map { index in
+            let value = random.jsonValue(depth: 4)
+            return index.isMultiple(of: 2) ? value.jsonText() : value.jsonText(pretty: true)
+        }
+        texts += [
+            "5.0", "1e+17", "1E2", "1.5e1", "-0", "-0.0", "1e-07", "0.1e1", "100.00", "1e+20", "12.5",
+            "9223372036854775807", "-9223372036854775808", "9223372036854775808", "123456789012345678901234",
+            "5.171558657046909e+16", "-9.223372036854775808e18", "9.223372036854775808e18", "0e999", "0.001e3", "1e-400", "-1e-400", "-1.5e1",
+            #""\u00e9\ud83d\ude80\n\/\u0000""#, #"{"a" : [ 1 , { } , [ ] ] , "b" :null}"#, " \t\r\n[true,false]\n",
+        ]
+        for text in texts {
+            let direct = try #require(JSONTextReader.value(of: text.utf8), "\(text)")
+            #expect(direct == (try JSONValue.parseWithFoundation(Data(text.utf8))), "\(text)")
+        }
+    }
+
+    /// What strict JSON forbids the reader leaves to Foundation, so the answer or the error
+    /// message is Foundation's.
+    @Test func textTheReaderRejectsGetsFoundationsAnswer() {
+        let rejected = [
+            "", "01", "1.", ".5", "+1", "-", "1e", "1e+", "NaN", "[1,]", "{\"a\":1,}", "[1 2]", "{\"a\" 1}", "{a:1}",
+            "\"tab\tinside\"", "\"\\x\"", "\"\\ud800\"", "\"\\udc00\"", "\"unterminated", "tru", "nul", "[1]]", "{\"a\":1,\"a\":2}",
+            String(repeating: "[", count: 600) + String(repeating: "]", count: 600),
+        ]
+        for text in rejected {
+            // `== nil` would compare with JSONValue's nil literal, `.null`.
+            #expect(JSONTextReader.value(of: text.utf8) == Optional<JSONValue>.none, "\(text.prefix(40))")
+        }
+        #expect(JSONTextReader.value(of: [0x22, 0xFF, 0x22]) == Optional<JSONValue>.none, "invalid UTF-8")
+        // Foundation, asked, words the error (it is lenient where the reader is not: `[1,]` is `[1]` there).
+        #expect(throws: JSONTextError.self) { try JSONValue.parse("nope") }
     }
 
     @Test func nonFiniteNumbersAreNull() {
