@@ -7,7 +7,8 @@ struct ExplainCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "explain",
         _superCommandName: "warden",  // parsed directly (Warden.parsedDirectly)
-        abstract: "Explain a remediation: the failing runs, the trigger, the guards' state, what ran, and the verification."
+        abstract: "Explain a remediation: the failing runs, the trigger, the guards' state, what ran, and the verification.",
+        version: WardenVersion.current  // `--help` lists `--version`, as under the tree
     )
 
     @OptionGroup var config: ConfigOptions

@@ -7,7 +7,8 @@ struct HistoryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "history",
         _superCommandName: "warden",  // parsed directly (Warden.parsedDirectly)
-        abstract: "Show recorded runs, newest first (reads the database; safe while the daemon runs)."
+        abstract: "Show recorded runs, newest first (reads the database; safe while the daemon runs).",
+        version: WardenVersion.current  // `--help` lists `--version`, as under the tree
     )
 
     @OptionGroup var config: ConfigOptions

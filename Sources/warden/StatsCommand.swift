@@ -7,7 +7,8 @@ struct StatsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stats",
         _superCommandName: "warden",  // parsed directly (Warden.parsedDirectly)
-        abstract: "Per job: runs, success %, p50/p95 duration, last status, current streak."
+        abstract: "Per job: runs, success %, p50/p95 duration, last status, current streak.",
+        version: WardenVersion.current  // `--help` lists `--version`, as under the tree
     )
 
     @OptionGroup var config: ConfigOptions

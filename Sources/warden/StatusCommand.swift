@@ -14,7 +14,8 @@ struct StatusCommand: AsyncParsableCommand {
             Reads the config and the history: works while the daemon runs and when it is stopped \
             (then it says so and shows the last known state). Exit status: 0 nothing is failing, \
             1 something is, 2 an error.
-            """
+            """,
+        version: WardenVersion.current  // `--help` lists `--version`, as under the tree
     )
 
     @OptionGroup var config: ConfigOptions

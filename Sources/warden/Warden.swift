@@ -35,8 +35,8 @@ struct Warden: AsyncParsableCommand {
             print(WardenVersion.current)
             return
         }
-        if let first = arguments.first,
-           let report = parsedDirectly.first(where: { $0.configuration.commandName == first }),
+        // Not without arguments: a root given none answers with its help, not its error.
+        if arguments.count > 1, let report = parsedDirectly.first(where: { $0.configuration.commandName == arguments[0] }),
            !arguments.contains(where: Self.needsTheWholeTree) {
             await parseAndRun(report, Array(arguments.dropFirst()))
         } else {
@@ -74,12 +74,25 @@ struct Warden: AsyncParsableCommand {
         } catch let exit as ExitCode {
             Foundation.exit(exit.rawValue)
         } catch {
-            if root.exitCode(for: error) == .validationFailure {
-                FileHandle.standardError.write(Data((root.fullMessage(for: error) + "\n").utf8))
-                Foundation.exit(ExitStatus.usage)
-            }
-            root.exit(withError: error)
+            exit(reporting: error, parsedAs: root)
         }
+    }
+
+    /// ArgumentParser's `exit(withError:)` (help on stdout, errors on stderr), with exit
+    /// status 2 for a usage error, and its hint naming the whole command for a report parsed
+    /// directly: ArgumentParser leaves `_superCommandName` out of "See '… --help'".
+    static func exit<Root: ParsableCommand>(reporting error: any Error, parsedAs root: Root.Type) -> Never {
+        let status = root.exitCode(for: error)
+        var text = root.fullMessage(for: error)
+        if let superName = root.configuration._superCommandName, let name = root.configuration.commandName {
+            text = text.replacingOccurrences(of: "See '\(name) ", with: "See '\(superName) \(name) ")
+        }
+        if status == .success {
+            if !text.isEmpty { print(text) }
+            Foundation.exit(ExitStatus.success)
+        }
+        if !text.isEmpty { printError(text) }
+        Foundation.exit(status == .validationFailure ? ExitStatus.usage : status.rawValue)
     }
 }
 

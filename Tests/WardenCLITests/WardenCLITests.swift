@@ -31,6 +31,29 @@ struct WardenCLITests {
         #expect(output.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ".").count == 3)
     }
 
+    /// The reports are parsed as roots of their own (issue 18): what a person sees must read
+    /// exactly as under the whole command tree, which `help <report>` still goes through.
+    @Test(arguments: ["history", "stats", "status", "explain"])
+    func reportsParsedDirectlyReadAsUnderTheTree(_ report: String) async throws {
+        let help = try await CLI.run([report, "--help"])
+        let treeHelp = try await CLI.run(["help", report])
+        #expect(help.status == 0 && help.stdout == treeHelp.stdout, "\(help.stdout)")
+        #expect(help.stdout.contains("USAGE: warden \(report) ") && help.stdout.contains("--version"), "\(help.stdout)")
+
+        let bogus = try await CLI.run(report == "explain" ? [report, "1", "--bogus"] : [report, "--bogus"])
+        #expect(bogus.status == 2 && bogus.stderr.contains("Unknown option '--bogus'"), "\(bogus.stderr)")
+        #expect(bogus.stderr.contains("Usage: warden \(report) ") && bogus.stderr.contains("See 'warden \(report) --help'"), "\(bogus.stderr)")
+
+        let version = try await CLI.run([report, "--version"])
+        #expect(version.status == 0 && version.stdout.split(separator: ".").count == 3, "\(version.stdout)")
+    }
+
+    /// A report given no arguments answers with its error, not its help (a root given none would).
+    @Test func explainWithoutAnIDNamesWhatIsMissing() async throws {
+        let missing = try await CLI.run(["explain"])
+        #expect(missing.status == 2 && missing.stderr.hasPrefix("Error: Missing expected argument '<id>'"), "\(missing.stderr)")
+    }
+
     @Test func pluginsJSONListsBuiltinsWithSchemas() async throws {
         let output = try await CLI.run(["plugins", "--json", "--plugin-dir", "/nonexistent"])
         #expect(output.status == 0)
