@@ -62,48 +62,37 @@ enum JSONTextReader {
             return value
         }
 
+        /// Skips whitespace and consumes `byte` if it comes next.
+        private mutating func take(_ byte: UInt8) -> Bool {
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == byte else { return false }
+            index += 1
+            return true
+        }
+
         private mutating func array(depth: Int) -> JSONValue? {
             index += 1
             var items: [JSONValue] = []
-            skipWhitespace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
-                index += 1
-                return .array(items)
-            }
+            if take(UInt8(ascii: "]")) { return .array(items) }
             while true {
                 guard let item = value(depth: depth) else { return nil }
                 items.append(item)
-                skipWhitespace()
-                guard index < bytes.count else { return nil }
-                let separator = bytes[index]
-                index += 1
-                if separator == UInt8(ascii: "]") { return .array(items) }
-                guard separator == UInt8(ascii: ",") else { return nil }
+                if take(UInt8(ascii: "]")) { return .array(items) }
+                guard take(UInt8(ascii: ",")) else { return nil }
             }
         }
 
         private mutating func object(depth: Int) -> JSONValue? {
             index += 1
             var members: [String: JSONValue] = [:]
-            skipWhitespace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
-                index += 1
-                return .object(members)
-            }
+            if take(UInt8(ascii: "}")) { return .object(members) }
             while true {
                 skipWhitespace()
-                guard index < bytes.count, bytes[index] == UInt8(ascii: "\""), let key = string() else { return nil }
-                skipWhitespace()
-                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return nil }
-                index += 1
+                guard index < bytes.count, bytes[index] == UInt8(ascii: "\""), let key = string(), take(UInt8(ascii: ":")) else { return nil }
                 // A repeated key: left to Foundation, whose answer is the one to keep.
                 guard let member = value(depth: depth), members.updateValue(member, forKey: key) == nil else { return nil }
-                skipWhitespace()
-                guard index < bytes.count else { return nil }
-                let separator = bytes[index]
-                index += 1
-                if separator == UInt8(ascii: "}") { return .object(members) }
-                guard separator == UInt8(ascii: ",") else { return nil }
+                if take(UInt8(ascii: "}")) { return .object(members) }
+                guard take(UInt8(ascii: ",")) else { return nil }
             }
         }
 
@@ -212,9 +201,8 @@ enum JSONTextReader {
                 if exponentNegative { exponent = -exponent }
             }
             let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
-            if fractionDigits.isEmpty, exponent == 0, integerDigits.count == index - integerStart, let whole = Int(text) {
-                return .int(whole)
-            }
+            // A plain integer (`Int` refuses a fraction or an exponent), `Int.min` included.
+            if let whole = Int(text) { return .int(whole) }
             // Foundation decodes `5.0`, `1e2` and `1.5e1` as integers: whole numbers, read
             // exactly from the digits (not through a Double, which rounds beyond 2^53).
             if let magnitude = Self.exactInteger(digits: Array(integerDigits) + fractionDigits, exponent: exponent - fractionDigits.count) {

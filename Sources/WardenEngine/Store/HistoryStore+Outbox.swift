@@ -7,12 +7,12 @@ import WardenPluginKit
 struct JobAlertState {
     static let columns = "alert_state, alert_severity, alert_notified, alert_notified_at, consecutive_failures, consecutive_successes"
 
-    var failing: Bool
-    var severity: Severity?
-    var notified: Bool
-    var notifiedAt: Int64?
-    var failures: Int
-    var successes: Int
+    let failing: Bool
+    let severity: Severity?
+    let notified: Bool
+    let notifiedAt: Int64?
+    let failures: Int
+    let successes: Int
 
     init(_ row: BoundStatement.Columns) {
         failing = row.text(0) == "failing"
@@ -65,12 +65,6 @@ extension HistoryStore {
     /// failing run or a failing job, since an ok run of a job whose alert is ok changes nothing here.
     static func updateAlert(after run: RunRecord, runID: Int64, state: JobAlertState, in db: Database, silences: () throws -> [Silence]) throws {
         guard let alerting = run.alerting, run.status == .ok || run.status.isFailure else { return }
-        let failing = state.failing
-        let previous = state.severity
-        let notified = state.notified
-        let notifiedAt = state.notifiedAt
-        let failures = state.failures
-        let successes = state.successes
         let now = run.finishedAt
         let severity = run.status.severity
         let route = alerting.route
@@ -83,29 +77,29 @@ extension HistoryStore {
         }
         /// Sends when the route wants it; returns whether anything was written.
         func send(_ event: NotificationEvent) throws -> Bool {
-            guard let route, !route.notifiers.isEmpty, route.wants(event.kind, severity: event.severity ?? previous),
+            guard let route, !route.notifiers.isEmpty, route.wants(event.kind, severity: event.severity ?? state.severity),
                   try event.kind == .jobRecovered || !muted() else { return false }
             try enqueue(event, to: route.notifiers, in: db)
             return true
         }
 
-        if !failing, let severity, failures >= alerting.notifyAfter {
+        if !state.failing, let severity, state.failures >= alerting.notifyAfter {
             let sent = try send(event(.jobFailing, severity))
             try db.execute(sql: """
                 UPDATE job_state SET alert_state = 'failing', alert_severity = ?, alert_notified = ?, alert_notified_at = ? WHERE job = ?
                 """, arguments: [severity.rawValue, sent, sent ? now.epochMilliseconds : nil, run.job])
-        } else if failing, run.status == .ok, successes >= alerting.recoverAfter {
-            if notified { _ = try send(event(.jobRecovered, previous)) }
+        } else if state.failing, run.status == .ok, state.successes >= alerting.recoverAfter {
+            if state.notified { _ = try send(event(.jobRecovered, state.severity)) }
             try db.execute(sql: """
                 UPDATE job_state SET alert_state = 'ok', alert_severity = NULL, alert_notified = 0, alert_notified_at = NULL WHERE job = ?
                 """, arguments: [run.job])
-        } else if failing, let severity, severity != previous {
+        } else if state.failing, let severity, severity != state.severity {
             // Told only if the failure was, or if it now passes the route's minimum severity.
-            let sent = try send(event(notified ? .severityChanged : .jobFailing, severity))
+            let sent = try send(event(state.notified ? .severityChanged : .jobFailing, severity))
             try db.execute(sql: """
                 UPDATE job_state SET alert_severity = ?, alert_notified = ?, alert_notified_at = coalesce(?, alert_notified_at) WHERE job = ?
-                """, arguments: [severity.rawValue, notified || sent, sent ? now.epochMilliseconds : nil, run.job])
-        } else if failing, notified, let severity, let every = route?.repeatEvery, let last = notifiedAt,
+                """, arguments: [severity.rawValue, state.notified || sent, sent ? now.epochMilliseconds : nil, run.job])
+        } else if state.failing, state.notified, let severity, let every = route?.repeatEvery, let last = state.notifiedAt,
                   now.epochMilliseconds - last >= every.milliseconds {
             if try send(event(.stillFailing, severity)) {
                 try db.execute(sql: "UPDATE job_state SET alert_notified_at = ? WHERE job = ?", arguments: [now.epochMilliseconds, run.job])
