@@ -8,3 +8,11 @@ extension PluginContext {
         services.get(HTTPClient.self) ?? .shared
     }
 }
+
+extension PluginContext {
+    /// The plain-HTTP/1.1 client for `http://` checks; the process-wide one unless the host
+    /// provided its own.
+    public var plainHTTPClient: PlainHTTPClient {
+        services.get(PlainHTTPClient.self) ?? .shared
+    }
+}

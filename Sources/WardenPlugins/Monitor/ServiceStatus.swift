@@ -47,7 +47,12 @@ public struct ServiceStatusPlugin: NonBlockingPlugin {
         let statusCode: Int
         do {
             let request = try options.request.get()
-            statusCode = Int(try await HTTPFetch.reply(to: request, timeout: timeout, limit: 64 << 10, client: context.httpClient).status.code)
+            let reply = if let target = options.plainTarget {
+                try await context.plainHTTPClient.get(target, headers: Self.headers, timeout: timeout, limit: Self.bodyLimit)
+            } else {
+                try await HTTPFetch.reply(to: request, timeout: timeout, limit: Self.bodyLimit, client: context.httpClient)
+            }
+            statusCode = Int(reply.status.code)
         } catch {
             throw HTTPFailure.error(error, url: url, timeout: timeout)
         }
@@ -74,6 +79,10 @@ public struct ServiceStatusPlugin: NonBlockingPlugin {
         )
     }
 
+    static let headers: HTTPHeaders = ["User-Agent": "warden-service-status"]
+    /// Read and dropped beyond this, so the connection is reused.
+    static let bodyLimit = 64 << 10
+
     /// The schema's parameters, defaults applied, and the request they make. Decoded once per
     /// job (`JSONObject.decode`), so the URL is parsed once too: parsing it was 4 % of a check.
     struct Options: Decodable {
@@ -83,6 +92,9 @@ public struct ServiceStatusPlugin: NonBlockingPlugin {
         /// A URL the client refuses (no host, an unsupported scheme) fails each run, as the
         /// request would.
         let request: Result<HTTPClient.Request, HTTPClientError>
+        /// An `http://` URL goes over `PlainHTTPClient`'s kept-alive connections; https
+        /// over AsyncHTTPClient (TLS).
+        let plainTarget: PlainHTTPClient.Target?
 
         private enum CodingKeys: CodingKey {
             case serviceUrl, timeout, expectedStatus
@@ -94,12 +106,13 @@ public struct ServiceStatusPlugin: NonBlockingPlugin {
             timeout = try values.decode(DurationParameter.self, forKey: .timeout)
             expectedStatus = try values.decode(OneOrMany<Int>.self, forKey: .expectedStatus)
             do {
-                request = .success(try HTTPClient.Request(url: serviceUrl, method: .GET, headers: ["User-Agent": "warden-service-status"]))
+                request = .success(try HTTPClient.Request(url: serviceUrl, method: .GET, headers: ServiceStatusPlugin.headers))
             } catch let error as HTTPClientError {
                 request = .failure(error)
             } catch {
                 request = .failure(.invalidURL)
             }
+            plainTarget = (try? request.get()).flatMap(PlainHTTPClient.Target.init)
         }
     }
 }

@@ -1,0 +1,294 @@
+import AsyncHTTPClient
+import struct Foundation.URLComponents
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+
+/// GETs over plain HTTP/1.1 on kept-alive connections: the exchange an `http://` health check
+/// needs and nothing else (no TLS, redirects, request bodies or retries of a refused connect).
+///
+/// AsyncHTTPClient's general machinery (a request bag and two state machines per request, a
+/// pool state machine under a lock, an idle timer cancelled and re-armed on every request)
+/// was 140,000 of a check's 354,000 instructions (callgrind, BENCHMARKS.md). Here a request
+/// is a write on a connection kept on the caller's own event loop, the reply is read by one
+/// handler on that loop, and the caller resumes there (plugins that do not block run on the
+/// loops), so a check crosses no thread.
+public final class PlainHTTPClient: Sendable {
+    /// The client plugins share; its loops are the ones AsyncHTTPClient's shared client and
+    /// the daemon's plugins run on.
+    public static let shared = PlainHTTPClient(group: MultiThreadedEventLoopGroup.singleton)
+
+    /// Connect timeout kept short, as `SharedHTTPClient`'s: a health check must report an
+    /// unreachable endpoint promptly.
+    public static let connectTimeout: TimeAmount = .seconds(3)
+    /// Idle connections kept per host and port; beyond them, a finished connection is closed.
+    /// Enough for the daemon's largest `max_concurrency` to reuse every connection.
+    public static let idlePerEndpoint = 1024
+    /// An idle connection is closed after this long unused (AsyncHTTPClient's pool used 60 s).
+    public static let idleTimeout: TimeAmount = .seconds(60)
+
+    private let group: any EventLoopGroup
+    private let idle = Mutex<[Endpoint: [Connection]]>([:])
+
+    public init(group: any EventLoopGroup) {
+        self.group = group
+    }
+
+    /// Where a request goes, taken apart once (a check's URL does not change between runs).
+    public struct Target: Sendable, Hashable {
+        public let host: String
+        public let port: Int
+        /// The request line's target: percent-encoded path and query.
+        public let uri: String
+        /// The `Host` header: the host, bracketed if IPv6, with the port unless it is 80.
+        public let hostHeader: String
+
+        /// The target of a plain `http://` request; nil for https and other schemes.
+        public init?(_ request: HTTPClient.Request) {
+            guard request.scheme.lowercased() == "http", !request.host.isEmpty else { return nil }
+            host = request.host
+            port = request.port
+            // As AsyncHTTPClient sends it: the percent-encoded path ("/" if empty) and query.
+            let components = URLComponents(url: request.url, resolvingAgainstBaseURL: true)
+            let path = components?.percentEncodedPath ?? ""
+            uri = (path.isEmpty ? "/" : path) + (components?.percentEncodedQuery.map { "?" + $0 } ?? "")
+            let bracketed = host.contains(":") ? "[\(host)]" : host
+            hostHeader = port == 80 ? bracketed : "\(bracketed):\(port)"
+        }
+    }
+
+    /// Sends `GET target` with `headers` and waits for the whole reply, at most `timeout` in
+    /// all (connecting included); cancelling the calling task closes the connection.
+    ///
+    /// A kept-alive connection the server closed while it sat idle (its keep-alive timeout
+    /// racing this request) fails before any reply arrives; the GET is then sent once more on
+    /// a new connection, as browsers and Go's client do for idempotent requests.
+    public func get(_ target: Target, headers: HTTPHeaders, timeout: Duration, limit: Int) async throws -> HTTPFetch.Reply {
+        let deadline = NIODeadline.now() + TimeAmount(timeout)
+        let endpoint = Endpoint(host: target.host, port: target.port)
+        var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: target.uri, headers: headers)
+        head.headers.replaceOrAdd(name: "Host", value: target.hostHeader)
+        let loop = MultiThreadedEventLoopGroup.currentEventLoop ?? group.next()
+
+        if let connection = takeIdle(endpoint, preferring: loop) {
+            do {
+                return try await connection.exchange(head, limit: limit, deadline: deadline)
+            } catch let failure as NoReply where !Task.isCancelled && NIODeadline.now() < deadline {
+                _ = failure  // the server closed the kept connection first: once more, on a new one
+            } catch let failure as NoReply {
+                throw failure.error
+            }
+        }
+        let connection = try await connect(endpoint, on: loop, deadline: deadline)
+        do {
+            return try await connection.exchange(head, limit: limit, deadline: deadline)
+        } catch let failure as NoReply {
+            throw failure.error
+        }
+    }
+
+    /// Idle connections to every endpoint (tests).
+    public var idleConnections: Int { idle.withLock { $0.values.reduce(0) { $0 + $1.count } } }
+
+    // MARK: - The pool
+
+    fileprivate struct Endpoint: Hashable, Sendable {
+        let host: String
+        let port: Int
+    }
+
+    /// An idle connection, preferably one on `loop` (the caller's), so that the exchange runs
+    /// on the caller's thread; another loop's connection before a new connect.
+    private func takeIdle(_ endpoint: Endpoint, preferring loop: any EventLoop) -> Connection? {
+        idle.withLock { idle -> Connection? in
+            guard var connections = idle[endpoint], !connections.isEmpty else { return nil }
+            defer { idle[endpoint] = connections }
+            while let index = connections.lastIndex(where: { $0.channel.eventLoop === loop }) ?? connections.indices.last {
+                connections.swapAt(index, connections.count - 1)
+                let connection = connections.removeLast()
+                if connection.channel.isActive { return connection }
+            }
+            return nil
+        }
+    }
+
+    fileprivate func putBack(_ connection: Connection) {
+        let kept = idle.withLock { idle -> Bool in
+            guard idle[connection.endpoint, default: []].count < Self.idlePerEndpoint else { return false }
+            idle[connection.endpoint, default: []].append(connection)
+            return true
+        }
+        if !kept { connection.channel.close(promise: nil) }
+    }
+
+    fileprivate func forget(_ connection: Connection) {
+        idle.withLock { idle in
+            guard let index = idle[connection.endpoint]?.firstIndex(where: { $0 === connection }) else { return }
+            idle[connection.endpoint]?.remove(at: index)
+            if idle[connection.endpoint]?.isEmpty == true { idle[connection.endpoint] = nil }
+        }
+    }
+
+    private func connect(_ endpoint: Endpoint, on loop: any EventLoop, deadline: NIODeadline) async throws -> Connection {
+        let remaining = deadline - .now()
+        guard remaining > .zero else { throw HTTPClientError.deadlineExceeded }
+        let channel: any Channel
+        do {
+            channel = try await ClientBootstrap(group: loop)
+                .connectTimeout(min(Self.connectTimeout, remaining))
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                        try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: Self.idleTimeout))
+                        try channel.pipeline.syncOperations.addHandler(ExchangeHandler())
+                    }
+                }
+                .connect(host: endpoint.host, port: endpoint.port)
+                .get()
+        } catch ChannelError.connectTimeout {
+            // Named as AsyncHTTPClient names it, so that `HTTPFailure` words it the same.
+            throw HTTPClientError.connectTimeout
+        }
+        let handler = try await channel.eventLoop.submit {
+            NIOLoopBound(try channel.pipeline.syncOperations.handler(type: ExchangeHandler.self), eventLoop: channel.eventLoop)
+        }.get()
+        return Connection(channel: channel, endpoint: endpoint, handler: handler, pool: self)
+    }
+
+    /// One kept-alive connection and the handler that runs its exchanges, one at a time.
+    fileprivate final class Connection: Sendable {
+        let channel: any Channel
+        let endpoint: Endpoint
+        let handler: NIOLoopBound<ExchangeHandler>
+        let pool: PlainHTTPClient
+
+        init(channel: any Channel, endpoint: Endpoint, handler: NIOLoopBound<ExchangeHandler>, pool: PlainHTTPClient) {
+            self.channel = channel
+            self.endpoint = endpoint
+            self.handler = handler
+            self.pool = pool
+        }
+
+        func exchange(_ head: HTTPRequestHead, limit: Int, deadline: NIODeadline) async throws -> HTTPFetch.Reply {
+            let loop = channel.eventLoop
+            let promise = loop.makePromise(of: HTTPFetch.Reply.self)
+            let start: @Sendable () -> Void = { [self] in
+                handler.value.send(head, limit: limit, deadline: deadline, promise: promise, connection: self)
+            }
+            if loop.inEventLoop { start() } else { loop.execute(start) }
+            return try await withTaskCancellationHandler {
+                try await promise.futureResult.get()
+            } onCancel: { [self] in
+                loop.execute { self.handler.value.abort(CancellationError(), ifStillAwaiting: promise) }
+            }
+        }
+    }
+}
+
+/// The connection closed or failed before a reply began: on a reused connection, worth one
+/// more try on a new one (nothing reached the server's application).
+private struct NoReply: Error {
+    let error: any Error
+}
+
+/// Runs one exchange at a time on its connection and hands the connection back to the pool
+/// when the reply allows keeping it.
+private final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundOut = HTTPClientRequestPart
+
+    private struct Pending {
+        let promise: EventLoopPromise<HTTPFetch.Reply>
+        let timeout: Scheduled<Void>
+        var head: HTTPResponseHead?
+        var body: BodyPrefix
+    }
+
+    private var context: ChannelHandlerContext?
+    private var pending: Pending?
+    /// The pool's record of this connection, to hand back or forget; set by the first
+    /// exchange, cleared when the channel goes (it refers back to this handler).
+    private var owner: PlainHTTPClient.Connection?
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        owner = nil
+    }
+
+    func send(
+        _ head: HTTPRequestHead, limit: Int, deadline: NIODeadline, promise: EventLoopPromise<HTTPFetch.Reply>,
+        connection: PlainHTTPClient.Connection
+    ) {
+        guard let context, context.channel.isActive, pending == nil else {
+            promise.fail(NoReply(error: HTTPClientError.remoteConnectionClosed))
+            return
+        }
+        let timeout = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] () -> Void in
+            self?.abort(HTTPClientError.deadlineExceeded, ifStillAwaiting: promise)
+        }
+        owner = connection
+        pending = Pending(promise: promise, timeout: timeout, body: BodyPrefix(limit: limit))
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    }
+
+    /// Ends the exchange `promise` belongs to, if it is still in progress, with `error`, and
+    /// closes the connection (a reply may still be on its way, so it cannot be reused). A
+    /// cancellation that arrives after its exchange ended must not end the connection's next.
+    func abort(_ error: any Error, ifStillAwaiting promise: EventLoopPromise<HTTPFetch.Reply>) {
+        guard let current = pending, current.promise.futureResult === promise.futureResult else { return }
+        fail(error)
+        context?.close(promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            pending?.head = head
+        case .body(let part):
+            pending?.body.append(part)
+        case .end:
+            guard let done = pending, let head = done.head else { return }
+            pending = nil
+            done.timeout.cancel()
+            if head.isKeepAlive, let owner {
+                owner.pool.putBack(owner)
+            } else {
+                context.close(promise: nil)
+            }
+            done.promise.succeed(HTTPFetch.Reply(status: head.status, headers: head.headers, body: done.body.bytes, truncated: done.body.truncated))
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        fail(HTTPClientError.remoteConnectionClosed)
+        if let owner { owner.pool.forget(owner) }
+        owner = nil
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        fail(error)
+        context.close(promise: nil)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent, pending == nil {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    private func fail(_ error: any Error) {
+        guard let failed = pending else { return }
+        pending = nil
+        failed.timeout.cancel()
+        failed.promise.fail(failed.head == nil ? NoReply(error: error) : error)
+    }
+}
