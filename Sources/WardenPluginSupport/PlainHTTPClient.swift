@@ -47,7 +47,9 @@ public final class PlainHTTPClient: Sendable {
         /// The target of a plain `http://` request; nil for https and other schemes.
         public init?(_ request: HTTPClient.Request) {
             guard request.scheme.lowercased() == "http", !request.host.isEmpty else { return nil }
-            host = request.host
+            // An IPv6 literal comes bracketed, as in the URL.
+            let named = request.host
+            host = named.hasPrefix("[") && named.hasSuffix("]") ? String(named.dropFirst().dropLast()) : named
             port = request.port
             // As AsyncHTTPClient sends it: the percent-encoded path ("/" if empty) and query.
             let components = URLComponents(url: request.url, resolvingAgainstBaseURL: true)

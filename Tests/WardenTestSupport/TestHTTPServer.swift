@@ -7,7 +7,9 @@ import Synchronization
 /// A real HTTP/1.1 server on 127.0.0.1 with an ephemeral port, for plugin tests.
 ///
 /// Routes: `/health` → 200; `/status/N` → N; `/slow?ms=N` → 200 after N ms;
-/// `/hang` → accepts and never answers; anything else → 200 with a JSON echo of the
+/// `/hang` → accepts and never answers; `/close` → 200 with `Connection: close`, then closes;
+/// `/once-per-connection` → 200 for a connection's first such request, closed unanswered for
+/// any later one; `/drop` → closed unanswered; anything else → 200 with a JSON echo of the
 /// request (`method`, `path`, `query`, `authorization`), which lets tests check headers
 /// and see that a plugin scrubs secrets an API echoes back.
 public final class TestHTTPServer: Sendable {
@@ -81,6 +83,8 @@ private final class RouteHandler: ChannelInboundHandler, RemovableChannelHandler
 
     private let log: RequestLog
     private var head: HTTPRequestHead?
+    /// `/once-per-connection` requests seen on this connection.
+    private var answered = 0
 
     init(log: RequestLog) { self.log = log }
 
@@ -173,6 +177,27 @@ private final class RouteHandler: ChannelInboundHandler, RemovableChannelHandler
             respond(context, status: .ok, body: String(repeating: "x", count: count))
         } else if path == "/hang" {
             return  // accept, read, never answer
+        } else if path == "/close" {
+            // Answers, says so, and closes: the connection must not be reused.
+            var headers = HTTPHeaders()
+            headers.add(name: "Content-Length", value: "2")
+            headers.add(name: "Connection", value: "close")
+            context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+            context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: "ok")))), promise: nil)
+            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))).whenComplete { _ in bound.value.close(promise: nil) }
+        } else if path == "/drop" {
+            context.close(promise: nil)  // reads the request, closes without a word
+        } else if path == "/once-per-connection" {
+            // The first request on a connection is answered (kept alive); a later one on the same
+            // connection finds it closed unanswered, as when a server's keep-alive timeout races
+            // the client's next request.
+            answered += 1
+            if answered == 1 {
+                respond(context, status: .ok, body: "first on this connection")
+            } else {
+                context.close(promise: nil)
+            }
         } else {
             let echo: [String: Any] = [
                 "method": "\(head.method)", "path": path, "query": query,
