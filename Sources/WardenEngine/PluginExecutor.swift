@@ -35,6 +35,12 @@ public struct PluginExecutor: Sendable {
         self.eventLoops = EventLoopTaskExecutor(group: httpClient.eventLoopGroup)
     }
 
+    /// Where a run of `entry` should go: a `NonBlockingPlugin`'s whole run, not only the
+    /// plugin, on the HTTP client's event loops (nil: Swift's global executor).
+    public func preferredExecutor(for entry: RegisteredPlugin) -> (any TaskExecutor)? {
+        entry.isNonBlocking ? eventLoops : nil
+    }
+
     /// Puts a reloaded config's plugin limits in force for every run that starts from now on.
     public func update(limits: HostLimits) {
         currentLimits.replace(limits)
@@ -89,7 +95,7 @@ public struct PluginExecutor: Sendable {
             resources: resources
         )
         let plugin = entry.plugin
-        let (outcome, task) = await runWithDeadline(timeout, on: entry.isNonBlocking ? eventLoops : nil) {
+        let (outcome, task) = await runWithDeadline(timeout, on: preferredExecutor(for: entry)) {
             try await plugin.execute(parameters, context: context)
         }
         var result: PluginResult

@@ -159,7 +159,8 @@ struct JSONCodecTests {
 
 /// A job's parameters decode once: the same value of the same type comes from the cache, a
 /// different value or type decodes afresh, a failure is never remembered, and a full cache
-/// starts over instead of growing with parameters a remediation renders every run.
+/// drops what was not used since it last filled instead of growing with parameters a
+/// remediation renders every run.
 @Suite("decoded parameters")
 struct DecodedParametersTests {
     struct Counted: Decodable, Sendable, Equatable { let url: String }
@@ -184,8 +185,32 @@ struct DecodedParametersTests {
         #expect(throws: DecodingError.self) { try decode(Counted.self, ["url": 5]) }
         #expect(throws: DecodingError.self) { try decode(Counted.self, ["url": 5]) }
         #expect(decodes.withLock { $0 } == 5 && cache.count == 3)
+        // Full: what was looked up since (`a` as Counted) stays, the rest goes.
         _ = try decode(Counted.self, ["url": "http://c/"])
-        #expect(cache.count == 1)
+        #expect(cache.count == 2)
+        _ = try decode(Counted.self, a)
+        #expect(decodes.withLock { $0 } == 6)
+    }
+
+    /// Jobs' parameters, looked up every run, outlive parameters rendered once each, however
+    /// many renderings pass through. A cache that started over when full decoded every job
+    /// again each time it filled: with more jobs than it held, on every run.
+    @Test func parametersUsedEveryRunSurviveOneOffRenderings() throws {
+        let cache = DecodedParameters(capacity: 5)
+        let decodes = Mutex(0)
+        func decode(_ parameters: JSONObject) throws {
+            _ = try cache.value(Counted.self, of: parameters) {
+                decodes.withLock { $0 += 1 }
+                return try JSONValueDecoder(.object(parameters)).decode(Counted.self)
+            }
+        }
+        let jobs: [JSONObject] = (0..<3).map { ["url": .string("http://job-\($0)/")] }
+        for round in 0..<20 {
+            for job in jobs { try decode(job) }
+            try decode(["url": .string("http://rendered-\(round)/")])
+        }
+        #expect(decodes.withLock { $0 } == 3 + 20, "each job decoded once, each rendering once")
+        #expect(cache.count <= 5)
     }
 
     @Test func pluginsDecodeThroughTheSharedCache() throws {

@@ -35,11 +35,15 @@ public final class JobRunner: Sendable {
 
     /// Called from the scheduler's queue when a job's timer fires; never blocks.
     public func tick(_ job: JobDefinition, scheduledAt: Date, nextTick: Date?) {
+        // A run of a plugin that does not block goes to the event loops its reply arrives on,
+        // from start to record: on Swift's pool, the run hopped there and back around the
+        // plugin, two thread wake-ups per check (BENCHMARKS.md).
+        let executor = registry.withLock { $0.lookup(job.plugin) }.flatMap { loop.executor.preferredExecutor(for: $0) }
         let skipped = inFlight.withLock { running -> Bool in
             if running[job.name] != nil { return true }
             // The task is created inside the lock so that the entry is there before it can
             // finish and remove itself.
-            let task = Task { [self] in
+            let task = Task(executorPreference: executor) { [self] in
                 await self.perform(job, trigger: .schedule, scheduledAt: scheduledAt, nextTick: nextTick)
                 self.inFlight.withLock { _ = $0.removeValue(forKey: job.name) }
             }
