@@ -118,6 +118,23 @@ struct SchedulerTests {
         #expect(runs.map(\.status) == [.interrupted])
     }
 
+    /// An interval job's timer is set once and repeats (Dispatch re-arms it itself); a job
+    /// with jitter is set again for every fire. Setting the timer from its handler on every
+    /// run woke Dispatch's manager thread once per check.
+    @Test func anIntervalTimerIsSetOnceAndRepeats() async throws {
+        let registry = try makeRegistry([ProbePlugin()])
+        var jittered = job("jittered", every: .milliseconds(100))
+        jittered.jitter = .milliseconds(10)
+        let (scheduler, runner, recorded) = start([job("steady", every: .milliseconds(100)), jittered], registry: registry)
+        try await Task.sleep(for: .milliseconds(700))
+        let settings = scheduler.timerSettings
+        scheduler.stop()
+        await runner.drain(grace: .seconds(1))
+        #expect(recorded.of("steady").count >= 4)
+        #expect(settings["steady"] == 1)
+        #expect((settings["jittered"] ?? 0) >= recorded.of("jittered").count)
+    }
+
     @Test func timersFireOnTheirPhaseAndDoNotDrift() async throws {
         let probe = ProbePlugin()
         let registry = try makeRegistry([probe])

@@ -95,6 +95,11 @@ public final class Scheduler: Sendable {
         timers.withLock { $0.mapValues(\.nextFire) }.compactMapValues { $0 }
     }
 
+    /// How many times each job's timer was set (tests).
+    var timerSettings: [String: Int] {
+        timers.withLock { $0.mapValues(\.settings) }
+    }
+
     /// Runs `body` on the scheduler's queue: a heartbeat proves the queue is not stalled.
     public func onQueue(_ body: @escaping @Sendable () -> Void) {
         queue.async(execute: body)
@@ -116,6 +121,12 @@ final class JobTimer: @unchecked Sendable {
     /// When this timer began watching its schedule: a cron time repeated by a fall-back
     /// transition whose first occurrence came before it fires at its second.
     private let watchingSince = Date()
+    /// An interval job without jitter fires on a fixed grid of this many milliseconds, so its
+    /// timer repeats and Dispatch re-arms it. Setting a timer from its own handler wakes
+    /// Dispatch's manager thread (an eventfd write and a thread switch): once per run, a
+    /// tenth of the daemon's CPU at 5,000 checks a second (perf, BENCHMARKS.md).
+    private let period: Int64?
+    private let timesSet = Atomic<Int>(0)
 
     init(job: JobDefinition, queue: DispatchQueue, timeZone: TimeZone, logger: Logger, phase: Duration, onTick: @escaping Scheduler.Tick) {
         self.definition = Mutex(job)
@@ -123,6 +134,11 @@ final class JobTimer: @unchecked Sendable {
         self.logger = logger
         self.onTick = onTick
         self.phase = phase
+        if case .every(let interval) = job.schedule, job.jitter == .zero, interval.milliseconds > 0 {
+            period = interval.milliseconds
+        } else {
+            period = nil
+        }
         source = DispatchSource.makeTimerSource(flags: [.strict], queue: queue)
         // Built here, outside any actor: a handler inferred as @MainActor would trap when it
         // fires on the scheduler queue.
@@ -131,6 +147,7 @@ final class JobTimer: @unchecked Sendable {
     }
 
     var nextFire: Date? { planned.withLock { $0 } }
+    var settings: Int { timesSet.load(ordering: .relaxed) }
 
     /// A definition with the same config hash (same schedule): takes effect on the next tick.
     func replace(_ job: JobDefinition) {
@@ -156,21 +173,32 @@ final class JobTimer: @unchecked Sendable {
         if job.jitter > .zero {
             fireAt = next.addingTimeInterval(Double.random(in: 0..<job.jitter.seconds))
         }
-        source.schedule(wallDeadline: DispatchWallTime(date: fireAt), leeway: .microseconds(200))
+        timesSet.add(1, ordering: .relaxed)
+        if let period {
+            source.schedule(wallDeadline: DispatchWallTime(date: fireAt), repeating: .milliseconds(Int(period)), leeway: .microseconds(200))
+        } else {
+            source.schedule(wallDeadline: DispatchWallTime(date: fireAt), leeway: .microseconds(200))
+        }
     }
 
     private func fire() {
         guard let scheduledAt = planned.withLock({ $0 }) else { return }
         let now = Date()
         var next = job.schedule.nextFire(after: scheduledAt, phase: phase, timeZone: timeZone, watchingSince: watchingSince)
+        var onTheGrid = true
         if let planned = next, planned <= now {
             // Asleep or starved past whole ticks (suspend, clock jump): run once now and
             // resume the schedule from the present instead of firing a burst of catch-ups.
             logger.notice("missed ticks; resuming the schedule", metadata: ["job": .string(job.name)])
             next = job.schedule.nextFire(after: now, phase: phase, timeZone: timeZone, watchingSince: watchingSince)
+            onTheGrid = false
         }
         onTick(job, scheduledAt, next)
-        arm(at: next)
+        if onTheGrid, let period, let next, next.epochMilliseconds == scheduledAt.epochMilliseconds + period {
+            planned.withLock { $0 = next }  // the repeating timer fires there by itself
+        } else {
+            arm(at: next)
+        }
     }
 }
 
