@@ -35,18 +35,21 @@ public final class PlainHTTPClient: Sendable {
         self.group = group
     }
 
-    /// Where a request goes, taken apart once (a check's URL does not change between runs).
-    public struct Target: Sendable, Hashable {
+    /// A GET, taken apart and checked once (a check's request does not change between runs).
+    public struct Target: Sendable {
         public let host: String
         public let port: Int
-        /// The request line's target: percent-encoded path and query.
-        public let uri: String
-        /// The `Host` header: the host, bracketed if IPv6, with the port unless it is 80.
-        public let hostHeader: String
+        /// The request line and headers as sent: the percent-encoded path and query, the
+        /// request's own headers, and `Host` (bracketed if IPv6, with the port unless 80).
+        public let head: HTTPRequestHead
+        fileprivate var endpoint: Endpoint { Endpoint(host: host, port: port) }
 
-        /// The target of a plain `http://` request; nil for https and other schemes.
+        /// The GET of a plain `http://` request; nil for https and other schemes, and for a
+        /// header that could not be sent as it is (AsyncHTTPClient then reports it).
         public init?(_ request: HTTPClient.Request) {
-            guard request.scheme.lowercased() == "http", !request.host.isEmpty else { return nil }
+            guard request.scheme.lowercased() == "http", !request.host.isEmpty, request.method == .GET, request.body == nil,
+                  request.headers.allSatisfy({ Self.isToken($0.name) && Self.isFieldValue($0.value) })
+            else { return nil }
             // An IPv6 literal comes bracketed, as in the URL.
             let named = request.host
             host = named.hasPrefix("[") && named.hasSuffix("]") ? String(named.dropFirst().dropLast()) : named
@@ -54,23 +57,36 @@ public final class PlainHTTPClient: Sendable {
             // As AsyncHTTPClient sends it: the percent-encoded path ("/" if empty) and query.
             let components = URLComponents(url: request.url, resolvingAgainstBaseURL: true)
             let path = components?.percentEncodedPath ?? ""
-            uri = (path.isEmpty ? "/" : path) + (components?.percentEncodedQuery.map { "?" + $0 } ?? "")
+            let uri = (path.isEmpty ? "/" : path) + (components?.percentEncodedQuery.map { "?" + $0 } ?? "")
             let bracketed = host.contains(":") ? "[\(host)]" : host
-            hostHeader = port == 80 ? bracketed : "\(bracketed):\(port)"
+            var headers = request.headers
+            headers.replaceOrAdd(name: "Host", value: port == 80 ? bracketed : "\(bracketed):\(port)")
+            head = HTTPRequestHead(version: .http1_1, method: .GET, uri: uri, headers: headers)
+        }
+
+        /// RFC 9110's token: what a header name may be.
+        private static func isToken(_ text: String) -> Bool {
+            !text.isEmpty && text.utf8.allSatisfy { byte in
+                (byte >= 0x30 && byte <= 0x39) || (byte | 0x20 >= 0x61 && byte | 0x20 <= 0x7A) || "!#$%&'*+-.^_`|~".utf8.contains(byte)
+            }
+        }
+
+        /// A field value without control characters (no CR, LF or NUL to split a request).
+        private static func isFieldValue(_ text: String) -> Bool {
+            text.utf8.allSatisfy { $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }
         }
     }
 
-    /// Sends `GET target` with `headers` and waits for the whole reply, at most `timeout` in
-    /// all (connecting included); cancelling the calling task closes the connection.
+    /// Sends the GET and waits for the whole reply, at most `timeout` in all (connecting
+    /// included); cancelling the calling task closes the connection.
     ///
     /// A kept-alive connection the server closed while it sat idle (its keep-alive timeout
     /// racing this request) fails before any reply arrives; the GET is then sent once more on
     /// a new connection, as browsers and Go's client do for idempotent requests.
-    public func get(_ target: Target, headers: HTTPHeaders, timeout: Duration, limit: Int) async throws -> HTTPFetch.Reply {
+    public func get(_ target: Target, timeout: Duration, limit: Int) async throws -> HTTPFetch.Reply {
         let deadline = NIODeadline.now() + TimeAmount(timeout)
-        let endpoint = Endpoint(host: target.host, port: target.port)
-        var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: target.uri, headers: headers)
-        head.headers.replaceOrAdd(name: "Host", value: target.hostHeader)
+        let endpoint = target.endpoint
+        let head = target.head
         let loop = MultiThreadedEventLoopGroup.currentEventLoop ?? group.next()
 
         if let connection = takeIdle(endpoint, preferring: loop) {
@@ -141,7 +157,8 @@ public final class PlainHTTPClient: Sendable {
                 .connectTimeout(min(Self.connectTimeout, remaining))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                        // A target's headers were checked once, when it was made.
+                        try channel.pipeline.syncOperations.addHTTPClientHandlers(enableOutboundHeaderValidation: false)
                         try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: Self.idleTimeout))
                         try channel.pipeline.syncOperations.addHandler(ExchangeHandler())
                     }

@@ -13,11 +13,11 @@ import WardenTestSupport
 @Suite("PlainHTTPClient")
 struct PlainHTTPClientTests {
     private func target(_ url: String) throws -> PlainHTTPClient.Target {
-        try #require(PlainHTTPClient.Target(HTTPClient.Request(url: url)))
+        try #require(PlainHTTPClient.Target(HTTPClient.Request(url: url, headers: ["User-Agent": "test"])))
     }
 
     private func get(_ client: PlainHTTPClient, _ url: String, timeout: Duration = .seconds(10), limit: Int = 1000) async throws -> HTTPFetch.Reply {
-        try await client.get(target(url), headers: ["User-Agent": "test"], timeout: timeout, limit: limit)
+        try await client.get(target(url), timeout: timeout, limit: limit)
     }
 
     @Test func checksOfOneHostShareOneKeptConnection() async throws {
@@ -108,7 +108,7 @@ struct PlainHTTPClientTests {
         let client = PlainHTTPClient(group: MultiThreadedEventLoopGroup.singleton)
         let url = try target("\(server.baseURL)/hang")
         let started = ContinuousClock.now
-        let fetch = Task { try await client.get(url, headers: [:], timeout: .seconds(60), limit: 10) }
+        let fetch = Task { try await client.get(url, timeout: .seconds(60), limit: 10) }
         while server.requests.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
         fetch.cancel()
         await #expect(throws: CancellationError.self) { try await fetch.value }
@@ -127,9 +127,14 @@ struct PlainHTTPClientTests {
         #expect(PlainHTTPClient.Target(try HTTPClient.Request(url: "https://example.com/x")) == nil)
         let v6 = try #require(PlainHTTPClient.Target(try HTTPClient.Request(url: "http://[::1]:8080/a%20b?q=1&r=%2F")))
         #expect(v6.host == "::1" && v6.port == 8080)
-        #expect(v6.hostHeader == "[::1]:8080")
-        #expect(v6.uri == "/a%20b?q=1&r=%2F")
+        #expect(v6.head.headers["Host"] == ["[::1]:8080"])
+        #expect(v6.head.uri == "/a%20b?q=1&r=%2F")
         let bare = try #require(PlainHTTPClient.Target(try HTTPClient.Request(url: "http://example.com")))
-        #expect(bare.uri == "/" && bare.hostHeader == "example.com" && bare.port == 80)
+        #expect(bare.head.uri == "/" && bare.head.headers["Host"] == ["example.com"] && bare.port == 80)
+        // A header that would split the request is never sent as it is.
+        let split = try HTTPClient.Request(url: "http://example.com/", headers: ["X-Note": "a\r\nX-Injected: 1"])
+        #expect(PlainHTTPClient.Target(split) == nil)
+        #expect(PlainHTTPClient.Target(try HTTPClient.Request(url: "http://example.com/", headers: ["Bad Name": "x"])) == nil)
+        #expect(PlainHTTPClient.Target(try HTTPClient.Request(url: "http://example.com/", method: .POST)) == nil)
     }
 }

@@ -48,7 +48,7 @@ public struct ServiceStatusPlugin: NonBlockingPlugin {
         do {
             let request = try options.request.get()
             let reply = if let target = options.plainTarget {
-                try await context.plainHTTPClient.get(target, headers: Self.headers, timeout: timeout, limit: Self.bodyLimit)
+                try await context.plainHTTPClient.get(target, timeout: timeout, limit: Self.bodyLimit)
             } else {
                 try await HTTPFetch.reply(to: request, timeout: timeout, limit: Self.bodyLimit, client: context.httpClient)
             }
