@@ -524,18 +524,41 @@ struct ConfigReader {
     /// YAML → JSON, with `${env:…}`/`${file:…}` resolved when `resolving` (collecting the
     /// resolved values as secrets).
     mutating func json(_ node: Node, resolving: Bool, job label: String, path: String = "params", secrets found: inout [String]) -> JSONValue {
+        json(node, resolving: resolving, job: label, at: .root(path), secrets: &found)
+    }
+
+    /// Where in the parameters a value is, spelled out only for a problem: building the text
+    /// for every value made a YAML alias bomb of 260,000 values take seconds to refuse.
+    indirect enum ParameterPath: CustomStringConvertible {
+        case root(String)
+        case member(ParameterPath, String)
+        case item(ParameterPath, Int)
+
+        var description: String {
+            switch self {
+            case .root(let name): name
+            case .member(let parent, let name): "\(parent).\(name)"
+            case .item(let parent, let index): "\(parent)[\(index)]"
+            }
+        }
+    }
+
+    private mutating func json(_ node: Node, resolving: Bool, job label: String, at path: ParameterPath, secrets found: inout [String]) -> JSONValue {
         switch node {
         case .mapping(let mapping):
             var object: JSONObject = [:]
             for (key, value) in mapping {
                 let name = key.string ?? ""
-                object[name] = json(value, resolving: resolving, job: label, path: "\(path).\(name)", secrets: &found)
+                object[name] = json(value, resolving: resolving, job: label, at: .member(path, name), secrets: &found)
             }
             return .object(object)
         case .sequence(let sequence):
-            return .array(sequence.enumerated().map { index, item in
-                json(item, resolving: resolving, job: label, path: "\(path)[\(index)]", secrets: &found)
-            })
+            var items: [JSONValue] = []
+            items.reserveCapacity(sequence.count)
+            for (index, item) in sequence.enumerated() {
+                items.append(json(item, resolving: resolving, job: label, at: .item(path, index), secrets: &found))
+            }
+            return .array(items)
         case .alias:
             if resolving { problem(at: node, "\(label): \(path): YAML aliases are not supported in params") }
             return .null

@@ -19,7 +19,8 @@ struct SecretResolver: Sendable {
     static let maximumFileSize = 64 * 1024
 
     func resolve(_ text: String) -> Result<Resolved, Failure> {
-        guard text.contains("${") else { return .success(Resolved(text: text, secrets: [])) }
+        // Most values hold no `$` at all: a byte scan, not Foundation's substring search.
+        guard text.utf8.contains(UInt8(ascii: "$")), text.contains("${") else { return .success(Resolved(text: text, secrets: [])) }
         var output = ""
         var secrets: [String] = []
         var rest = Substring(text)

@@ -29,7 +29,7 @@ public enum Template {
 
     public static func containsTemplate(_ value: JSONValue) -> Bool {
         switch value {
-        case .string(let text): return text.contains("{{")
+        case .string(let text): return text.utf8.contains(UInt8(ascii: "{")) && text.contains("{{")
         case .array(let items): return items.contains(where: containsTemplate)
         case .object(let members): return members.values.contains(where: containsTemplate)
         default: return false
@@ -43,11 +43,19 @@ public enum Template {
 
     /// Every `{{ reference }}` in `value`, trimmed.
     static func references(in value: JSONValue) -> [String] {
+        var found: [String] = []
+        collectReferences(in: value, into: &found)
+        return found
+    }
+
+    private static func collectReferences(in value: JSONValue, into found: inout [String]) {
         switch value {
-        case .string(let text): return placeholders(text).map(\.reference)
-        case .array(let items): return items.flatMap(references)
-        case .object(let members): return members.values.flatMap(references)
-        default: return []
+        case .string(let text):
+            // Most strings hold no brace: a byte scan, not Foundation's substring search.
+            if text.utf8.contains(UInt8(ascii: "{")) { found += placeholders(text).map(\.reference) }
+        case .array(let items): for item in items { collectReferences(in: item, into: &found) }
+        case .object(let members): for member in members.values { collectReferences(in: member, into: &found) }
+        default: break
         }
     }
 
