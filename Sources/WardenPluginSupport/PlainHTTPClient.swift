@@ -92,8 +92,8 @@ public final class PlainHTTPClient: Sendable {
         if let connection = takeIdle(endpoint, preferring: loop) {
             do {
                 return try await connection.exchange(head, limit: limit, deadline: deadline)
-            } catch let failure as NoReply where !Task.isCancelled && NIODeadline.now() < deadline {
-                _ = failure  // the server closed the kept connection first: once more, on a new one
+            } catch is NoReply where !Task.isCancelled && NIODeadline.now() < deadline {
+                // The server closed the kept connection first: once more, on a new one.
             } catch let failure as NoReply {
                 throw failure.error
             }
@@ -120,8 +120,9 @@ public final class PlainHTTPClient: Sendable {
     /// on the caller's thread; another loop's connection before a new connect.
     private func takeIdle(_ endpoint: Endpoint, preferring loop: any EventLoop) -> Connection? {
         idle.withLock { idle -> Connection? in
-            guard var connections = idle[endpoint], !connections.isEmpty else { return nil }
-            defer { idle[endpoint] = connections }
+            // Taken out of the dictionary so that it is mutated in place, not copied.
+            guard var connections = idle.removeValue(forKey: endpoint) else { return nil }
+            defer { if !connections.isEmpty { idle[endpoint] = connections } }
             while let index = connections.lastIndex(where: { $0.channel.eventLoop === loop }) ?? connections.indices.last {
                 connections.swapAt(index, connections.count - 1)
                 let connection = connections.removeLast()
