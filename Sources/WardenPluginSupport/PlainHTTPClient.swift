@@ -10,10 +10,10 @@ import Synchronization
 ///
 /// AsyncHTTPClient's general machinery (a request bag and two state machines per request, a
 /// pool state machine under a lock, an idle timer cancelled and re-armed on every request)
-/// was 140,000 of a check's 354,000 instructions (callgrind, BENCHMARKS.md). Here a request
+/// was about 125,000 of a check's 354,000 instructions (callgrind, BENCHMARKS.md). Here a request
 /// is a write on a connection kept on the caller's own event loop, the reply is read by one
 /// handler on that loop, and the caller resumes there (plugins that do not block run on the
-/// loops), so a check crosses no thread.
+/// loops), so the exchange crosses no thread.
 public final class PlainHTTPClient: Sendable {
     /// The client plugins share; its loops are the ones AsyncHTTPClient's shared client and
     /// the daemon's plugins run on.
