@@ -7,9 +7,7 @@ extension PluginContext {
     public var httpClient: HTTPClient {
         services.get(HTTPClient.self) ?? .shared
     }
-}
 
-extension PluginContext {
     /// The plain-HTTP/1.1 client for `http://` checks; the process-wide one unless the host
     /// provided its own.
     public var plainHTTPClient: PlainHTTPClient {

@@ -179,13 +179,7 @@ private final class RouteHandler: ChannelInboundHandler, RemovableChannelHandler
             return  // accept, read, never answer
         } else if path == "/close" {
             // Answers, says so, and closes: the connection must not be reused.
-            var headers = HTTPHeaders()
-            headers.add(name: "Content-Length", value: "2")
-            headers.add(name: "Connection", value: "close")
-            context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
-            context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: "ok")))), promise: nil)
-            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-            context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))).whenComplete { _ in bound.value.close(promise: nil) }
+            Self.write(context, status: .ok, body: "ok", contentType: "text/plain", closing: true)
         } else if path == "/drop" {
             context.close(promise: nil)  // reads the request, closes without a word
         } else if path == "/once-per-connection" {
@@ -212,12 +206,19 @@ private final class RouteHandler: ChannelInboundHandler, RemovableChannelHandler
         Self.write(context, status: status, body: body, contentType: contentType)
     }
 
-    private static func write(_ context: ChannelHandlerContext, status: HTTPResponseStatus, body: String, contentType: String) {
+    /// `closing`: says `Connection: close` and closes once the response is written.
+    private static func write(_ context: ChannelHandlerContext, status: HTTPResponseStatus, body: String, contentType: String, closing: Bool = false) {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: contentType)
         headers.add(name: "Content-Length", value: "\(body.utf8.count)")
+        if closing { headers.add(name: "Connection", value: "close") }
         context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
         context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: body)))), promise: nil)
-        context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
+        guard closing else {
+            context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
+            return
+        }
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))).whenComplete { _ in bound.value.close(promise: nil) }
     }
 }
