@@ -65,9 +65,11 @@ final class DeadlineTimer: @unchecked Sendable {
         }
     }
 
-    /// The action will not run (if it has not already).
-    func cancel(_ token: Token) {
-        _ = state.withLock { $0.actions.removeValue(forKey: token.id) }
+    /// The action will not run (if it has not already). Returns false when it was too late:
+    /// the action had fired, or was already cancelled.
+    @discardableResult
+    func cancel(_ token: Token) -> Bool {
+        state.withLock { $0.actions.removeValue(forKey: token.id) } != nil
     }
 
     /// Deadlines not yet cancelled or fired (tests).

@@ -29,17 +29,21 @@ struct DeadlineTimerTests {
         // earlier deadline is never left behind a later one set by another thread.
         let tokens = Mutex<[Int: DeadlineTimer.Token]>([:])
         DispatchQueue.concurrentPerform(iterations: 400) { index in
-            let token = timer.schedule(after: .milliseconds(10 + (index * 37) % 190)) { firings.record(index, since: start) }
+            let token = timer.schedule(after: .milliseconds(100 + (index * 37) % 190)) { firings.record(index, since: start) }
             tokens.withLock { $0[index] = token }
         }
-        for index in stride(from: 0, to: 400, by: 2) { timer.cancel(tokens.withLock { $0[index]! }) }
-        try await Self.waitUntil { firings.all.count >= 200 && timer.pending == 0 }
+        // A loaded machine may let an early deadline come due before its cancel: `cancel`
+        // says which it stopped, and exactly the others must fire.
+        var cancelled = Set<Int>()
+        for index in stride(from: 0, to: 400, by: 2) where timer.cancel(tokens.withLock { $0[index]! }) { cancelled.insert(index) }
+        #expect(!cancelled.isEmpty, "every cancel came too late")
+        try await Self.waitUntil { timer.pending == 0 && firings.all.count >= 400 - cancelled.count }
         try await Task.sleep(for: .milliseconds(100))
         let fired = firings.all
-        #expect(fired.count == 200)
-        #expect(Set(fired.map(\.id)) == Set(stride(from: 1, to: 400, by: 2)))
+        #expect(fired.count == 400 - cancelled.count)
+        #expect(Set(fired.map(\.id)) == Set(0..<400).subtracting(cancelled))
         for (id, late) in fired {
-            #expect(late >= .milliseconds(10 + (id * 37) % 190), "deadline \(id) fired early: \(late)")
+            #expect(late >= .milliseconds(100 + (id * 37) % 190), "deadline \(id) fired early: \(late)")
         }
         #expect(timer.pending == 0)
     }
