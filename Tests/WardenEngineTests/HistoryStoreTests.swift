@@ -118,6 +118,47 @@ struct HistoryStoreTests {
         try store.close()
     }
 
+    /// A run that succeeded at its first try is its own attempt: no `attempts` row is written
+    /// for it (there was one per check), yet `history --attempts` and the `all_attempts` view
+    /// give back that attempt exactly. A retried run, a failed one, and an ok run whose attempt
+    /// says something the run does not keep their rows.
+    @Test func aFirstTrySuccessIsItsOwnAttemptRow() throws {
+        let directory = try TemporaryDirectory()
+        let store = try HistoryStore.openForWriting(path: directory.file("history.db"))
+        let time = Date(timeIntervalSince1970: 1_800_000_000.123)
+        func firstTry(_ job: String, _ status: RunStatus) -> RunRecord {
+            var run = Self.run(job, status, at: time.addingTimeInterval(1), duration: .microseconds(2_345))
+            run.retry = status != .ok
+            run.attempts = [AttemptRecord(number: 1, wait: .zero, startedAt: run.startedAt!, duration: run.duration!,
+                                          outcome: AttemptOutcome(rawValue: status.rawValue)!, retry: run.retry, message: run.message, error: run.error)]
+            return run
+        }
+        var differs = firstTry("differs", .ok)
+        differs.attempts[0].message = "the attempt said more"
+        let runs = [firstTry("plain", .ok), firstTry("down", .critical), Self.run("retried", .ok, at: time, attempts: 3), differs]
+        let ids = try store.insert(runs)
+        let rows = try store.reader.read { db in
+            try Dictionary(grouping: Int64.fetchAll(db, sql: "SELECT run_id FROM attempts"), by: { $0 }).mapValues(\.count)
+        }
+        #expect(rows == [ids[1]: 1, ids[2]: 3, ids[3]: 1], "\(rows)")
+        let read = try store.history(HistoryQuery(limit: 10, includeAttempts: true))
+        for (run, id) in zip(runs, ids) {
+            let stored = try #require(read.first { $0.id == id })
+            #expect(stored.record.attempts.count == run.attempts.count, "\(run.job)")
+            for (back, written) in zip(stored.record.attempts, run.attempts) {
+                #expect(back.number == written.number && back.wait == written.wait && back.outcome == written.outcome, "\(run.job)")
+                #expect(back.startedAt.epochMilliseconds == written.startedAt.epochMilliseconds && back.duration == written.duration, "\(run.job)")
+                #expect(back.retry == written.retry && back.message == written.message && back.error == written.error, "\(run.job)")
+            }
+        }
+        let view = try store.reader.read { db in
+            try Row.fetchAll(db, sql: "SELECT run_id, number, outcome, duration_ms, message FROM all_attempts ORDER BY run_id, number")
+        }
+        #expect(view.map { $0["run_id"] as Int64 } == [ids[0], ids[1], ids[2], ids[2], ids[2], ids[3]])
+        #expect(view[0]["outcome"] as String == "ok" && abs(view[0]["duration_ms"] as Double - 2.345) < 1e-9 && view[0]["message"] as String == "ok")
+        try store.close()
+    }
+
     /// The writer binds its per-run values through SQLite's C API: every column reads back
     /// as written, text with a NUL (whole: GRDB's binding cut it there), empty text, non-ASCII text and NULLs included, and a
     /// failing statement still throws GRDB's error and leaves the statement usable.

@@ -111,6 +111,18 @@ struct RetryTests {
         #expect(run.message == "probe ok 4")
     }
 
+    /// A first-try success is one attempt whose start and duration are the run's, so the
+    /// store keeps it as the run row alone (`RunRecord.soleAttempt`).
+    @Test func aFirstTrySuccessIsItsOwnAttempt() async throws {
+        let registry = try makeRegistry([ProbePlugin()])
+        let clock = ManualClock()
+        let run = await loop(clock).run(job(RetryPolicy(attempts: 3)), plugin: registry.lookup("probe")!, trigger: .schedule,
+                                        scheduledAt: clock.now(), nextTick: nil, logger: testLogger)
+        #expect(run.status == .ok && run.attempts.count == 1)
+        #expect(run.attempts.first?.startedAt == run.startedAt && run.attempts.first?.duration == run.duration)
+        #expect(run.attemptIsTheRun)
+    }
+
     @Test func attemptsStopAtTheLimitAndTheLastOutcomeWins() async throws {
         let probe = ProbePlugin(failures: 10)
         let registry = try makeRegistry([probe])

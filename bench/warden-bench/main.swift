@@ -128,12 +128,16 @@ func measureStore(total: Int, directory: String) async throws {
     let now = Date()
     func run(_ index: Int, at date: Date) -> RunRecord {
         let started = date.addingTimeInterval(0.001)
+        // As the daemon writes them: one attempt, its result the run's (one in fifty failing).
+        let status: RunStatus = index % 50 == 0 ? .critical : .ok
+        let message = "http://127.0.0.1:8080/health is healthy: HTTP 200 in 2 ms"
         return RunRecord(
             job: "job_\(index % jobs)", plugin: "service_status", trigger: .schedule, scheduledAt: date, startedAt: started,
-            finishedAt: started.addingTimeInterval(0.002), duration: .milliseconds(2), status: index % 50 == 0 ? .critical : .ok,
-            message: "http://127.0.0.1:8080/health is healthy: HTTP 200 in 2 ms", error: nil, retry: false,
+            finishedAt: started.addingTimeInterval(0.002), duration: .milliseconds(2), status: status,
+            message: message, error: nil, retry: false,
             data: ["status_code": 200, "healthy": true, "response_time": 0.002], configHash: "0123456789abcdef",
-            attempts: [AttemptRecord(number: 1, wait: .zero, startedAt: started, duration: .milliseconds(2), outcome: .ok, retry: false, message: "ok", error: nil)]
+            attempts: [AttemptRecord(number: 1, wait: .zero, startedAt: started, duration: .milliseconds(2),
+                                     outcome: status == .ok ? .ok : .critical, retry: false, message: message, error: nil)]
         )
     }
 

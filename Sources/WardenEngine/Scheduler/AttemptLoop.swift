@@ -31,7 +31,7 @@ public struct AttemptLoop: Sendable {
         let firstStart = clock.now()
 
         for number in 1...max(1, policy.attempts) {
-            let startedAt = clock.now()
+            let startedAt = number == 1 ? firstStart : clock.now()
             var timeout = job.timeout
             if number > 1, let nextTick {
                 timeout = min(timeout, .milliseconds(Int64(nextTick.timeIntervalSince(startedAt) * 1000)))
@@ -81,7 +81,9 @@ public struct AttemptLoop: Sendable {
         var record = RunRecord(
             job: job.name, plugin: entry.spec.name, trigger: trigger, scheduledAt: scheduledAt,
             startedAt: firstStart, finishedAt: finishedAt,
-            duration: .microseconds(Int64(finishedAt.timeIntervalSince(firstStart) * 1_000_000)),
+            // One attempt is the whole run: its own measure, so that the store can keep the
+            // two as one row (`RunRecord.soleAttempt`).
+            duration: attempts.count == 1 ? attempts[0].duration : .microseconds(Int64(finishedAt.timeIntervalSince(firstStart) * 1_000_000)),
             status: status, message: result.message, error: result.error, retry: result.retry,
             data: result.data, configHash: job.configHash, attempts: attempts, conditions: conditions
         )

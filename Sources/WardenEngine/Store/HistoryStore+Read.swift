@@ -118,7 +118,10 @@ extension HistoryStore {
                 for row in attemptRows {
                     byRun[row["run_id"], default: []].append(Self.attempt(row))
                 }
-                for index in runs.indices { runs[index].record.attempts = byRun[runs[index].id] ?? [] }
+                for index in runs.indices {
+                    let run = runs[index]
+                    runs[index].record.attempts = byRun[run.id] ?? (run.attemptCount == 1 ? run.record.soleAttempt.map { [$0] } ?? [] : [])
+                }
             }
             return runs
         }

@@ -4,6 +4,7 @@ import WardenPluginKit
 
 extension HistoryStore {
     /// Writes runs (with their attempts and the job-state update) in one transaction:
+    /// a run that succeeded at its first try is its own attempt (`RunRecord.soleAttempt`).
     /// one commit per batch is what lets thousands of results a second reach the disk.
     /// Returns the new run ids, in order.
     /// A `gap` (runs the writer had to drop) is recorded in the same transaction.
@@ -78,7 +79,7 @@ extension HistoryStore {
                 try row.step()
                 let id = db.lastInsertedRowID
                 ids.append(id)
-                for attempt in run.attempts {
+                for attempt in run.attempts where !run.attemptIsTheRun {
                     var row = BoundStatement(insertAttempt, in: db)
                     row.bind(id)
                     row.bind(attempt.number)

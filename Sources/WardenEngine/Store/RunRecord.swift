@@ -108,6 +108,27 @@ public struct ConditionOutcome: Sendable, Hashable {
 }
 
 /// One attempt within a run.
+extension RunRecord {
+    /// The one attempt of a run that succeeded at its first try, rebuilt from the run row:
+    /// the store writes no `attempts` row for such a run (it was a third of the rows written
+    /// per check, and most of a check's history is this) and reads this back instead. The
+    /// `all_attempts` view does the same in SQL.
+    var soleAttempt: AttemptRecord? {
+        guard status == .ok, let startedAt, let duration else { return nil }
+        return AttemptRecord(
+            number: 1, wait: .zero, startedAt: startedAt, duration: duration, outcome: .ok, retry: retry, message: message, error: error)
+    }
+
+    /// Whether the run's attempts are exactly `soleAttempt`, as the store keeps them (times in
+    /// milliseconds), so that an `attempts` row would add nothing to the run row.
+    var attemptIsTheRun: Bool {
+        guard attempts.count == 1, let only = attempts.first, let implied = soleAttempt else { return false }
+        return only.number == 1 && only.wait == .zero && only.outcome == .ok && only.duration == implied.duration
+            && only.startedAt.epochMilliseconds == implied.startedAt.epochMilliseconds
+            && only.retry == implied.retry && only.message == implied.message && only.error == implied.error
+    }
+}
+
 public struct AttemptRecord: Sendable, Hashable {
     public var number: Int
     /// The back-off waited before this attempt (zero for the first).
