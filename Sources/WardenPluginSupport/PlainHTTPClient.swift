@@ -4,6 +4,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import Synchronization
+import WardenPluginKit
 
 /// GETs over plain HTTP/1.1 on kept-alive connections: the exchange an `http://` health check
 /// needs and nothing else (no TLS, redirects, request bodies or retries of a refused connect).
@@ -220,7 +221,7 @@ private final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHand
 
     private struct Pending {
         let promise: EventLoopPromise<HTTPFetch.Reply>
-        let timeout: Scheduled<Void>
+        let timeout: DeadlineTimer.Token
         var head: HTTPResponseHead?
         var body: BodyPrefix
     }
@@ -248,8 +249,12 @@ private final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHand
             promise.fail(NoReply(error: HTTPClientError.remoteConnectionClosed))
             return
         }
-        let timeout = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] () -> Void in
-            self?.abort(HTTPClientError.deadlineExceeded, ifStillAwaiting: promise)
+        // On the daemon's one deadline timer, not the loop's: a task scheduled on the loop and
+        // cancelled a millisecond later cost a heap insertion and a search to remove it for
+        // every check (3.3 % of the process's CPU samples at 5,000 checks; 1.8 % here).
+        let loop = context.eventLoop
+        let timeout = DeadlineTimer.shared.schedule(after: .nanoseconds((deadline - .now()).nanoseconds)) {
+            loop.execute { connection.handler.value.abort(HTTPClientError.deadlineExceeded, ifStillAwaiting: promise) }
         }
         owner = connection
         pending = Pending(promise: promise, timeout: timeout, body: BodyPrefix(limit: limit))
@@ -275,7 +280,7 @@ private final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHand
         case .end:
             guard let done = pending, let head = done.head else { return }
             pending = nil
-            done.timeout.cancel()
+            DeadlineTimer.shared.cancel(done.timeout)
             if head.isKeepAlive, let owner {
                 owner.pool.putBack(owner)
             } else {
@@ -308,7 +313,7 @@ private final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHand
     private func fail(_ error: any Error) {
         guard let failed = pending else { return }
         pending = nil
-        failed.timeout.cancel()
+        DeadlineTimer.shared.cancel(failed.timeout)
         failed.promise.fail(failed.head == nil ? NoReply(error: error) : error)
     }
 }

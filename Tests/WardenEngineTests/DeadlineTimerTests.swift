@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import Synchronization
 import Testing
+import WardenPluginKit
 @testable import WardenEngine
 
 /// Every plugin deadline shares one Dispatch timer (issue 18): a deadline fires once, in
