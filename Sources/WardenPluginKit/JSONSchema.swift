@@ -49,6 +49,10 @@ public final class JSONSchema: Sendable {
     public let items: JSONSchema?
     let minItems: Int?
     let maxItems: Int?
+    /// Whether a value under this schema can be a secret (`writeOnly` or a URL password, at
+    /// any depth `secretValues` looks): every run asks for its secrets, and most plugins
+    /// have none to find.
+    let holdsSecrets: Bool
 
     /// Compiles `value`; every problem is reported at once, each with its JSON pointer.
     public convenience init(_ value: JSONValue) throws(SchemaDefinitionError) {
@@ -184,6 +188,10 @@ public final class JSONSchema: Sendable {
 
         items = object["items"].map { JSONSchema($0, pointer: "\(pointer)/items", problems: &problems) }
         defaultValue = object["default"]
+        var additionalHoldsSecrets = false
+        if case .schema(let schema) = additional { additionalHoldsSecrets = schema.holdsSecrets }
+        holdsSecrets = isSecret || hidesURLPassword || additionalHoldsSecrets || items?.holdsSecrets == true
+            || properties.values.contains { $0.holdsSecrets }
 
         // A default that its own schema rejects would turn every run into a validation error.
         if let defaultValue {

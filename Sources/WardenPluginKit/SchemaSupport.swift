@@ -40,6 +40,7 @@ extension JSONSchema {
     /// The string values in `value` whose schema is `writeOnly`, at any depth: what must be
     /// scrubbed from anything a plugin echoes back (its result, its stderr).
     public func secretValues(in value: JSONValue) -> [String] {
+        guard holdsSecrets else { return [] }
         if isSecret { return value.stringValue.map { [$0] } ?? [] }
         if hidesURLPassword { return value.stringValue.map(URLPassword.passwords(in:)) ?? [] }
         switch value {

@@ -99,6 +99,22 @@ struct JSONSchemaTests {
         let value: JSONValue = ["auth": ["token": "t0k"], "keys": ["k1", "k2"], "plain": "visible"]
         #expect(Set(nested.secretValues(in: value)) == ["t0k", "k1", "k2"])
         #expect(nested.redact(value) == ["auth": ["token": "***"], "keys": ["***", "***"], "plain": "visible"])
+
+        // Deeper ways in (the schema notes which branches can hold a secret, and looks only
+        // there): additionalProperties, and a URL password inside an array of objects.
+        let deeper = try JSONSchema([
+            "type": "object",
+            "properties": [
+                "headers": ["type": "object", "additionalProperties": ["type": "string", "writeOnly": true]],
+                "targets": ["type": "array", "items": ["type": "object", "properties": ["dsn": ["type": "string", "x-secret-url-password": true]]]],
+                "plain": ["type": "object", "properties": ["note": ["type": "string"]]],
+            ],
+        ])
+        let deeperValue: JSONValue = [
+            "headers": ["Authorization": "Bearer abc"], "targets": [["dsn": "postgres://u:pw9@h/db"]], "plain": ["note": "visible"],
+        ]
+        #expect(Set(deeper.secretValues(in: deeperValue)) == ["Bearer abc", "pw9"])
+        #expect(try JSONSchema(["type": "object", "properties": ["url": ["type": "string"]]]).secretValues(in: ["url": "http://u:p@h"]).isEmpty)
     }
 
     @Test func malformedSchemasAreRejectedWithEveryProblem() {
