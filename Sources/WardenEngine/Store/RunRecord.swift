@@ -107,7 +107,6 @@ public struct ConditionOutcome: Sendable, Hashable {
     }
 }
 
-/// One attempt within a run.
 extension RunRecord {
     /// The one attempt of a run that succeeded at its first try, rebuilt from the run row:
     /// the store writes no `attempts` row for such a run (it was a third of the rows written
@@ -122,13 +121,15 @@ extension RunRecord {
     /// Whether the run's attempts are exactly `soleAttempt`, as the store keeps them (times in
     /// milliseconds), so that an `attempts` row would add nothing to the run row.
     var attemptIsTheRun: Bool {
-        guard attempts.count == 1, let only = attempts.first, let implied = soleAttempt else { return false }
-        return only.number == 1 && only.wait == .zero && only.outcome == .ok && only.duration == implied.duration
-            && only.startedAt.epochMilliseconds == implied.startedAt.epochMilliseconds
-            && only.retry == implied.retry && only.message == implied.message && only.error == implied.error
+        guard attempts.count == 1, var only = attempts.first, let implied = soleAttempt,
+              only.startedAt.epochMilliseconds == implied.startedAt.epochMilliseconds else { return false }
+        // Every other field as it is: a field added to attempts is compared without a change here.
+        only.startedAt = implied.startedAt
+        return only == implied
     }
 }
 
+/// One attempt within a run.
 public struct AttemptRecord: Sendable, Hashable {
     public var number: Int
     /// The back-off waited before this attempt (zero for the first).
