@@ -56,8 +56,8 @@ struct RemediationEndToEndTests {
               - name: web
                 plugin: service_status
                 every: 3s
-                timeout: 2s
-                params: {service_url: "\(server.baseURL)/service?key=\(key)"}
+                timeout: 60s
+                params: {service_url: "\(server.baseURL)/service?key=\(key)", timeout: 60s}
                 expect: ["data.status_code == 200"]
             rules:
               - name: repair-web
@@ -71,12 +71,13 @@ struct RemediationEndToEndTests {
             """.write(toFile: config, atomically: true, encoding: .utf8)
         let arguments = ["--config", config, "--plugin-dir", fixtures.path]
         server.breakService(key)
+        // The third check is held unanswered (the timeouts are long): however slowly this test
+        // watches on a loaded machine, the first daemon records exactly two failures.
+        server.holdService(key, afterAnswering: 2)
 
-        // 1. Two failures, then SIGKILL: mid-streak, nothing flushed on purpose. (Runs every 3 s:
-        // seeing the second failure, through a CLI process on a loaded machine, and killing the
-        // daemon must fit before the third.)
+        // 1. Two failures, then SIGKILL: mid-streak, nothing flushed on purpose.
         var daemon = try DaemonProcess(arguments, logFile: directory + "/daemon-1.log")
-        let twoFailures = try await poll(within: .seconds(15)) { () -> [[String: Any]]? in
+        let twoFailures = try await poll(within: .seconds(30)) { () -> [[String: Any]]? in
             let found = try await runs(config)
             return found.filter { $0["status"] as? String == "critical" }.count >= 2 ? found : nil
         }
@@ -84,14 +85,16 @@ struct RemediationEndToEndTests {
         try await Task.sleep(for: .milliseconds(300))
         // Foundation reports a signal death as the signal number with reason `.uncaughtSignal`.
         #expect(await daemon.stop(with: SIGKILL) == SIGKILL && daemon.process.terminationReason == .uncaughtSignal)
+        server.releaseService(key)
         let beforeKill = try await runs(config)
+        #expect(beforeKill.count == 2)
         #expect(beforeKill.allSatisfy { $0["status"] as? String == "critical" })
         #expect(try await remediations(config).isEmpty)
         let lastIDBeforeKill = beforeKill.compactMap { $0["id"] as? Int }.max() ?? 0
 
         // 2. Restarted, the next failure is the third in a row: the rule fires and repairs.
         daemon = try DaemonProcess(arguments, logFile: directory + "/daemon-2.log")
-        let repaired = try await poll(within: .seconds(20)) { () -> [String: Any]? in
+        let repaired = try await poll(within: .seconds(40)) { () -> [String: Any]? in
             try await remediations(config).first { $0["verification"] as? String == "passed" }
         }
         let remediation = try #require(repaired, "daemon log:\n\(daemon.log)")
@@ -128,7 +131,7 @@ struct RemediationEndToEndTests {
         #expect(await daemon.stop(with: SIGKILL) != nil)
         server.breakService(key)
         daemon = try DaemonProcess(arguments, logFile: directory + "/daemon-3.log")
-        let suppressed = try await poll(within: .seconds(20)) { () -> [String: Any]? in
+        let suppressed = try await poll(within: .seconds(40)) { () -> [String: Any]? in
             try await remediations(config).first { $0["outcome"] as? String == "suppressed" }
         }
         let refusal = try #require(suppressed, "daemon log:\n\(daemon.log)")

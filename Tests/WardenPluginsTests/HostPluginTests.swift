@@ -89,12 +89,17 @@ struct HostPluginTests {
     @Test func fileAgeAndSize() async throws {
         let file = try temporaryFile("hello")
         defer { try? FileManager.default.removeItem(atPath: file) }
-        // Two hours old.
-        var times = [timeval(tv_sec: time(nil) - 7200, tv_usec: 0), timeval(tv_sec: time(nil) - 7200, tv_usec: 0)]
+        // Two hours old. The age is bounded by clock readings around the check, not by a guess
+        // of how long the check takes: on a loaded machine it took over 5 s.
+        let stamped = time(nil) - 7200
+        var times = [timeval(tv_sec: stamped, tv_usec: 0), timeval(tv_sec: stamped, tv_usec: 0)]
         #expect(utimes(file, &times) == 0)
+        let before = time(nil)
         let old = try await run(FileAgePlugin(), ["path": .string(file), "max_age": 3600])
+        let after = time(nil)
         #expect(!old.success && old.error == "older than 60m")
-        #expect(abs((old.data["age_seconds"]?.doubleValue ?? 0) - 7200) < 5)
+        let age = old.data["age_seconds"]?.doubleValue ?? 0
+        #expect(age >= Double(before - stamped) - 1 && age <= Double(after - stamped) + 1, "age \(age)")
         #expect(old.data["size_bytes"] == 5)
         let fine = try await run(FileAgePlugin(), ["path": .string(file), "max_age": 10800, "min_size": 5])
         #expect(fine.success)

@@ -31,6 +31,11 @@ public final class TestHTTPServer: Sendable {
     /// Marks `/service?key=…` broken (503) until `/service/fix?key=…` is requested.
     public func breakService(_ key: String) { log.broken.withLock { _ = $0.insert(key) } }
     public func isBroken(_ key: String) -> Bool { log.broken.withLock { $0.contains(key) } }
+    /// Answers the next `count` requests for `/service?key=…`, then accepts later ones and
+    /// never answers them until `releaseService`: a test can then know that no further check
+    /// completes, however slowly it watches.
+    public func holdService(_ key: String, afterAnswering count: Int) { log.holds.withLock { $0[key] = count } }
+    public func releaseService(_ key: String) { log.holds.withLock { _ = $0.removeValue(forKey: key) } }
 
     public static func start() async throws -> TestHTTPServer {
         let log = RequestLog()
@@ -72,6 +77,8 @@ final class RequestLog: Sendable {
     private let storage = Mutex<[TestHTTPServer.Request]>([])
     /// Services that `/service/break` marked broken (by key).
     let broken = Mutex<Set<String>>([])
+    /// Services whose requests are held (by key): how many more are answered first.
+    let holds = Mutex<[String: Int]>([:])
     let connections = Mutex(0)
     func append(_ request: TestHTTPServer.Request) { storage.withLock { $0.append(request) } }
     var all: [TestHTTPServer.Request] { storage.withLock { $0 } }
@@ -162,6 +169,13 @@ private final class RouteHandler: ChannelInboundHandler, RemovableChannelHandler
         } else if path == "/service" {
             // A service that stays broken until `/service/fix` (a remediation) repairs it.
             let key = query["key"] ?? ""
+            let held = log.holds.withLock { holds -> Bool in
+                guard let left = holds[key] else { return false }
+                if left == 0 { return true }
+                holds[key] = left - 1
+                return false
+            }
+            if held { return }
             if log.broken.withLock({ $0.contains(key) }) {
                 respond(context, status: .serviceUnavailable, body: "broken")
             } else {
