@@ -66,12 +66,16 @@ struct DeadlineTimerTests {
         let firings = Firings()
         let start = ContinuousClock.now
         // As under load: thousands of runs finish long before their deadlines.
-        for _ in 0..<10_000 { timer.cancel(timer.schedule(after: .milliseconds(30)) { firings.record(0, since: start) }) }
+        // A loaded machine can stall this loop past a deadline before its cancel: those fire,
+        // and are counted.
+        var late = 0
+        for _ in 0..<10_000 where !timer.cancel(timer.schedule(after: .milliseconds(30)) { firings.record(0, since: start) }) { late += 1 }
         #expect(timer.pending == 0)
         _ = timer.schedule(after: .milliseconds(60)) { firings.record(1, since: start) }
-        try await Self.waitUntil { !firings.all.isEmpty }
+        try await Self.waitUntil { firings.all.contains { $0.id == 1 } }
         try await Task.sleep(for: .milliseconds(50))
-        #expect(firings.all.map(\.id) == [1])
+        #expect(firings.all.filter { $0.id == 1 }.count == 1)
+        #expect(firings.all.filter { $0.id == 0 }.count == late)
     }
 
     /// `ISOTime` writes what ISO8601DateFormatter wrote (internet date-time, milliseconds, UTC).

@@ -295,13 +295,14 @@ struct HistoryStoreTests {
 extension HistoryStoreTests {
     /// Issue 18: at a run every 10 ms, each run was its own commit (a writer, queue and
     /// observer wake-up per check). With a group-commit window they share commits, and a flush
-    /// does not wait out the window. (A 2 s window here, not the daemon's 100 ms, so that a
-    /// loaded machine's stretched sleeps cannot split the batch.)
+    /// does not wait out the window. (A 10 s window here, not the daemon's 100 ms, so that a
+    /// loaded machine's stretched sleeps cannot split the batch, and a flush that waited it
+    /// out stands clear of a flush delayed by seconds of load.)
     @Test func runsArrivingTogetherShareACommit() async throws {
         let directory = try TemporaryDirectory()
         let store = try HistoryStore.openForWriting(path: directory.file("history.db"))
         let batches = BatchCounter()
-        let window = Duration.seconds(2)
+        let window = Duration.seconds(10)
         let writer = HistoryWriter(store: store, logger: testLogger, linger: window, onObserve: { batches.add($0.count) })
         Task { await writer.run() }
         let start = Date()

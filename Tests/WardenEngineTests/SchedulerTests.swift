@@ -149,9 +149,10 @@ struct SchedulerTests {
         for run in runs {
             // Scheduled times sit exactly on phase + k·interval …
             #expect(run.scheduledAt.epochMilliseconds % interval.milliseconds == phase)
-            // … and the runs start on them, well inside their interval (a loaded CI machine
-            // adds tens of milliseconds of wake-up latency; drift would add up past the interval).
-            #expect(run.startedAt!.timeIntervalSince(run.scheduledAt) < 0.125)
         }
+        // … and the runs start on them, well inside their interval. Drift would add up past
+        // it; a loaded machine stalls a wake-up now and then (the median ignores one).
+        let lateness = runs.map { $0.startedAt!.timeIntervalSince($0.scheduledAt) }.sorted()
+        #expect(lateness[lateness.count / 2] < 0.125, "\(lateness)")
     }
 }

@@ -134,15 +134,7 @@ public final class FuzzWatchdog: Sendable {
     public func run(_ input: [UInt8], label: String, _ body: () throws -> Void) rethrows -> Duration {
         current.withLock { $0 = Current(input: input, label: label, started: .now) }
         defer { current.withLock { $0.started = nil } }
-        let started = Self.threadCPUTime()
-        try body()
-        return Self.threadCPUTime() - started
-    }
-
-    private static func threadCPUTime() -> Duration {
-        var now = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
-        return .seconds(now.tv_sec) + .nanoseconds(now.tv_nsec)
+        return try measuringThreadCPUTime(body).1
     }
 
     public func stop() {
