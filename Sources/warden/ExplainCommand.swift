@@ -3,7 +3,7 @@ import Foundation
 import WardenEngine
 import WardenPluginKit
 
-struct ExplainCommand: AsyncParsableCommand {
+struct ExplainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "explain",
         _superCommandName: "warden",  // parsed directly (Warden.parsedDirectly)
@@ -19,7 +19,7 @@ struct ExplainCommand: AsyncParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
-    func run() async throws {
+    func run() throws {
         let store = try StoreAccess.openForReading(config)
         let record: RemediationRecord
         let triggering: [StoredRun]

@@ -3,7 +3,7 @@ import Foundation
 import WardenEngine
 import WardenPluginKit
 
-struct StatsCommand: AsyncParsableCommand {
+struct StatsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stats",
         _superCommandName: "warden",  // parsed directly (Warden.parsedDirectly)
@@ -19,7 +19,7 @@ struct StatsCommand: AsyncParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
-    func run() async throws {
+    func run() throws {
         let start = try TimeArgument.parse(since, option: "--since")
         let store = try StoreAccess.openForReading(config)
         let statistics: [JobStatistics]

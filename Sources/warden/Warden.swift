@@ -21,7 +21,9 @@ struct Warden: AsyncParsableCommand {
     /// the binary's 12,000 conformance records: parsing `warden history` went 26.4M → 20.4M
     /// instructions (callgrind, BENCHMARKS.md). Each names `_superCommandName: "warden"`, so
     /// its usage and help read as they do under the tree, and the probe is skipped.
-    static let parsedDirectly: [any AsyncParsableCommand.Type] = [
+    /// `history`, `stats` and `explain` are synchronous: they run on the main thread, see
+    /// `main()`.
+    static let parsedDirectly: [any ParsableCommand.Type] = [
         HistoryCommand.self, StatsCommand.self, StatusCommand.self, ExplainCommand.self,
     ]
 
@@ -38,9 +40,26 @@ struct Warden: AsyncParsableCommand {
         // Not without arguments: a root given none answers with its help, not its error.
         if arguments.count > 1, let report = parsedDirectly.first(where: { $0.configuration.commandName == arguments[0] }),
            !arguments.contains(where: Self.needsTheWholeTree) {
-            await parseAndRun(report, Array(arguments.dropFirst()))
+            if let asynchronous = report as? any AsyncParsableCommand.Type {
+                await parseAndRun(asynchronous, Array(arguments.dropFirst()))
+            } else {
+                // Not a call to an async function: that would hop to the global executor,
+                // and the return to the main actor once more, each hop starting a thread
+                // (four threads for `history`, about 2 ms of its 14).
+                parseAndRunHere(report, Array(arguments.dropFirst()))
+            }
         } else {
             await parseAndRun(Warden.self, arguments)
+        }
+    }
+
+    /// A synchronous report, parsed and run on the calling (main) thread.
+    static func parseAndRunHere<Root: ParsableCommand>(_ root: Root.Type, _ arguments: [String]) {
+        do {
+            var command = try root.parseAsRoot(arguments)
+            try command.run()
+        } catch {
+            exit(handling: error, parsedAs: root)
         }
     }
 
@@ -62,18 +81,26 @@ struct Warden: AsyncParsableCommand {
             } else {
                 try command.run()
             }
-        } catch let usage as UsageError {
+        } catch {
+            exit(handling: error, parsedAs: root)
+        }
+    }
+
+    /// Warden's own errors with their exit statuses; ArgumentParser's through `exit(reporting:)`.
+    static func exit<Root: ParsableCommand>(handling error: any Error, parsedAs root: Root.Type) -> Never {
+        switch error {
+        case let usage as UsageError:
             printError("warden: \(usage.description)")
             Foundation.exit(ExitStatus.usage)
-        } catch let failure as ConfigFailure {
+        case let failure as ConfigFailure:
             for problem in failure.error.problems { printError(problem.description) }
             Foundation.exit(ExitStatus.pluginFailed)
-        } catch let fatal as FatalError {
+        case let fatal as FatalError:
             printError("warden: \(fatal.description)")
             Foundation.exit(ExitStatus.pluginFailed)
-        } catch let exit as ExitCode {
+        case let exit as ExitCode:
             Foundation.exit(exit.rawValue)
-        } catch {
+        default:
             exit(reporting: error, parsedAs: root)
         }
     }

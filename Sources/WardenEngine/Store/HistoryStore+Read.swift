@@ -183,31 +183,30 @@ extension HistoryStore {
         return .microseconds(Int64((value * 1000).rounded()))
     }
 
-    /// What `storedRun` reads: every reader of runs selects exactly these.
-    static let runColumns = """
-        id, job, plugin, trigger, scheduled_at, started_at, finished_at, duration_ms, status,
-        attempts, message, error, retry, data, config_hash, conditions
-        """
+    /// What `storedRun` reads: every reader of runs selects exactly these, in this order.
+    static let runColumns = RunColumn.allCases.map(\.sqlName).joined(separator: ", ")
 
     /// Without `details`, `data` is null and `conditions` empty.
+    /// A row of `runColumns`, read by position: by name, GRDB lowercased the name for every
+    /// column of every row (a fifth of `warden history --limit 50`'s instructions past parsing).
     static func storedRun(_ row: Row, details: Bool = true) -> StoredRun {
-        let data = details ? (row["data"] as String?).flatMap { try? JSONValue.parse($0) } ?? .null : .null
+        let data = details ? (row[.data] as String?).flatMap { try? JSONValue.parse($0) } ?? .null : .null
         let record = RunRecord(
-            job: row["job"], plugin: row["plugin"], trigger: Self.trigger(row["trigger"]),
-            scheduledAt: Date(epochMilliseconds: row["scheduled_at"]),
-            startedAt: (row["started_at"] as Int64?).map(Date.init(epochMilliseconds:)),
-            finishedAt: Date(epochMilliseconds: row["finished_at"]),
-            duration: (row["duration_ms"] as Double?).map { .microseconds(Int64(($0 * 1000).rounded())) },
-            status: RunStatus(rawValue: row["status"]) ?? .unknown,
-            message: row["message"], error: row["error"], retry: row["retry"], data: data,
-            configHash: row["config_hash"], attempts: []
+            job: row[.job], plugin: row[.plugin], trigger: Self.trigger(row[.trigger]),
+            scheduledAt: Date(epochMilliseconds: row[.scheduledAt]),
+            startedAt: (row[.startedAt] as Int64?).map(Date.init(epochMilliseconds:)),
+            finishedAt: Date(epochMilliseconds: row[.finishedAt]),
+            duration: (row[.durationMs] as Double?).map { .microseconds(Int64(($0 * 1000).rounded())) },
+            status: RunStatus(rawValue: row[.status]) ?? .unknown,
+            message: row[.message], error: row[.error], retry: row[.retry], data: data,
+            configHash: row[.configHash], attempts: []
         )
         var withConditions = record
         if details {
-            withConditions.conditions = ((row["conditions"] as String?).flatMap { try? JSONValue.parse($0) }?.arrayValue ?? [])
+            withConditions.conditions = ((row[.conditions] as String?).flatMap { try? JSONValue.parse($0) }?.arrayValue ?? [])
                 .compactMap(ConditionOutcome.init(json:))
         }
-        return StoredRun(id: row["id"], record: withConditions, attemptCount: row["attempts"])
+        return StoredRun(id: row[.id], record: withConditions, attemptCount: row[.attempts])
     }
 
     static func attempt(_ row: Row) -> AttemptRecord {
@@ -226,4 +225,35 @@ extension HistoryStore {
         if text.hasPrefix("verify-of:"), let id = Int64(text.dropFirst(10)) { return .verification(of: id) }
         return .schedule
     }
+}
+
+/// The columns of `HistoryStore.runColumns`, by position.
+enum RunColumn: Int, CaseIterable {
+    case id, job, plugin, trigger, scheduledAt, startedAt, finishedAt, durationMs, status
+    case attempts, message, error, retry, data, configHash, conditions
+
+    var sqlName: String {
+        switch self {
+        case .id: "id"
+        case .job: "job"
+        case .plugin: "plugin"
+        case .trigger: "trigger"
+        case .scheduledAt: "scheduled_at"
+        case .startedAt: "started_at"
+        case .finishedAt: "finished_at"
+        case .durationMs: "duration_ms"
+        case .status: "status"
+        case .attempts: "attempts"
+        case .message: "message"
+        case .error: "error"
+        case .retry: "retry"
+        case .data: "data"
+        case .configHash: "config_hash"
+        case .conditions: "conditions"
+        }
+    }
+}
+
+extension Row {
+    subscript<Value: DatabaseValueConvertible>(_ column: RunColumn) -> Value { self[column.rawValue] }
 }
