@@ -122,6 +122,28 @@ struct HistoryStoreTests {
     /// for it (there was one per check), yet `history --attempts` and the `all_attempts` view
     /// give back that attempt exactly. A retried run, a failed one, and an ok run whose attempt
     /// says something the run does not keep their rows.
+    /// `warden stats --since 1h` walked the whole history (`runs_by_job_time`, for the
+    /// grouping) to count a window: 0.9 s on a 1M-run store for an empty hour.
+    @Test func statisticsReadOnlyTheirWindow() throws {
+        let directory = try TemporaryDirectory()
+        let store = try HistoryStore.openForWriting(path: directory.file("history.db"))
+        let now = Date()
+        try store.insert([
+            Self.run("web", .ok, at: now.addingTimeInterval(-7200)),
+            Self.run("web", .critical, at: now.addingTimeInterval(-60)),
+            Self.run("db", .ok, at: now.addingTimeInterval(-30)),
+            Self.run("db", .ok, at: now.addingTimeInterval(-10)),
+        ])
+        let plan = try store.reader.read { db in
+            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + HistoryStore.statisticsSQL, arguments: [0]).map { $0["detail"] as String }
+        }
+        #expect(plan.contains { $0.contains("SEARCH runs USING INDEX runs_by_time (scheduled_at>?)") }, "\(plan)")
+        let statistics = try store.statistics(since: now.addingTimeInterval(-3600))
+        #expect(statistics.map(\.job) == ["db", "web"])
+        #expect(statistics.map(\.runs) == [2, 1] && statistics.map(\.ok) == [2, 0])
+        try store.close()
+    }
+
     @Test func aFirstTrySuccessIsItsOwnAttemptRow() throws {
         let directory = try TemporaryDirectory()
         let store = try HistoryStore.openForWriting(path: directory.file("history.db"))

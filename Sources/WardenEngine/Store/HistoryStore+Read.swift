@@ -128,18 +128,23 @@ extension HistoryStore {
     }
 
     /// Per-job statistics for runs scheduled at or after `since`, sorted by job name.
+    /// Per job, the window's counts. `INDEXED BY`: without it SQLite (no statistics) grouped
+    /// by walking `runs_by_job_time`, the whole history, whatever the window: `warden stats
+    /// --since 1h` read a 1M-run store in 0.9 s to find nothing.
+    static let statisticsSQL = """
+        SELECT job, count(*) AS runs, sum(status = 'ok') AS ok,
+               sum(status IN ('warning', 'critical', 'unknown', 'timeout')) AS failing,
+               sum(status = 'warning') AS warning, sum(status = 'critical') AS critical,
+               sum(status = 'unknown') AS unknown, sum(status = 'timeout') AS timeout,
+               sum(status = 'skipped') AS skipped,
+               max(scheduled_at) AS last_at
+        FROM runs INDEXED BY runs_by_time WHERE scheduled_at >= ? GROUP BY job ORDER BY job
+        """
+
     public func statistics(since: Date) throws -> [JobStatistics] {
         try reader.read { db in
             let since = since.epochMilliseconds
-            let counts = try Row.fetchAll(db, sql: """
-                SELECT job, count(*) AS runs, sum(status = 'ok') AS ok,
-                       sum(status IN ('warning', 'critical', 'unknown', 'timeout')) AS failing,
-                       sum(status = 'warning') AS warning, sum(status = 'critical') AS critical,
-                       sum(status = 'unknown') AS unknown, sum(status = 'timeout') AS timeout,
-                       sum(status = 'skipped') AS skipped,
-                       max(scheduled_at) AS last_at
-                FROM runs WHERE scheduled_at >= ? GROUP BY job ORDER BY job
-                """, arguments: [since])
+            let counts = try Row.fetchAll(db, sql: Self.statisticsSQL, arguments: [since])
             var states: [String: Row] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT * FROM job_state") {
                 states[row["job"]] = row
@@ -186,9 +191,9 @@ extension HistoryStore {
     /// What `storedRun` reads: every reader of runs selects exactly these, in this order.
     static let runColumns = RunColumn.allCases.map(\.sqlName).joined(separator: ", ")
 
-    /// Without `details`, `data` is null and `conditions` empty.
     /// A row of `runColumns`, read by position: by name, GRDB lowercased the name for every
     /// column of every row (a fifth of `warden history --limit 50`'s instructions past parsing).
+    /// Without `details`, `data` is null and `conditions` empty.
     static func storedRun(_ row: Row, details: Bool = true) -> StoredRun {
         let data = details ? (row[.data] as String?).flatMap { try? JSONValue.parse($0) } ?? .null : .null
         let record = RunRecord(
