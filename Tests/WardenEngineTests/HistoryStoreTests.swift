@@ -123,7 +123,8 @@ struct HistoryStoreTests {
     /// give back that attempt exactly. A retried run, a failed one, and an ok run whose attempt
     /// says something the run does not keep their rows.
     /// `warden stats --since 1h` walked the whole history (`runs_by_job_time`, for the
-    /// grouping) to count a window: 0.9 s on a 1M-run store for an empty hour.
+    /// grouping) to count a window: 0.9 s on a 1M-run store for an empty hour. The
+    /// `job_summary_24h` view did the same.
     @Test func statisticsReadOnlyTheirWindow() throws {
         let directory = try TemporaryDirectory()
         let store = try HistoryStore.openForWriting(path: directory.file("history.db"))
@@ -138,6 +139,13 @@ struct HistoryStoreTests {
             try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + HistoryStore.statisticsSQL, arguments: [0]).map { $0["detail"] as String }
         }
         #expect(plan.contains { $0.contains("SEARCH runs USING INDEX runs_by_time (scheduled_at>?)") }, "\(plan)")
+        // The same for sqlite3 users' day summary (migration 0008).
+        let viewPlan = try store.reader.read { db in
+            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN SELECT * FROM job_summary_24h").map { $0["detail"] as String }
+        }
+        #expect(viewPlan.contains { $0.contains("SEARCH runs USING INDEX runs_by_time (scheduled_at>?)") }, "\(viewPlan)")
+        let summary = try store.reader.read { db in try Row.fetchAll(db, sql: "SELECT job, runs FROM job_summary_24h ORDER BY job") }
+        #expect(summary.map { $0["job"] as String } == ["db", "web"] && summary.map { $0["runs"] as Int } == [2, 2])
         let statistics = try store.statistics(since: now.addingTimeInterval(-3600))
         #expect(statistics.map(\.job) == ["db", "web"])
         #expect(statistics.map(\.runs) == [2, 1] && statistics.map(\.ok) == [2, 0])
