@@ -1,5 +1,3 @@
-import Dispatch
-import Synchronization
 import WardenPluginKit
 
 /// Runs `operation` in a new task (on `executor` when given) and returns its result, or nil

@@ -118,10 +118,6 @@ struct HistoryStoreTests {
         try store.close()
     }
 
-    /// A run that succeeded at its first try is its own attempt: no `attempts` row is written
-    /// for it (there was one per check), yet `history --attempts` and the `all_attempts` view
-    /// give back that attempt exactly. A retried run, a failed one, and an ok run whose attempt
-    /// says something the run does not keep their rows.
     /// `warden stats --since 1h` walked the whole history (`runs_by_job_time`, for the
     /// grouping) to count a window: 0.9 s on a 1M-run store for an empty hour. The
     /// `job_summary_24h` view did the same.
@@ -135,15 +131,17 @@ struct HistoryStoreTests {
             Self.run("db", .ok, at: now.addingTimeInterval(-30)),
             Self.run("db", .ok, at: now.addingTimeInterval(-10)),
         ])
-        let plan = try store.reader.read { db in
-            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + HistoryStore.statisticsSQL, arguments: [0]).map { $0["detail"] as String }
+        func plan(_ sql: String, _ arguments: StatementArguments = []) throws -> [String] {
+            try store.reader.read { db in
+                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments).map { $0["detail"] as String }
+            }
         }
-        #expect(plan.contains { $0.contains("SEARCH runs USING INDEX runs_by_time (scheduled_at>?)") }, "\(plan)")
+        let searchesTheWindow = "SEARCH runs USING INDEX runs_by_time (scheduled_at>?)"
+        let statisticsPlan = try plan(HistoryStore.statisticsSQL, [0])
+        #expect(statisticsPlan.contains { $0.contains(searchesTheWindow) }, "\(statisticsPlan)")
         // The same for sqlite3 users' day summary (migration 0008).
-        let viewPlan = try store.reader.read { db in
-            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN SELECT * FROM job_summary_24h").map { $0["detail"] as String }
-        }
-        #expect(viewPlan.contains { $0.contains("SEARCH runs USING INDEX runs_by_time (scheduled_at>?)") }, "\(viewPlan)")
+        let viewPlan = try plan("SELECT * FROM job_summary_24h")
+        #expect(viewPlan.contains { $0.contains(searchesTheWindow) }, "\(viewPlan)")
         let summary = try store.reader.read { db in try Row.fetchAll(db, sql: "SELECT job, runs FROM job_summary_24h ORDER BY job") }
         #expect(summary.map { $0["job"] as String } == ["db", "web"] && summary.map { $0["runs"] as Int } == [2, 2])
         let statistics = try store.statistics(since: now.addingTimeInterval(-3600))
@@ -152,6 +150,10 @@ struct HistoryStoreTests {
         try store.close()
     }
 
+    /// A run that succeeded at its first try is its own attempt: no `attempts` row is written
+    /// for it (there was one per check), yet `history --attempts` and the `all_attempts` view
+    /// give back that attempt exactly. A retried run, a failed one, and an ok run whose attempt
+    /// says something the run does not keep their rows.
     @Test func aFirstTrySuccessIsItsOwnAttemptRow() throws {
         let directory = try TemporaryDirectory()
         let store = try HistoryStore.openForWriting(path: directory.file("history.db"))

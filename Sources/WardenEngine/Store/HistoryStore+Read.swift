@@ -127,7 +127,6 @@ extension HistoryStore {
         }
     }
 
-    /// Per-job statistics for runs scheduled at or after `since`, sorted by job name.
     /// Per job, the window's counts. `INDEXED BY`: without it SQLite (no statistics) grouped
     /// by walking `runs_by_job_time`, the whole history, whatever the window: `warden stats
     /// --since 1h` read a 1M-run store in 0.9 s to find nothing.
@@ -141,6 +140,7 @@ extension HistoryStore {
         FROM runs INDEXED BY runs_by_time WHERE scheduled_at >= ? GROUP BY job ORDER BY job
         """
 
+    /// Per-job statistics for runs scheduled at or after `since`, sorted by job name.
     public func statistics(since: Date) throws -> [JobStatistics] {
         try reader.read { db in
             let since = since.epochMilliseconds
