@@ -62,6 +62,15 @@ public struct PluginExecutor: Sendable {
         }
     }
 
+    /// The logger a run of `entry` hands its plugin: this executor's, with the plugin's name
+    /// and `metadata`.
+    public func pluginLogger(for entry: RegisteredPlugin, metadata: Logger.Metadata) -> Logger {
+        var pluginLogger = logger
+        pluginLogger[metadataKey: "plugin"] = .string(entry.spec.name)
+        for (key, value) in metadata { pluginLogger[metadataKey: key] = value }
+        return pluginLogger
+    }
+
     /// Executes `entry` with parameters that passed `entry.validate`.
     public func execute(
         _ entry: RegisteredPlugin,
@@ -71,10 +80,23 @@ public struct PluginExecutor: Sendable {
         additionalSecrets: [String] = [],
         metadata: Logger.Metadata = [:]
     ) async -> Execution {
-        var pluginLogger = logger
-        pluginLogger[metadataKey: "plugin"] = .string(entry.spec.name)
-        for (key, value) in metadata { pluginLogger[metadataKey: key] = value }
+        await execute(
+            entry, parameters: parameters, timeout: timeout, dryRun: dryRun, additionalSecrets: additionalSecrets,
+            logger: pluginLogger(for: entry, metadata: metadata)
+        )
+    }
 
+    /// Executes `entry` with parameters that passed `entry.validate`, handing the plugin
+    /// `pluginLogger` (made by `pluginLogger(for:metadata:)`: a scheduled job's is made once,
+    /// not for every run).
+    public func execute(
+        _ entry: RegisteredPlugin,
+        parameters: JSONObject,
+        timeout: Duration,
+        dryRun: Bool = false,
+        additionalSecrets: [String] = [],
+        logger pluginLogger: Logger
+    ) async -> Execution {
         // Whatever a plugin echoes of a secret parameter (an API error quoting the token, a
         // script printing its input) is scrubbed from its result here and from its logs by it.
         // `additionalSecrets` are values the config resolved from `${env:…}`/`${file:…}`.

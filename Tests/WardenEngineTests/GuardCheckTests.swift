@@ -98,6 +98,33 @@ struct TriggerMatchTests {
         #expect(RuleTrigger.failuresWithinTime(failures: 2, window: .seconds(150)).match(counting: counted, tracker: mixed, run: run(5, .critical), now: now)?.runs == [3, 5])
     }
 
+    /// The tracker computes the share in place, without the padded copy of the window; any
+    /// history gives the same figure as Nagios' formula written out.
+    @Test func flapPercentIsNagiosWeightedShareOfChanges() {
+        func reference(_ states: [Bool]) -> Double {
+            let window = Array(states.suffix(21))
+            guard let first = window.first else { return 0 }
+            let padded = Array(repeating: first, count: 21 - window.count) + window
+            var weighted = 0.0
+            var total = 0.0
+            for index in 1..<padded.count {
+                let weight = 0.75 + 0.5 * Double(index - 1) / Double(padded.count - 2)
+                total += weight
+                if padded[index] != padded[index - 1] { weighted += weight }
+            }
+            return 100 * weighted / total
+        }
+        var generator = SystemRandomNumberGenerator()
+        for length in [0, 1, 2, 5, 20, 21, 22, 40, 60] {
+            for _ in 0..<50 {
+                let statuses = (0..<length).map { _ in [RunStatus.ok, .critical, .warning, .timeout].randomElement(using: &generator)! }
+                let expected = reference(statuses.map(\.isFailure))
+                #expect(tracker(statuses).flapPercent == expected, "\(statuses)")
+            }
+        }
+        #expect(tracker([.ok, .critical]).flapPercent == 1.25 / 20 * 100, "one change, the newest: its weight over the total")
+    }
+
     @Test func becameFailingOnlyOnTheChange() {
         let counted: Set<RunStatus> = [.critical]
         #expect(RuleTrigger.becameFailing.match(counting: counted, tracker: tracker([.ok, .critical]), run: run(2, .critical), now: start)?.description == "the job went from ok to critical")

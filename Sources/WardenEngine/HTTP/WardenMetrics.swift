@@ -48,15 +48,21 @@ public final class WardenMetrics: Sendable {
     }
 
     private func observe(_ run: RunRecord, in jobs: inout [String: JobMetrics]) {
-        var job = jobs[run.job] ?? JobMetrics(
+        // In place: the job's name is hashed once a run (a copy out and back hashed it twice).
+        observe(run, into: &jobs[run.job, default: JobMetrics(
             state: registry.makeGauge(descriptor: Self.named("warden_job_state", "The job's state after its last run: 0 ok, 1 warning, 2 critical, 3 unknown."), labels: [("job", run.job)]),
             duration: registry.makeDurationHistogram(descriptor: Self.named("warden_run_duration_seconds", "Run durations, all attempts included."), labels: [("job", run.job)], buckets: Self.durationBuckets)
-        )
-        defer { jobs[run.job] = job }
-        if job.runs[run.status] == nil {
-            job.runs[run.status] = registry.makeCounter(descriptor: Self.named("warden_runs_total", "Runs by job and status."), labels: [("job", run.job), ("status", run.status.rawValue)])
+        )])
+    }
+
+    private func observe(_ run: RunRecord, into job: inout JobMetrics) {
+        if let counter = job.runs[run.status] {
+            counter.increment()
+        } else {
+            let counter = registry.makeCounter(descriptor: Self.named("warden_runs_total", "Runs by job and status."), labels: [("job", run.job), ("status", run.status.rawValue)])
+            job.runs[run.status] = counter
+            counter.increment()
         }
-        job.runs[run.status]?.increment()
         guard run.status != .skipped && run.status != .interrupted else { return }
         let state: Double
         switch run.status.severity {

@@ -48,15 +48,21 @@ struct JobTracker: Sendable {
     /// (oldest) to 1.25 (newest). A short history is padded with its oldest state, so a single
     /// change early on does not look like flapping.
     var flapPercent: Double {
-        let states = recent.suffix(Self.flapWindow).map(\.failed)
-        guard let first = states.first else { return 0 }
-        let padded = Array(repeating: first, count: Self.flapWindow - states.count) + states
+        // Computed in place for every run of every tracked job: the padded copy this used to
+        // build was two arrays allocated per check. The padding repeats the oldest state, so
+        // it adds weight to the total and never a change.
+        let states = recent.suffix(Self.flapWindow)
+        guard let first = states.first?.failed else { return 0 }
+        let padding = Self.flapWindow - states.count
+        func failed(at index: Int) -> Bool {
+            index < padding ? first : states[states.startIndex + index - padding].failed
+        }
         var weighted = 0.0
         var total = 0.0
-        for index in 1..<padded.count {
-            let weight = 0.75 + 0.5 * Double(index - 1) / Double(padded.count - 2)
+        for index in 1..<Self.flapWindow {
+            let weight = 0.75 + 0.5 * Double(index - 1) / Double(Self.flapWindow - 2)
             total += weight
-            if padded[index] != padded[index - 1] { weighted += weight }
+            if failed(at: index) != failed(at: index - 1) { weighted += weight }
         }
         return total > 0 ? 100 * weighted / total : 0
     }

@@ -217,13 +217,15 @@ public actor RemediationEngine {
 
     @discardableResult
     private func track(_ stored: ObservedRun, job: JobDefinition) -> Bool? {
-        var tracker = trackers[job.name] ?? JobTracker(configHash: job.configHash, capacity: capacity(for: job.name))
-        let wasFlapping = tracker.flapping
-        let previous = tracker.record(
-            runID: stored.id, at: stored.record.finishedAt, status: stored.record.status,
-            flapHigh: config.daemon.flapHigh, flapLow: config.daemon.flapLow
-        )
-        trackers[job.name] = tracker
+        let (flapHigh, flapLow) = (config.daemon.flapHigh, config.daemon.flapLow)
+        // Recorded in place: a tracker copied out of the dictionary shares its window of runs,
+        // and appending to the copy copied the whole window, every run of every job.
+        func record(_ tracker: inout JobTracker) -> (previous: Bool?, wasFlapping: Bool, tracker: JobTracker) {
+            let wasFlapping = tracker.flapping
+            let previous = tracker.record(runID: stored.id, at: stored.record.finishedAt, status: stored.record.status, flapHigh: flapHigh, flapLow: flapLow)
+            return (previous, wasFlapping, tracker)
+        }
+        let (previous, wasFlapping, tracker) = record(&trackers[job.name, default: JobTracker(configHash: job.configHash, capacity: capacity(for: job.name))])
         if tracker.flapping != wasFlapping {
             let event = NotificationEvent(
                 kind: tracker.flapping ? .flappingStarted : .flappingStopped, job: job.name,

@@ -21,7 +21,8 @@ public struct AttemptLoop: Sendable {
         trigger: RunRecord.Trigger,
         scheduledAt: Date,
         nextTick: Date?,
-        logger: Logger
+        logger: Logger,
+        firstAttemptLogger: Logger? = nil
     ) async -> RunRecord {
         let policy = job.retry
         var attempts: [AttemptRecord] = []
@@ -39,7 +40,7 @@ public struct AttemptLoop: Sendable {
             var execution = await executor.execute(
                 entry, parameters: job.parameters, timeout: max(timeout, .milliseconds(1)),
                 additionalSecrets: job.secretValues,
-                metadata: ["job": .string(job.name), "attempt": .stringConvertible(number)]
+                logger: (number == 1 ? firstAttemptLogger : nil) ?? pluginLogger(for: job, plugin: entry, attempt: number)
             )
             (execution, conditions) = Self.applyExpectations(job.expectations, to: execution)
             last = execution
@@ -92,6 +93,12 @@ public struct AttemptLoop: Sendable {
         record.alerting = job.alerting
         record.alerting?.muted = job.maintenance.contains { $0.isActive(at: finishedAt) }
         return record
+    }
+
+    /// The logger attempt `attempt` of a run of `job` hands its plugin. `firstAttemptLogger`
+    /// takes one made ahead: building it costs a copy of the logger and three metadata writes.
+    public func pluginLogger(for job: JobDefinition, plugin entry: RegisteredPlugin, attempt: Int) -> Logger {
+        executor.pluginLogger(for: entry, metadata: ["job": .string(job.name), "attempt": .stringConvertible(attempt)])
     }
 
     /// A successful result that fails one of the job's `expect:` conditions is unsuccessful,

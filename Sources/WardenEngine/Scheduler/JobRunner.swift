@@ -7,17 +7,37 @@ import WardenPluginKit
 /// attempts, and hands the record to the writer. Keeps the in-flight runs so that shutdown
 /// can let them finish, then interrupt what is left.
 public final class JobRunner: Sendable {
-    private struct InFlight {
-        var task: Task<Void, Never>
+    /// What a run of a job needs that only a reload changes: found at the job's first tick and
+    /// kept, where every run looked its plugin up twice and built its plugin's logger.
+    struct RunPlan: Sendable {
+        let entry: RegisteredPlugin
+        /// Where the run goes (`PluginExecutor.preferredExecutor(for:)`).
+        let executor: (any TaskExecutor)?
+        /// What the first attempt's plugin logs with (`AttemptLoop.pluginLogger`).
+        let firstAttemptLogger: Logger
     }
 
-    private let registry: Mutex<PluginRegistry>
+    /// One job as the runner knows it between runs.
+    private struct JobSlot {
+        /// The run going, if any: a tick while it runs is an overlap.
+        var running: Task<Void, Never>?
+        /// nil: not planned since the last reload, or the job's plugin is not registered.
+        var plan: RunPlan?
+    }
+
+    private struct Jobs {
+        var slots: [String: JobSlot] = [:]
+        var running = 0
+        /// The plugins runs are planned with; replaced with the slots' plans (`use`).
+        var registry: PluginRegistry
+    }
+
     private let loop: AttemptLoop
     private let limiter: ConcurrencyLimiter
     /// Hands a record to the writer; never waits (the writer buffers).
     private let record: @Sendable (RunRecord) -> Void
     private let logger: Logger
-    private let inFlight = Mutex<[String: InFlight]>([:])
+    private let jobs: Mutex<Jobs>
 
     public init(
         registry: PluginRegistry,
@@ -26,7 +46,7 @@ public final class JobRunner: Sendable {
         logger: Logger,
         record: @escaping @Sendable (RunRecord) -> Void
     ) {
-        self.registry = Mutex(registry)
+        self.jobs = Mutex(Jobs(registry: registry))
         self.loop = loop
         self.limiter = limiter
         self.logger = logger
@@ -35,20 +55,29 @@ public final class JobRunner: Sendable {
 
     /// Called from the scheduler's queue when a job's timer fires; never blocks.
     public func tick(_ job: JobDefinition, scheduledAt: Date, nextTick: Date?) {
-        // A run of a plugin that does not block goes to the event loops its reply arrives on,
-        // from start to record: on Swift's pool, the run hopped there and back around the
-        // plugin, two thread wake-ups per check (BENCHMARKS.md).
-        let executor = registry.withLock { $0.lookup(job.plugin) }.flatMap { loop.executor.preferredExecutor(for: $0) }
-        let skipped = inFlight.withLock { running -> Bool in
-            if running[job.name] != nil { return true }
-            // The task is created inside the lock so that the entry is there before it can
-            // finish and remove itself.
-            let task = Task(executorPreference: executor) { [self] in
-                await self.perform(job, trigger: .schedule, scheduledAt: scheduledAt, nextTick: nextTick)
-                self.inFlight.withLock { _ = $0.removeValue(forKey: job.name) }
+        let skipped = jobs.withLock { jobs -> Bool in
+            let registry = jobs.registry
+            return Self.start(in: &jobs.slots[job.name, default: JobSlot()], running: &jobs.running) { slot in
+                if slot.plan == nil, let entry = registry.lookup(job.plugin) {
+                    slot.plan = RunPlan(
+                        entry: entry, executor: loop.executor.preferredExecutor(for: entry),
+                        firstAttemptLogger: loop.pluginLogger(for: job, plugin: entry, attempt: 1)
+                    )
+                }
+                let plan = slot.plan
+                // A run of a plugin that does not block goes to the event loops its reply
+                // arrives on, from start to record: on Swift's pool, the run hopped there and
+                // back around the plugin, two thread wake-ups per check (BENCHMARKS.md). The
+                // task is created inside the lock so that the slot holds it before it can
+                // finish and clear it.
+                return Task(executorPreference: plan?.executor) { [self] in
+                    await self.perform(job, plan: plan, trigger: .schedule, scheduledAt: scheduledAt, nextTick: nextTick)
+                    self.jobs.withLock { jobs in
+                        jobs.slots[job.name]?.running = nil
+                        jobs.running -= 1
+                    }
+                }
             }
-            running[job.name] = InFlight(task: task)
-            return false
         }
         if skipped {
             logger.warning("run skipped: previous run still going", metadata: ["job": .string(job.name)])
@@ -56,15 +85,35 @@ public final class JobRunner: Sendable {
         }
     }
 
+    /// Starts a run in `slot` unless one is going there; returns whether the tick was skipped.
+    private static func start(
+        in slot: inout JobSlot, running: inout Int, _ makeRun: (inout JobSlot) -> Task<Void, Never>
+    ) -> Bool {
+        guard slot.running == nil else { return true }
+        slot.running = makeRun(&slot)
+        running += 1
+        return false
+    }
+
     /// One run of `job` under the concurrency bound, recorded. Returns the record.
     @discardableResult
     public func perform(_ job: JobDefinition, trigger: RunRecord.Trigger, scheduledAt: Date, nextTick: Date?) async -> RunRecord {
+        let entry = jobs.withLock { $0.registry.lookup(job.plugin) }
+        let plan = entry.map { RunPlan(entry: $0, executor: nil, firstAttemptLogger: loop.pluginLogger(for: job, plugin: $0, attempt: 1)) }
+        return await perform(job, plan: plan, trigger: trigger, scheduledAt: scheduledAt, nextTick: nextTick)
+    }
+
+    @discardableResult
+    private func perform(_ job: JobDefinition, plan: RunPlan?, trigger: RunRecord.Trigger, scheduledAt: Date, nextTick: Date?) async -> RunRecord {
         let run: RunRecord
         switch await limiter.acquire() {
         case .granted:
             defer { limiter.release() }
-            if let entry = registry.withLock({ $0 }).lookup(job.plugin) {
-                run = await loop.run(job, plugin: entry, trigger: trigger, scheduledAt: scheduledAt, nextTick: nextTick, logger: logger)
+            if let plan {
+                run = await loop.run(
+                    job, plugin: plan.entry, trigger: trigger, scheduledAt: scheduledAt, nextTick: nextTick, logger: logger,
+                    firstAttemptLogger: plan.firstAttemptLogger
+                )
             } else {
                 // A custom plugin removed from disk since the config was loaded.
                 let now = Date()
@@ -88,18 +137,24 @@ public final class JobRunner: Sendable {
     }
 
     /// After a reload: the plugins the new configuration was validated against.
+    /// Every job is planned afresh at its next tick (its plugin may have changed, or be gone);
+    /// a job the reload removed keeps a slot only while its last run goes (then an empty one,
+    /// until the next reload).
     public func use(_ newRegistry: PluginRegistry) {
-        registry.withLock { $0 = newRegistry }
+        jobs.withLock { jobs in
+            jobs.registry = newRegistry
+            jobs.slots = jobs.slots.compactMapValues { $0.running.map { JobSlot(running: $0) } }
+        }
     }
 
     /// How many runs are going (waiting for a slot or running).
-    public var inFlightCount: Int { inFlight.withLock { $0.count } }
+    public var inFlightCount: Int { jobs.withLock(\.running) }
 
     /// Waits for in-flight runs up to `grace`, then cancels the rest (their runs are recorded
     /// as interrupted, external plugins killed with their process group) and waits for them.
     /// Call once the scheduler has stopped: no run starts after it.
     public func drain(grace: Duration) async {
-        let remaining = inFlight.withLock { $0.values.map(\.task) }
+        let remaining = jobs.withLock { $0.slots.values.compactMap(\.running) }
         guard !remaining.isEmpty else { return }
         await withTaskGroup(of: Bool.self) { group in
             group.addTask {
