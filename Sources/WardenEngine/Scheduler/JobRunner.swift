@@ -8,13 +8,20 @@ import WardenPluginKit
 /// can let them finish, then interrupt what is left.
 public final class JobRunner: Sendable {
     /// What a run of a job needs that only a reload changes: found at the job's first tick and
-    /// kept, where every run looked its plugin up twice and built its plugin's logger.
-    struct RunPlan: Sendable {
+    /// kept, where every run looked its plugin up twice and built its plugin's logger. A class:
+    /// each run takes it along, and a copy of the struct was two dozen retains.
+    final class RunPlan: Sendable {
         let entry: RegisteredPlugin
         /// Where the run goes (`PluginExecutor.preferredExecutor(for:)`).
         let executor: (any TaskExecutor)?
         /// What the first attempt's plugin logs with (`AttemptLoop.pluginLogger`).
         let firstAttemptLogger: Logger
+
+        init(entry: RegisteredPlugin, executor: (any TaskExecutor)?, firstAttemptLogger: Logger) {
+            self.entry = entry
+            self.executor = executor
+            self.firstAttemptLogger = firstAttemptLogger
+        }
     }
 
     /// One job as the runner knows it between runs.
