@@ -105,6 +105,29 @@ struct SchedulerTests {
         #expect(await eventually(within: .seconds(3)) { !processIsAlive(grandchild) })
     }
 
+    /// A job keeps its plan (plugin, executor, logger) between runs until a reload. A reload
+    /// that gives the job another plugin runs that plugin from the job's next tick, also when
+    /// a tick of the old definition comes between the new registry and the new timers.
+    @Test func aReloadedJobRunsItsNewPlugin() async throws {
+        let first = ProbePlugin(name: "first")
+        let second = ProbePlugin(name: "second")
+        let recorded = RecordedRuns()
+        let executor = PluginExecutor(httpClient: sharedHTTPClient, logger: testLogger, environment: [:])
+        let runner = JobRunner(registry: try makeRegistry([first, second]), loop: AttemptLoop(executor: executor),
+                               limiter: ConcurrencyLimiter(maxConcurrent: 4, maxQueue: 4), logger: testLogger, record: { recorded.add($0) })
+        let old = job("web", every: .seconds(60), plugin: "first")
+        runner.tick(old, scheduledAt: Date(), nextTick: nil)
+        #expect(await eventually { recorded.of("web").count == 1 && runner.inFlightCount == 0 })
+        runner.use(try makeRegistry([first, second]))
+        runner.tick(old, scheduledAt: Date(), nextTick: nil)
+        #expect(await eventually { recorded.of("web").count == 2 && runner.inFlightCount == 0 })
+        runner.tick(job("web", every: .seconds(60), plugin: "second"), scheduledAt: Date(), nextTick: nil)
+        #expect(await eventually { recorded.of("web").count == 3 && runner.inFlightCount == 0 })
+        #expect(recorded.of("web").map(\.plugin) == ["first", "first", "second"])
+        #expect(recorded.of("web").map(\.status) == [.ok, .ok, .ok])
+        #expect(first.calls == 2 && second.calls == 1)
+    }
+
     @Test func drainInterruptsRunsThatOutlastTheGrace() async throws {
         let probe = ProbePlugin(delay: .seconds(30))
         let registry = try makeRegistry([probe])

@@ -65,11 +65,15 @@ public final class JobRunner: Sendable {
         let skipped = jobs.withLock { jobs -> Bool in
             let registry = jobs.registry
             return Self.start(in: &jobs.slots[job.name, default: JobSlot()], running: &jobs.running) { slot in
-                if slot.plan == nil, let entry = registry.lookup(job.plugin) {
-                    slot.plan = RunPlan(
-                        entry: entry, executor: loop.executor.preferredExecutor(for: entry),
-                        firstAttemptLogger: loop.pluginLogger(for: job, plugin: entry, attempt: 1)
-                    )
+                // Checked by name as well: a tick of a job's old definition can come between a
+                // reload's new registry and its new timers, and plan the old plugin.
+                if slot.plan?.entry.spec.name != job.plugin {
+                    slot.plan = registry.lookup(job.plugin).map { entry in
+                        RunPlan(
+                            entry: entry, executor: loop.executor.preferredExecutor(for: entry),
+                            firstAttemptLogger: loop.pluginLogger(for: job, plugin: entry, attempt: 1)
+                        )
+                    }
                 }
                 let plan = slot.plan
                 // A run of a plugin that does not block goes to the event loops its reply
