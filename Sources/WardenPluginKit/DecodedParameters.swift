@@ -31,6 +31,16 @@ final class DecodedParameters: Sendable {
     func value<Parameters: Decodable & Sendable>(
         _ type: Parameters.Type, of parameters: JSONObject, decode: () throws -> Parameters
     ) rethrows -> Parameters {
+        let slot = ParameterSlot.current
+        if let slot, let kept = slot.value(type, of: parameters) { return kept }
+        let value = try cachedValue(type, of: parameters, decode: decode)
+        slot?.keep(value, of: parameters)
+        return value
+    }
+
+    private func cachedValue<Parameters: Decodable & Sendable>(
+        _ type: Parameters.Type, of parameters: JSONObject, decode: () throws -> Parameters
+    ) rethrows -> Parameters {
         let key = Key(type: ObjectIdentifier(type), parameters: parameters)
         let cached = entries.withLock { entries -> (any Sendable)? in
             guard let index = entries.index(forKey: key) else { return nil }
@@ -51,4 +61,49 @@ final class DecodedParameters: Sendable {
     }
 
     var count: Int { entries.withLock(\.count) }
+}
+
+/// One job's parameters as its plugin last decoded them, kept with the job between its runs:
+/// the shared cache hashes the whole parameters object to find them, half of what decoding a
+/// check's parameters still cost. A run binds its job's slot (`withCurrent`); the slot answers
+/// only for the same type and equal parameters (the job's own are the same storage, compared
+/// at once), so a plugin decoding other objects, or a job reloaded with new parameters, reads
+/// through to the shared cache.
+public final class ParameterSlot: Sendable {
+    private struct Kept {
+        let type: ObjectIdentifier
+        let parameters: JSONObject
+        /// A `Box<type>`: read back without a dynamic cast (an existential's was most of a hit).
+        let box: any AnyObject & Sendable
+    }
+
+    private final class Box<Value: Sendable>: Sendable {
+        let value: Value
+        init(_ value: Value) { self.value = value }
+    }
+
+    @TaskLocal static var current: ParameterSlot?
+
+    private let kept = Mutex<Kept?>(nil)
+
+    public init() {}
+
+    /// Runs `body` with this slot answering the parameters decoded in it.
+    public func withCurrent<Result>(_ body: () async -> Result, isolation: isolated (any Actor)? = #isolation) async -> Result {
+        await Self.$current.withValue(self, operation: body, isolation: isolation)
+    }
+
+    func value<Parameters: Sendable>(_ type: Parameters.Type, of parameters: JSONObject) -> Parameters? {
+        let box = kept.withLock { kept -> (any AnyObject & Sendable)? in
+            guard let kept, kept.type == ObjectIdentifier(type), kept.parameters == parameters else { return nil }
+            return kept.box
+        }
+        // The type was checked with the box: it is a `Box<Parameters>`.
+        return box.map { unsafeDowncast($0, to: Box<Parameters>.self).value }
+    }
+
+    func keep<Parameters: Sendable>(_ value: Parameters, of parameters: JSONObject) {
+        let kept = Kept(type: ObjectIdentifier(Parameters.self), parameters: parameters, box: Box(value))
+        self.kept.withLock { $0 = kept }
+    }
 }

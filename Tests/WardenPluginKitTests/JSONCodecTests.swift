@@ -213,6 +213,35 @@ struct DecodedParametersTests {
         #expect(cache.count <= 5)
     }
 
+    /// A run's slot answers its job's parameters without looking in the shared cache, and
+    /// only for the same type and equal parameters: a reloaded job's new parameters, or
+    /// another object the plugin decodes, read through (and the slot keeps the newest).
+    @Test func aJobsSlotAnswersItsOwnParametersOnly() async throws {
+        let shared = DecodedParameters(capacity: 4)
+        let empty = DecodedParameters(capacity: 4)
+        let decodes = Mutex(0)
+        func decode<T: Decodable & Sendable>(_ type: T.Type, _ parameters: JSONObject, in cache: DecodedParameters) -> Result<T, any Error> {
+            Result {
+                try cache.value(type, of: parameters) {
+                    decodes.withLock { $0 += 1 }
+                    return try JSONValueDecoder(.object(parameters)).decode(type)
+                }
+            }
+        }
+        let job: JSONObject = ["url": "http://job/"]
+        let reloaded: JSONObject = ["url": "http://reloaded/"]
+        let slot = ParameterSlot()
+        let inRun = await slot.withCurrent {
+            [decode(Counted.self, job, in: shared), decode(Counted.self, job, in: empty), decode(Counted.self, reloaded, in: empty)]
+        }
+        #expect(try inRun.map { try $0.get().url } == ["http://job/", "http://job/", "http://reloaded/"])
+        #expect(decodes.withLock { $0 } == 2 && empty.count == 1, "the second came from the slot, the third did not")
+        let other = await slot.withCurrent { decode(Other.self, reloaded, in: empty) }
+        #expect(try other.get() == Other(url: "http://reloaded/"))
+        #expect(try decode(Counted.self, job, in: empty).get().url == "http://job/")
+        #expect(decodes.withLock { $0 } == 4, "outside a run no slot answers")
+    }
+
     @Test func pluginsDecodeThroughTheSharedCache() throws {
         let parameters: JSONObject = ["url": .string("http://shared-\(UInt64.random(in: 0...UInt64.max))/")]
         let before = DecodedParameters.shared.count

@@ -16,6 +16,8 @@ public final class JobRunner: Sendable {
         let executor: (any TaskExecutor)?
         /// What the first attempt's plugin logs with (`AttemptLoop.pluginLogger`).
         let firstAttemptLogger: Logger
+        /// The job's parameters as its plugin decoded them.
+        let parameters = ParameterSlot()
 
         init(entry: RegisteredPlugin, executor: (any TaskExecutor)?, firstAttemptLogger: Logger) {
             self.entry = entry
@@ -121,10 +123,12 @@ public final class JobRunner: Sendable {
         case .granted:
             defer { limiter.release() }
             if let plan {
-                run = await loop.run(
-                    job, plugin: plan.entry, trigger: trigger, scheduledAt: scheduledAt, nextTick: nextTick, logger: logger,
-                    firstAttemptLogger: plan.firstAttemptLogger
-                )
+                run = await plan.parameters.withCurrent {
+                    await loop.run(
+                        job, plugin: plan.entry, trigger: trigger, scheduledAt: scheduledAt, nextTick: nextTick, logger: logger,
+                        firstAttemptLogger: plan.firstAttemptLogger
+                    )
+                }
             } else {
                 // A custom plugin removed from disk since the config was loaded.
                 let now = Date()
