@@ -87,12 +87,7 @@ extension JSONValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, Expre
     public init(stringLiteral value: String) { self = .string(value) }
     public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
-        // Sized once and filled in order (a repeated key: the last wins); plugins build their
-        // result data this way every run, and `Dictionary(_:uniquingKeysWith:)` went through
-        // its generic merge, growing as it went.
-        var object = JSONObject(minimumCapacity: elements.count)
-        for (key, value) in elements { object[key] = value }
-        self = .object(object)
+        self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
     }
 }
 

@@ -37,7 +37,7 @@ public final class JobRunner: Sendable {
     private struct Jobs {
         var slots: [String: JobSlot] = [:]
         var running = 0
-        /// The plugins runs are planned with; replaced with the slots' plans (`use`).
+        /// What plans are made from; a reload replaces it and drops the plans (`use`).
         var registry: PluginRegistry
     }
 
