@@ -71,32 +71,18 @@ public struct PluginExecutor: Sendable {
         return pluginLogger
     }
 
-    /// Executes `entry` with parameters that passed `entry.validate`.
-    public func execute(
-        _ entry: RegisteredPlugin,
-        parameters: JSONObject,
-        timeout: Duration,
-        dryRun: Bool = false,
-        additionalSecrets: [String] = [],
-        metadata: Logger.Metadata = [:]
-    ) async -> Execution {
-        await execute(
-            entry, parameters: parameters, timeout: timeout, dryRun: dryRun, additionalSecrets: additionalSecrets,
-            logger: pluginLogger(for: entry, metadata: metadata)
-        )
-    }
-
     /// Executes `entry` with parameters that passed `entry.validate`, handing the plugin
-    /// `pluginLogger` (made by `pluginLogger(for:metadata:)`: a scheduled job's is made once,
-    /// not for every run).
+    /// `logger` (made by `pluginLogger(for:metadata:)`; a scheduled job's is made once, not
+    /// for every run), or this executor's with the plugin's name.
     public func execute(
         _ entry: RegisteredPlugin,
         parameters: JSONObject,
         timeout: Duration,
         dryRun: Bool = false,
         additionalSecrets: [String] = [],
-        logger pluginLogger: Logger
+        logger: Logger? = nil
     ) async -> Execution {
+        let pluginLogger = logger ?? self.pluginLogger(for: entry, metadata: [:])
         // Whatever a plugin echoes of a secret parameter (an API error quoting the token, a
         // script printing its input) is scrubbed from its result here and from its logs by it.
         // `additionalSecrets` are values the config resolved from `${env:…}`/`${file:…}`.

@@ -670,8 +670,10 @@ public actor RemediationEngine {
         if dryRun {
             return StepOutcome(parameters: step.shown, result: .ok(message: "dry run: `\(step.entry.spec.name)` not executed"), attempt: .ok)
         }
-        let execution = await executor.execute(step.entry, parameters: step.parameters, timeout: step.timeout ?? job.timeout, additionalSecrets: step.secrets,
-                                               metadata: ["job": .string(job.name), "rule": .string(rule)])
+        let execution = await executor.execute(
+            step.entry, parameters: step.parameters, timeout: step.timeout ?? job.timeout, additionalSecrets: step.secrets,
+            logger: executor.pluginLogger(for: step.entry, metadata: ["job": .string(job.name), "rule": .string(rule)])
+        )
         return StepOutcome(parameters: step.shown, result: execution.result, attempt: execution.outcome)
     }
 

@@ -32,11 +32,22 @@ public final class JobRunner: Sendable {
         var running: Task<Void, Never>?
         /// nil: not planned since the last reload, or the job's plugin is not registered.
         var plan: RunPlan?
+
+        /// Starts a run of `job` unless one is going (false: the tick overlaps it), planning
+        /// the job first when it has no plan or one for another plugin: a tick of a job's old
+        /// definition can come between a reload's new registry and its new timers.
+        mutating func start(
+            _ job: JobDefinition, planning makePlan: () -> RunPlan?, run: (RunPlan?) -> Task<Void, Never>
+        ) -> Bool {
+            guard running == nil else { return false }
+            if plan?.entry.spec.name != job.plugin { plan = makePlan() }
+            running = run(plan)
+            return true
+        }
     }
 
     private struct Jobs {
         var slots: [String: JobSlot] = [:]
-        var running = 0
         /// What plans are made from; a reload replaces it and drops the plans (`use`).
         var registry: PluginRegistry
     }
@@ -64,56 +75,40 @@ public final class JobRunner: Sendable {
 
     /// Called from the scheduler's queue when a job's timer fires; never blocks.
     public func tick(_ job: JobDefinition, scheduledAt: Date, nextTick: Date?) {
-        let skipped = jobs.withLock { jobs -> Bool in
+        let started = jobs.withLock { jobs -> Bool in
             let registry = jobs.registry
-            return Self.start(in: &jobs.slots[job.name, default: JobSlot()], running: &jobs.running) { slot in
-                // Checked by name as well: a tick of a job's old definition can come between a
-                // reload's new registry and its new timers, and plan the old plugin.
-                if slot.plan?.entry.spec.name != job.plugin {
-                    slot.plan = registry.lookup(job.plugin).map { entry in
-                        RunPlan(
-                            entry: entry, executor: loop.executor.preferredExecutor(for: entry),
-                            firstAttemptLogger: loop.pluginLogger(for: job, plugin: entry, attempt: 1)
-                        )
-                    }
-                }
-                let plan = slot.plan
+            return jobs.slots[job.name, default: JobSlot()].start(job, planning: { plan(job, from: registry) }) { plan in
                 // A run of a plugin that does not block goes to the event loops its reply
                 // arrives on, from start to record: on Swift's pool, the run hopped there and
                 // back around the plugin, two thread wake-ups per check (BENCHMARKS.md). The
                 // task is created inside the lock so that the slot holds it before it can
                 // finish and clear it.
-                return Task(executorPreference: plan?.executor) { [self] in
+                Task(executorPreference: plan?.executor) { [self] in
                     await self.perform(job, plan: plan, trigger: .schedule, scheduledAt: scheduledAt, nextTick: nextTick)
-                    self.jobs.withLock { jobs in
-                        jobs.slots[job.name]?.running = nil
-                        jobs.running -= 1
-                    }
+                    self.jobs.withLock { $0.slots[job.name]?.running = nil }
                 }
             }
         }
-        if skipped {
+        if !started {
             logger.warning("run skipped: previous run still going", metadata: ["job": .string(job.name)])
             record(RunRecord.skipped(job, scheduledAt: scheduledAt, reason: .overlap))
         }
     }
 
-    /// Starts a run in `slot` unless one is going there; returns whether the tick was skipped.
-    private static func start(
-        in slot: inout JobSlot, running: inout Int, _ makeRun: (inout JobSlot) -> Task<Void, Never>
-    ) -> Bool {
-        guard slot.running == nil else { return true }
-        slot.running = makeRun(&slot)
-        running += 1
-        return false
+    /// `job`'s plan from `registry`; nil when its plugin is not registered there.
+    private func plan(_ job: JobDefinition, from registry: PluginRegistry) -> RunPlan? {
+        registry.lookup(job.plugin).map { entry in
+            RunPlan(
+                entry: entry, executor: loop.executor.preferredExecutor(for: entry),
+                firstAttemptLogger: loop.pluginLogger(for: job, plugin: entry, attempt: 1)
+            )
+        }
     }
 
     /// One run of `job` under the concurrency bound, recorded. Returns the record.
     @discardableResult
     public func perform(_ job: JobDefinition, trigger: RunRecord.Trigger, scheduledAt: Date, nextTick: Date?) async -> RunRecord {
-        let entry = jobs.withLock { $0.registry.lookup(job.plugin) }
-        let plan = entry.map { RunPlan(entry: $0, executor: nil, firstAttemptLogger: loop.pluginLogger(for: job, plugin: $0, attempt: 1)) }
-        return await perform(job, plan: plan, trigger: trigger, scheduledAt: scheduledAt, nextTick: nextTick)
+        await perform(job, plan: plan(job, from: jobs.withLock(\.registry)), trigger: trigger, scheduledAt: scheduledAt, nextTick: nextTick)
     }
 
     @discardableResult
@@ -163,7 +158,7 @@ public final class JobRunner: Sendable {
     }
 
     /// How many runs are going (waiting for a slot or running).
-    public var inFlightCount: Int { jobs.withLock(\.running) }
+    public var inFlightCount: Int { jobs.withLock { $0.slots.values.count { $0.running != nil } } }
 
     /// Waits for in-flight runs up to `grace`, then cancels the rest (their runs are recorded
     /// as interrupted, external plugins killed with their process group) and waits for them.
