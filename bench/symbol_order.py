@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""Writes the link order of Warden's functions (`make symbol-order`, bench/README.md).
+
+The release binary is linked with every function in its own section (`-function-sections`)
+and these listed first, in this order: the functions the daemon runs in its steady state,
+then those only start-up, the read-only CLI commands and shutdown run. The kernel maps a
+binary's text in 64 KB runs around each page a process touches, so code that runs together
+should lie together: spread over the binary, the steady state's few hundred KB of code
+kept 9-12 MB of text resident (BENCHMARKS.md).
+
+The functions come from valgrind's callgrind, which lists every function a run executed:
+the daemon on the bench's HTTP checks against a loopback nginx (start-up, then a steady
+stretch, then shutdown, dumped apart), and the read-only commands on the store it wrote.
+A function renamed or added since the list was made is linked after the listed ones: a
+stale list costs some resident memory, never correctness.
+"""
+import argparse
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402
+
+HEADER = "# Warden's link order (bench/symbol_order.py); regenerate with `make symbol-order`.\n"
+
+
+def executed_functions(path, binary_name):
+    """Functions of `binary_name` in a callgrind output file, by self cost, highest first."""
+    objects, functions, cost = {}, {}, {}
+    current_object = current_function = None
+    call_cost = False  # the line after `calls=` is the call's inclusive cost, not the caller's own
+    for line in open(path, errors="replace"):
+        if line.startswith("calls="):
+            call_cost = True
+            continue
+        if call_cost:
+            call_cost = False
+            continue
+        if line.startswith(("ob=", "fn=", "cob=", "cfn=")):
+            key, value = line.rstrip("\n").split("=", 1)
+            match = re.match(r"\((\d+)\)(?: (.*))?$", value)
+            ident, name = (match.group(1), match.group(2)) if match else (None, value)
+            table = objects if key.endswith("ob") else functions
+            if ident is not None and name is not None:
+                table[ident] = name
+            resolved = table.get(ident, name) if ident is not None else name
+            if key == "ob":
+                current_object = resolved
+            elif key == "fn":
+                current_function = resolved if current_object and os.path.basename(current_object) == binary_name else None
+        elif current_function and line[:1].isdigit():
+            parts = line.split()
+            if len(parts) >= 2:
+                cost[current_function] = cost.get(current_function, 0) + int(parts[1])
+    names = {}
+    for name, total in cost.items():
+        symbol = re.sub(r"'\d+$", "", name)
+        if symbol.startswith("0x") or not symbol:
+            continue
+        names[symbol] = names.get(symbol, 0) + total
+    return sorted(names, key=lambda n: -names[n])
+
+
+def callgrind(command, out, **popen):
+    return subprocess.Popen(["valgrind", "--tool=callgrind", "--demangle=no", "--separate-threads=no",
+                             "--dump-instr=no", f"--callgrind-out-file={out}"] + command,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **popen)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("binary", help="a release build linked with -function-sections")
+    parser.add_argument("--out", default=os.path.join(bench.ROOT, "bench", "warden.order"))
+    parser.add_argument("--checks", type=int, default=40)
+    parser.add_argument("--seconds", type=int, default=20, help="the steady stretch")
+    args = parser.parse_args()
+
+    work = tempfile.mkdtemp(prefix="warden-order-")
+    # valgrind 3.19 gives up on the release binary's DWARF; the symbol table names functions.
+    binary = os.path.join(work, "warden")
+    subprocess.run(["objcopy", "--strip-debug", args.binary, binary], check=True)
+    nginx = bench.Nginx(work)
+    try:
+        config = bench.warden_config(work, nginx, args.checks, 64, "order")
+        database = config.replace(".yaml", ".db")
+        out = os.path.join(work, "daemon.out")
+        bench.progress(f"the daemon under callgrind: {args.checks} checks at 1 s until each ran 3 times")
+        daemon = callgrind([binary, "run", "--config", config, "--log-target", "stderr", "--plugin-dir", "/nonexistent"], out)
+
+        def stored():
+            try:
+                with sqlite3.connect(database) as db:
+                    return db.execute("SELECT count(*) FROM runs").fetchone()[0]
+            except sqlite3.OperationalError:
+                return 0
+        deadline = time.monotonic() + 300
+        while stored() < args.checks * 3:
+            if time.monotonic() > deadline or daemon.poll() is not None:
+                raise SystemExit("the daemon did not store its runs under callgrind")
+            time.sleep(1)
+        subprocess.run(["callgrind_control", "--dump=start-up", str(daemon.pid)], check=True, stdout=subprocess.DEVNULL)
+        bench.progress(f"the steady state: {args.seconds} s")
+        time.sleep(args.seconds)
+        subprocess.run(["callgrind_control", "--dump=steady", str(daemon.pid)], check=True, stdout=subprocess.DEVNULL)
+        daemon.terminate()
+        daemon.wait(timeout=120)
+
+        commands = [
+            ["--version"],
+            ["history", "--database", database, "--limit", "50"],
+            ["history", "--database", database, "--limit", "50", "--json"],
+            ["stats", "--database", database],
+            ["status", "--database", database],
+        ]
+        cli_outputs = []
+        for index, command in enumerate(commands):
+            bench.progress(f"warden {' '.join(command[:1])} under callgrind")
+            cli_out = os.path.join(work, f"cli-{index}.out")
+            callgrind([binary] + command, cli_out).wait(timeout=300)
+            cli_outputs.append(cli_out)
+
+        parts = sorted(p for p in os.listdir(work) if p.startswith("daemon.out."))
+        # Dumps are numbered in order: start-up, then the steady stretch; the final file is shutdown.
+        start_up, steady = (os.path.join(work, p) for p in parts[:2])
+        phases = [steady, start_up] + cli_outputs + [out]
+        ordered, seen = [], set()
+        for path in phases:
+            for name in executed_functions(path, "warden"):
+                if name not in seen:
+                    seen.add(name)
+                    ordered.append(name)
+        with open(args.out, "w") as f:
+            f.write(HEADER)
+            f.write("\n".join(ordered) + "\n")
+        counts = [len(executed_functions(p, "warden")) for p in phases]
+        print(f"{len(ordered)} functions to {args.out} (steady {counts[0]}, start-up {counts[1]})")
+    finally:
+        nginx.stop()
+
+
+if __name__ == "__main__":
+    main()
