@@ -10,13 +10,16 @@ kept 9-12 MB of text resident (BENCHMARKS.md).
 
 The functions come from valgrind's callgrind, which lists every function a run executed:
 the daemon on the bench's HTTP checks against a loopback nginx (start-up, then a steady
-stretch, then shutdown, dumped apart), and the read-only commands on the store it wrote.
+stretch, then shutdown, dumped apart), the daemon on the shipped default config (its
+steady state: Nagios checks, the load and disk plugins), and the read-only commands on the
+store the first run wrote.
 A function renamed or added since the list was made is linked after the listed ones: a
 stale list costs some resident memory, never correctness.
 """
 import argparse
 import os
 import re
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -72,12 +75,39 @@ def callgrind(command, out, **popen):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **popen)
 
 
+def idle_steady_state(binary, work, seconds):
+    """The shipped default config under callgrind: the functions its jobs run once start-up
+    is over (its jobs run every 30-60 s, so `seconds` covers each at least once)."""
+    out = os.path.join(work, "idle.out")
+    notify = os.path.join(work, "notify.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(notify)
+    listener.settimeout(300)
+    daemon = callgrind([binary, "run", "--config", os.path.join(bench.ROOT, "etc/warden/warden.yaml"),
+                        "--database", os.path.join(work, "idle.db"), "--log-target", "stderr",
+                        "--plugin-dir", os.path.join(bench.ROOT, "etc/warden/examples/plugins.d")],
+                       out, env=dict(os.environ, NOTIFY_SOCKET=notify))
+    try:
+        while "READY=1" not in listener.recv(4096).decode().split("\n"):
+            pass
+        subprocess.run(["callgrind_control", "--dump=start-up", str(daemon.pid)], check=True, stdout=subprocess.DEVNULL)
+        bench.progress(f"the default config's steady state: {seconds} s")
+        time.sleep(seconds)
+        subprocess.run(["callgrind_control", "--dump=steady", str(daemon.pid)], check=True, stdout=subprocess.DEVNULL)
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=120)
+        listener.close()
+    return os.path.join(work, "idle.out.2")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("binary", help="a release build linked with -function-sections")
     parser.add_argument("--out", default=os.path.join(bench.ROOT, "bench", "warden.order"))
     parser.add_argument("--checks", type=int, default=40)
     parser.add_argument("--seconds", type=int, default=20, help="the steady stretch")
+    parser.add_argument("--idle-seconds", type=int, default=70, help="the default config's steady stretch")
     args = parser.parse_args()
 
     work = tempfile.mkdtemp(prefix="warden-order-")
@@ -124,10 +154,13 @@ def main():
             callgrind([binary] + command, cli_out).wait(timeout=300)
             cli_outputs.append(cli_out)
 
-        parts = sorted(p for p in os.listdir(work) if p.startswith("daemon.out."))
-        # Dumps are numbered in order: start-up, then the steady stretch; the final file is shutdown.
-        start_up, steady = (os.path.join(work, p) for p in parts[:2])
-        phases = [steady, start_up] + cli_outputs + [out]
+        bench.progress("the shipped default config under callgrind")
+        idle = idle_steady_state(binary, work, args.idle_seconds)
+
+        # Dumps are numbered in order: start-up (.1), then the steady stretch (.2); the final
+        # file is shutdown's.
+        start_up, steady = (os.path.join(work, f"daemon.out.{n}") for n in (1, 2))
+        phases = [steady, idle, start_up] + cli_outputs + [out]
         ordered, seen = [], set()
         for path in phases:
             for name in executed_functions(path, "warden"):
@@ -138,7 +171,8 @@ def main():
             f.write(HEADER)
             f.write("\n".join(ordered) + "\n")
         counts = [len(executed_functions(p, "warden")) for p in phases]
-        print(f"{len(ordered)} functions to {args.out} (steady {counts[0]}, start-up {counts[1]})")
+        print(f"{len(ordered)} functions to {args.out} (the checks' steady state {counts[0]}, "
+              f"the default config's {counts[1]}, start-up {counts[2]})")
     finally:
         nginx.stop()
 
