@@ -44,14 +44,14 @@ ORDER_FLAGS := -Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-s
 	-Xlinker --symbol-ordering-file=$(CURDIR)/bench/warden.order -Xlinker --no-warn-symbol-ordering
 RELEASE_FLAGS := $(BASE_RELEASE_FLAGS) $(ORDER_FLAGS)
 
+# SwiftPM does not know the list is an input of the link: a binary older than the list goes.
 release: setup
+	@if [ .build/release/warden -ot bench/warden.order ]; then rm -f .build/release/warden; fi
 	$(SWIFT) build $(RELEASE_FLAGS)
 
-# SwiftPM does not know the list is an input of the link: relink by removing the binary.
 symbol-order: release
 	bench/symbol_order.py .build/release/warden
-	rm -f .build/release/warden
-	$(SWIFT) build $(RELEASE_FLAGS)
+	$(MAKE) --no-print-directory release
 
 # The whole suite: unit tests plus tests against real parts (loopback HTTP servers,
 # child processes, Debian's monitoring-plugins), in parallel; then the heavy ones (fuzzers,
