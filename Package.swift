@@ -39,12 +39,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
     ],
     targets: [
-        // libsystemd (sd_notify, sd-journal, sd-bus).
-        .systemLibrary(
-            name: "CSystemd",
-            pkgConfig: "libsystemd",
-            providers: [.apt(["libsystemd-dev"])]
-        ),
+        // libsystemd (sd_notify, sd-journal, sd-bus), loaded on first use: its headers come
+        // from libsystemd-dev, the library from libsystemd0 at run time.
+        .target(name: "CSystemd"),
         .target(
             name: "WardenPluginKit",
             // The contract: swift-log and the standard library, nothing a plugin family uses.

@@ -48,6 +48,18 @@ struct WardenCLITests {
         #expect(version.status == 0 && version.stdout.split(separator: ".").count == 3, "\(version.stdout)")
     }
 
+    /// libsystemd and the six libraries it needs are loaded when something first uses them
+    /// (sd_notify, journald, sd-bus), not by every command: linked, they were a millisecond of
+    /// each command's start (issue 18). The dynamic loader names what it loads under LD_DEBUG.
+    @Test func commandsThatDoNotTalkToSystemdNeverLoadLibsystemd() async throws {
+        for arguments in [["--version"], ["plugins", "--plugin-dir", "/nonexistent"], ["history", "--database", "/nonexistent/history.db"]] {
+            let output = try await CLI.run(arguments, environment: ["LD_DEBUG": "libs"])
+            #expect(output.status == (arguments[0] == "history" ? 1 : 0), "\(arguments): \(output.stderr.suffix(500))")
+            #expect(output.stderr.contains("libsqlite3"), "LD_DEBUG said nothing: \(output.stderr.prefix(300))")
+            #expect(!output.stderr.contains("libsystemd"), "\(arguments) loaded libsystemd")
+        }
+    }
+
     /// A report given no arguments answers with its error, not its help (a root given none would).
     @Test func explainWithoutAnIDNamesWhatIsMissing() async throws {
         let missing = try await CLI.run(["explain"])

@@ -72,7 +72,7 @@ public struct JournalLogHandler: LogHandler {
         vectors.reserveCapacity(buffers.count)
         func build(_ index: Int) {
             guard index < buffers.count else {
-                _ = sd_journal_sendv(vectors, Int32(vectors.count))
+                _ = warden_sd_journal_sendv(vectors, Int32(vectors.count))
                 return
             }
             buffers[index].withUnsafeBytes { bytes in

@@ -10,7 +10,7 @@ public struct SystemdNotifier: Sendable {
     public var isActive: Bool { ProcessInfo.processInfo.environment["NOTIFY_SOCKET"] != nil }
 
     public func send(_ assignments: String) {
-        _ = assignments.withCString { sd_notify(0, $0) }
+        _ = assignments.withCString { warden_sd_notify(0, $0) }
     }
 
     public func ready(status: String) {
@@ -40,7 +40,7 @@ public struct SystemdNotifier: Sendable {
     /// Half the watchdog interval systemd asked for (`WatchdogSec=`), or nil when it is off.
     public func watchdogPingInterval() -> Duration? {
         var microseconds: UInt64 = 0
-        guard sd_watchdog_enabled(0, &microseconds) > 0, microseconds > 0 else { return nil }
+        guard warden_sd_watchdog_enabled(0, &microseconds) > 0, microseconds > 0 else { return nil }
         return .microseconds(Int64(microseconds / 2))
     }
 

@@ -65,28 +65,28 @@ public struct JournalErrorsPlugin: Plugin {
 
     static func read(unit: String?, identifier: String?, priority: Int, since: Date, keep: Int) -> Result<(count: Int, last: [Entry]), PluginError> {
         var journal: OpaquePointer?
-        let opened = sd_journal_open(&journal, Int32(SD_JOURNAL_LOCAL_ONLY))
+        let opened = warden_sd_journal_open(&journal, Int32(SD_JOURNAL_LOCAL_ONLY))
         guard opened >= 0, let journal else {
             return .failure(PluginError("cannot open the journal: \(String(cString: strerror(-opened)))", retry: true))
         }
-        defer { sd_journal_close(journal) }
-        func match(_ text: String) { _ = text.withCString { sd_journal_add_match(journal, $0, 0) } }
+        defer { warden_sd_journal_close(journal) }
+        func match(_ text: String) { _ = text.withCString { warden_sd_journal_add_match(journal, $0, 0) } }
         // Matches on the same field are ORed; a conjunction ANDs the groups.
         for level in 0...priority { match("PRIORITY=\(level)") }
         if let unit {
-            sd_journal_add_conjunction(journal)
+            warden_sd_journal_add_conjunction(journal)
             match("_SYSTEMD_UNIT=\(unit)")
         }
         if let identifier {
-            sd_journal_add_conjunction(journal)
+            warden_sd_journal_add_conjunction(journal)
             match("SYSLOG_IDENTIFIER=\(identifier)")
         }
-        _ = sd_journal_seek_realtime_usec(journal, UInt64(since.timeIntervalSince1970 * 1e6))
+        _ = warden_sd_journal_seek_realtime_usec(journal, UInt64(since.timeIntervalSince1970 * 1e6))
         var count = 0
         var last: [Entry] = []
-        while sd_journal_next(journal) > 0 {
+        while warden_sd_journal_next(journal) > 0 {
             var usec: UInt64 = 0
-            _ = sd_journal_get_realtime_usec(journal, &usec)
+            _ = warden_sd_journal_get_realtime_usec(journal, &usec)
             guard Double(usec) / 1e6 >= since.timeIntervalSince1970 else { continue }
             count += 1
             guard keep > 0 else { continue }
@@ -105,7 +105,7 @@ public struct JournalErrorsPlugin: Plugin {
     static func field(_ journal: OpaquePointer, _ name: String) -> String? {
         var pointer: UnsafeRawPointer?
         var length = 0
-        guard name.withCString({ sd_journal_get_data(journal, $0, &pointer, &length) }) >= 0, let pointer else { return nil }
+        guard name.withCString({ warden_sd_journal_get_data(journal, $0, &pointer, &length) }) >= 0, let pointer else { return nil }
         let bytes = UnsafeRawBufferPointer(start: pointer, count: length).dropFirst(name.utf8.count + 1).prefix(4096)
         return String(decoding: bytes, as: UTF8.self)
     }

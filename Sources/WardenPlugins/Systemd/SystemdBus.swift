@@ -40,7 +40,7 @@ struct SystemdBus: ~Copyable {
 
     private init() throws(Failure) {
         var opened: OpaquePointer?
-        let status = sd_bus_open_system(&opened)
+        let status = warden_sd_bus_open_system(&opened)
         guard status >= 0, let opened else {
             throw Failure(description: "cannot connect to the system bus: \(String(cString: strerror(-status)))", transient: true)
         }
@@ -48,36 +48,36 @@ struct SystemdBus: ~Copyable {
     }
 
     deinit {
-        sd_bus_flush_close_unref(bus)
+        warden_sd_bus_flush_close_unref(bus)
     }
 
     /// Calls a Manager method with string arguments; returns the object path it answers with.
     func callReturningPath(_ method: String, _ arguments: [String]) throws(Failure) -> String {
         var message: OpaquePointer?
-        var status = sd_bus_message_new_method_call(bus, &message, Self.destination, Self.managerPath, Self.manager, method)
+        var status = warden_sd_bus_message_new_method_call(bus, &message, Self.destination, Self.managerPath, Self.manager, method)
         guard status >= 0, let message else { throw Failure(description: "cannot build \(method): \(String(cString: strerror(-status)))", transient: false) }
-        defer { sd_bus_message_unref(message) }
+        defer { warden_sd_bus_message_unref(message) }
         for argument in arguments {
-            status = argument.withCString { sd_bus_message_append_basic(message, CChar(UInt8(ascii: "s")), $0) }
+            status = argument.withCString { warden_sd_bus_message_append_basic(message, CChar(UInt8(ascii: "s")), $0) }
             guard status >= 0 else { throw Failure(description: "cannot append to \(method): \(String(cString: strerror(-status)))", transient: false) }
         }
         var error = sd_bus_error()
-        defer { sd_bus_error_free(&error) }
+        defer { warden_sd_bus_error_free(&error) }
         var reply: OpaquePointer?
-        status = sd_bus_call(bus, message, 30_000_000, &error, &reply)
+        status = warden_sd_bus_call(bus, message, 30_000_000, &error, &reply)
         guard status >= 0, let reply else { throw Self.failure(error, status: status, doing: method) }
-        defer { sd_bus_message_unref(reply) }
+        defer { warden_sd_bus_message_unref(reply) }
         var path: UnsafePointer<CChar>?
-        status = sd_bus_message_read_basic(reply, CChar(UInt8(ascii: "o")), &path)
+        status = warden_sd_bus_message_read_basic(reply, CChar(UInt8(ascii: "o")), &path)
         guard status >= 0, let path else { throw Failure(description: "unexpected reply to \(method)", transient: false) }
         return String(cString: path)
     }
 
     func string(_ path: String, _ interface: String, _ property: String) throws(Failure) -> String {
         var error = sd_bus_error()
-        defer { sd_bus_error_free(&error) }
+        defer { warden_sd_bus_error_free(&error) }
         var value: UnsafeMutablePointer<CChar>?
-        let status = sd_bus_get_property_string(bus, Self.destination, path, interface, property, &error, &value)
+        let status = warden_sd_bus_get_property_string(bus, Self.destination, path, interface, property, &error, &value)
         guard status >= 0, let value else { throw Self.failure(error, status: status, doing: "reading \(property)") }
         defer { free(value) }
         return String(cString: value)
@@ -85,18 +85,18 @@ struct SystemdBus: ~Copyable {
 
     func uint32(_ path: String, _ interface: String, _ property: String) throws(Failure) -> UInt32 {
         var error = sd_bus_error()
-        defer { sd_bus_error_free(&error) }
+        defer { warden_sd_bus_error_free(&error) }
         var value: UInt32 = 0
-        let status = sd_bus_get_property_trivial(bus, Self.destination, path, interface, property, &error, CChar(UInt8(ascii: "u")), &value)
+        let status = warden_sd_bus_get_property_trivial(bus, Self.destination, path, interface, property, &error, CChar(UInt8(ascii: "u")), &value)
         guard status >= 0 else { throw Self.failure(error, status: status, doing: "reading \(property)") }
         return value
     }
 
     func uint64(_ path: String, _ interface: String, _ property: String) throws(Failure) -> UInt64 {
         var error = sd_bus_error()
-        defer { sd_bus_error_free(&error) }
+        defer { warden_sd_bus_error_free(&error) }
         var value: UInt64 = 0
-        let status = sd_bus_get_property_trivial(bus, Self.destination, path, interface, property, &error, CChar(UInt8(ascii: "t")), &value)
+        let status = warden_sd_bus_get_property_trivial(bus, Self.destination, path, interface, property, &error, CChar(UInt8(ascii: "t")), &value)
         guard status >= 0 else { throw Self.failure(error, status: status, doing: "reading \(property)") }
         return value
     }
