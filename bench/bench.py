@@ -299,6 +299,24 @@ def idle_cost(work, wardens, seconds):
     sys.stdout.flush()
 
 
+def symbols_only(binary, work):
+    """A copy of `binary` for valgrind: valgrind 3.19 gives up on the release binary's DWARF,
+    and the symbol table still names every function."""
+    stripped = os.path.join(work, "warden-symbols-only")
+    subprocess.run(["objcopy", "--strip-debug", binary, stripped], check=True)
+    return stripped
+
+
+def stored_runs(database, condition="1"):
+    """Runs in `database` matching `condition`; 0 before the daemon has created it (valgrind
+    starts the daemon slowly)."""
+    try:
+        with sqlite3.connect(database) as db:
+            return db.execute(f"SELECT count(*) FROM runs WHERE {condition}").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
 def callgrind(work, binary, count, seconds, top):
     """Instructions per check: `count` HTTP checks at 1 s under valgrind's callgrind, counted
     only after a warm-up (start-up left out), divided by the runs stored meanwhile."""
@@ -308,19 +326,13 @@ def callgrind(work, binary, count, seconds, top):
         database = config.replace(".yaml", ".db")
         out = os.path.join(work, "callgrind.out")
         progress(f"{count} checks under callgrind: warm-up until {count * 5} runs are stored, then {seconds} s counted")
-        # valgrind 3.19 gives up on the release binary's DWARF; the symbol table names functions.
-        stripped = os.path.join(work, "warden-symbols-only")
-        subprocess.run(["objcopy", "--strip-debug", binary, stripped], check=True)
+        stripped = symbols_only(binary, work)
         process = subprocess.Popen(["valgrind", "--tool=callgrind", "--instr-atstart=no", "--separate-threads=no",
                                     f"--callgrind-out-file={out}", stripped, "run", "--config", config,
                                     "--log-target", "stderr", "--plugin-dir", "/nonexistent"],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         def stored():
-            try:
-                with sqlite3.connect(database) as db:
-                    return db.execute("SELECT count(*) FROM runs WHERE status = 'ok'").fetchone()[0]
-            except sqlite3.OperationalError:
-                return 0  # not created yet: valgrind starts the daemon slowly
+            return stored_runs(database, "status = 'ok'")
         deadline = time.monotonic() + 300
         while stored() < count * 5 and time.monotonic() < deadline:
             time.sleep(1)

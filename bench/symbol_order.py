@@ -19,8 +19,8 @@ stale list costs some resident memory, never correctness.
 import argparse
 import os
 import re
+import shutil
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -75,30 +75,37 @@ def callgrind(command, out, **popen):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **popen)
 
 
+def dump_start_up_and_steady(daemon, out, seconds, what):
+    """Dumps `daemon`'s counts so far (start-up, `out`.1), then those of the next `seconds`
+    (the steady state, `out`.2), and stops it (shutdown's go to `out`). Returns the dumps."""
+    subprocess.run(["callgrind_control", "--dump=start-up", str(daemon.pid)], check=True, stdout=subprocess.DEVNULL)
+    bench.progress(f"{what}'s steady state: {seconds} s")
+    time.sleep(seconds)
+    subprocess.run(["callgrind_control", "--dump=steady", str(daemon.pid)], check=True, stdout=subprocess.DEVNULL)
+    daemon.terminate()
+    daemon.wait(timeout=120)
+    return f"{out}.1", f"{out}.2"
+
+
 def idle_steady_state(binary, work, seconds):
     """The shipped default config under callgrind: the functions its jobs run once start-up
     is over (its jobs run every 30-60 s, so `seconds` covers each at least once)."""
     out = os.path.join(work, "idle.out")
     notify = os.path.join(work, "notify.sock")
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    listener.bind(notify)
-    listener.settimeout(300)
-    daemon = callgrind([binary, "run", "--config", os.path.join(bench.ROOT, "etc/warden/warden.yaml"),
-                        "--database", os.path.join(work, "idle.db"), "--log-target", "stderr",
-                        "--plugin-dir", os.path.join(bench.ROOT, "etc/warden/examples/plugins.d")],
-                       out, env=dict(os.environ, NOTIFY_SOCKET=notify))
-    try:
-        while "READY=1" not in listener.recv(4096).decode().split("\n"):
-            pass
-        subprocess.run(["callgrind_control", "--dump=start-up", str(daemon.pid)], check=True, stdout=subprocess.DEVNULL)
-        bench.progress(f"the default config's steady state: {seconds} s")
-        time.sleep(seconds)
-        subprocess.run(["callgrind_control", "--dump=steady", str(daemon.pid)], check=True, stdout=subprocess.DEVNULL)
-    finally:
-        daemon.terminate()
-        daemon.wait(timeout=120)
-        listener.close()
-    return os.path.join(work, "idle.out.2")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as listener:
+        listener.bind(notify)
+        listener.settimeout(300)
+        daemon = callgrind([binary, "run", "--config", os.path.join(bench.ROOT, "etc/warden/warden.yaml"),
+                            "--database", os.path.join(work, "idle.db"), "--log-target", "stderr",
+                            "--plugin-dir", os.path.join(bench.ROOT, "etc/warden/examples/plugins.d")],
+                           out, env=dict(os.environ, NOTIFY_SOCKET=notify))
+        try:
+            while "READY=1" not in listener.recv(4096).decode().split("\n"):
+                pass
+        except BaseException:
+            daemon.kill()
+            raise
+    return dump_start_up_and_steady(daemon, out, seconds, "the default config")[1]
 
 
 def main():
@@ -111,9 +118,7 @@ def main():
     args = parser.parse_args()
 
     work = tempfile.mkdtemp(prefix="warden-order-")
-    # valgrind 3.19 gives up on the release binary's DWARF; the symbol table names functions.
-    binary = os.path.join(work, "warden")
-    subprocess.run(["objcopy", "--strip-debug", args.binary, binary], check=True)
+    binary = bench.symbols_only(args.binary, work)
     nginx = bench.Nginx(work)
     try:
         config = bench.warden_config(work, nginx, args.checks, 64, "order")
@@ -122,23 +127,13 @@ def main():
         bench.progress(f"the daemon under callgrind: {args.checks} checks at 1 s until each ran 3 times")
         daemon = callgrind([binary, "run", "--config", config, "--log-target", "stderr", "--plugin-dir", "/nonexistent"], out)
 
-        def stored():
-            try:
-                with sqlite3.connect(database) as db:
-                    return db.execute("SELECT count(*) FROM runs").fetchone()[0]
-            except sqlite3.OperationalError:
-                return 0
         deadline = time.monotonic() + 300
-        while stored() < args.checks * 3:
+        while bench.stored_runs(database) < args.checks * 3:
             if time.monotonic() > deadline or daemon.poll() is not None:
+                daemon.kill()
                 raise SystemExit("the daemon did not store its runs under callgrind")
             time.sleep(1)
-        subprocess.run(["callgrind_control", "--dump=start-up", str(daemon.pid)], check=True, stdout=subprocess.DEVNULL)
-        bench.progress(f"the steady state: {args.seconds} s")
-        time.sleep(args.seconds)
-        subprocess.run(["callgrind_control", "--dump=steady", str(daemon.pid)], check=True, stdout=subprocess.DEVNULL)
-        daemon.terminate()
-        daemon.wait(timeout=120)
+        start_up, steady = dump_start_up_and_steady(daemon, out, args.seconds, "the checks")
 
         commands = [
             ["--version"],
@@ -157,24 +152,18 @@ def main():
         bench.progress("the shipped default config under callgrind")
         idle = idle_steady_state(binary, work, args.idle_seconds)
 
-        # Dumps are numbered in order: start-up (.1), then the steady stretch (.2); the final
-        # file is shutdown's.
-        start_up, steady = (os.path.join(work, f"daemon.out.{n}") for n in (1, 2))
-        phases = [steady, idle, start_up] + cli_outputs + [out]
-        ordered, seen = [], set()
-        for path in phases:
-            for name in executed_functions(path, "warden"):
-                if name not in seen:
-                    seen.add(name)
-                    ordered.append(name)
+        # `out` itself holds shutdown's counts.
+        phases = [executed_functions(path, os.path.basename(binary))
+                  for path in [steady, idle, start_up] + cli_outputs + [out]]
+        ordered = list(dict.fromkeys(name for phase in phases for name in phase))
         with open(args.out, "w") as f:
             f.write(HEADER)
             f.write("\n".join(ordered) + "\n")
-        counts = [len(executed_functions(p, "warden")) for p in phases]
-        print(f"{len(ordered)} functions to {args.out} (the checks' steady state {counts[0]}, "
-              f"the default config's {counts[1]}, start-up {counts[2]})")
+        print(f"{len(ordered)} functions to {args.out} (the checks' steady state {len(phases[0])}, "
+              f"the default config's {len(phases[1])}, start-up {len(phases[2])})")
     finally:
         nginx.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

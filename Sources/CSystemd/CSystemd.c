@@ -16,11 +16,6 @@ static void *symbol(const char *name) {
     return library ? dlsym(library, name) : NULL;
 }
 
-int warden_systemd_available(void) {
-    pthread_once(&library_once, load_library);
-    return library != NULL;
-}
-
 // One resolved pointer per function, typed after the header's declaration; a relaxed atomic
 // load and store are enough: every thread resolves the same address.
 #define RESOLVE(name) \

@@ -16,9 +16,6 @@
 #include <systemd/sd-journal.h>
 #include <systemd/sd-bus.h>
 
-/// Whether libsystemd.so.0 could be loaded (loads it on the first call).
-int warden_systemd_available(void);
-
 int warden_sd_notify(int unset_environment, const char *state);
 int warden_sd_watchdog_enabled(int unset_environment, uint64_t *usec);
 int warden_sd_journal_sendv(const struct iovec *iov, int n);
