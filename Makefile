@@ -42,12 +42,22 @@ BASE_RELEASE_FLAGS := -c release --static-swift-stdlib -Xswiftc -use-ld=lld -Xli
 # .build/x86_64-unknown-linux-gnu/release once.
 ORDER_FLAGS := -Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections \
 	-Xlinker --symbol-ordering-file=$(CURDIR)/bench/warden.order -Xlinker --no-warn-symbol-ordering
-RELEASE_FLAGS := $(BASE_RELEASE_FLAGS) $(ORDER_FLAGS)
+# SQLite and libstdc++ linked in from their static archives, as the Swift runtime is: the
+# dynamic loader looked up ~1,100 symbols in them at every start (libsqlite3 is BIND_NOW), 2.9M
+# of the 3.5M instructions `warden --version` ran (callgrind; BENCHMARKS.md). The link names
+# them with `-l` (autolinked by GRDB, the runtime's own arguments), so a search directory
+# holding only the archives, ahead of the system's, makes both resolve statically. The .deb
+# records the SQLite it carries (Built-Using); a SQLite security update means a rebuild.
+STATIC_LIBS := .build/static-libs
+STATIC_FLAGS := -Xswiftc -L$(CURDIR)/$(STATIC_LIBS)
+RELEASE_FLAGS := $(BASE_RELEASE_FLAGS) $(ORDER_FLAGS) $(STATIC_FLAGS)
 
 # SwiftPM does not know the list is an input of the link: a binary older than the list goes.
 release: setup
+	@scripts/static-libs.sh $(STATIC_LIBS)
 	@if [ .build/release/warden -ot bench/warden.order ]; then rm -f .build/release/warden; fi
 	$(SWIFT) build $(RELEASE_FLAGS)
+	@scripts/static-libs.sh --check .build/release/warden
 
 symbol-order: release
 	bench/symbol_order.py .build/release/warden

@@ -4,6 +4,9 @@ set -eu
 version=$1 arch=$2 root=$3
 size=$(du -sk "$root" | cut -f1)
 mkdir -p "$root/DEBIAN"
+# The binary carries SQLite and libstdc++ (the Makefile's STATIC_FLAGS): Debian records such
+# copies by source package and version, so a security update shows which builds need redoing.
+built_using=$(dpkg-query -W -f='${source:Package} (= ${source:Version}), ' libsqlite3-dev libstdc++-12-dev | sed 's/, $//')
 
 cat > "$root/DEBIAN/control" <<CONTROL
 Package: warden
@@ -11,7 +14,8 @@ Version: $version
 Architecture: $arch
 Maintainer: Warden maintainers <warden@localhost>
 Installed-Size: $size
-Depends: libc6, libsystemd0, libsqlite3-0, libstdc++6, zlib1g
+Depends: libc6, libgcc-s1, libsystemd0, zlib1g
+Built-Using: $built_using
 Recommends: monitoring-plugins-basic, python3
 Section: admin
 Priority: optional

@@ -6,7 +6,8 @@ set -euo pipefail
 packages=(
   pkg-config          # SwiftPM's systemLibrary targets resolve flags through it
   libsystemd-dev      # CSystemd: sd_notify, sd-journal, sd-bus
-  libsqlite3-dev      # GRDB links the system SQLite
+  libsqlite3-dev      # GRDB links SQLite: the debug build the shared library, the release build its archive
+  libstdc++-12-dev    # the release build links libstdc++'s archive (the Swift runtime needs it)
   monitoring-plugins-basic  # the `nagios` plugin's tests run Debian's checks
   python3             # the example custom plugin in etc/warden/examples
   procps              # ps/pgrep for process checks
