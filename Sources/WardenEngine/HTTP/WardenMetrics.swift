@@ -2,11 +2,11 @@ import Foundation
 import Prometheus
 import Synchronization
 
-/// The daemon's Prometheus metrics (swift-prometheus). Label values are bounded by the
-/// config: job, rule and notifier names, statuses, outcomes; never run ids or messages.
+/// The daemon's Prometheus metrics: swift-prometheus's registry for the daemon's own, rules' and
+/// notifiers' series, `JobSeries` for the jobs'. Label values are bounded by the config: job,
+/// rule and notifier names, statuses, outcomes; never run ids or messages.
 public final class WardenMetrics: Sendable {
     public let registry = PrometheusCollectorRegistry()
-    static let durationBuckets: [Duration] = [.milliseconds(5), .milliseconds(25), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10), .seconds(30)]
     static let latenessBuckets: [Duration] = [.milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(50), .milliseconds(100), .milliseconds(500), .seconds(1), .seconds(5)]
 
     private let lateness: DurationHistogram
@@ -29,40 +29,19 @@ public final class WardenMetrics: Sendable {
         processStart.set(Date().timeIntervalSince1970)
     }
 
-    /// One job's metrics, made once: the registry's `make…` calls validate names and help
-    /// texts and look the labels up on every call (about 20,000 instructions a run).
-    private struct JobMetrics {
-        var runs: [RunStatus: Counter] = [:]
-        let state: Gauge
-        let duration: DurationHistogram
-        var retries: Counter?
-    }
-
-    private let jobMetrics = Mutex<[String: JobMetrics]>([:])
+    /// Every job's series, written by Warden (`JobSeries` says why not by the registry).
+    private let jobSeries = Mutex<[String: JobSeries]>([:])
 
     /// A recorded run: its counters, its job's state, its duration and how late it started.
     public func observe(_ runs: [ObservedRun]) {
-        jobMetrics.withLock { jobs in
-            for observed in runs { observe(observed.record, in: &jobs) }
+        jobSeries.withLock { jobs in
+            // In place: the job's name is hashed once a run (a copy out and back hashed it twice).
+            for observed in runs { observe(observed.record, into: &jobs[observed.record.job, default: JobSeries()]) }
         }
     }
 
-    private func observe(_ run: RunRecord, in jobs: inout [String: JobMetrics]) {
-        // In place: the job's name is hashed once a run (a copy out and back hashed it twice).
-        observe(run, into: &jobs[run.job, default: JobMetrics(
-            state: registry.makeGauge(descriptor: Self.named("warden_job_state", "The job's state after its last run: 0 ok, 1 warning, 2 critical, 3 unknown."), labels: [("job", run.job)]),
-            duration: registry.makeDurationHistogram(descriptor: Self.named("warden_run_duration_seconds", "Run durations, all attempts included."), labels: [("job", run.job)], buckets: Self.durationBuckets)
-        )])
-    }
-
-    private func observe(_ run: RunRecord, into job: inout JobMetrics) {
-        if let counter = job.runs[run.status] {
-            counter.increment()
-        } else {
-            let counter = registry.makeCounter(descriptor: Self.named("warden_runs_total", "Runs by job and status."), labels: [("job", run.job), ("status", run.status.rawValue)])
-            job.runs[run.status] = counter
-            counter.increment()
-        }
+    private func observe(_ run: RunRecord, into job: inout JobSeries) {
+        job.count(run.status)
         guard run.status != .skipped && run.status != .interrupted else { return }
         let state: Double
         switch run.status.severity {
@@ -71,15 +50,12 @@ public final class WardenMetrics: Sendable {
         case .critical?: state = 2
         case .unknown?: state = 3
         }
-        job.state.set(state)
+        job.set(state: state)
         if let duration = run.duration {
-            job.duration.record(duration)
+            job.record(duration)
         }
         if run.attempts.count > 1 {
-            if job.retries == nil {
-                job.retries = registry.makeCounter(descriptor: Self.named("warden_retry_attempts_total", "Attempts beyond the first."), labels: [("job", run.job)])
-            }
-            job.retries?.increment(by: Int64(run.attempts.count - 1))
+            job.addRetries(Int64(run.attempts.count - 1))
         }
         if case .schedule = run.trigger, let started = run.startedAt {
             lateness.record(.milliseconds(Int64(max(0, started.timeIntervalSince(run.scheduledAt)) * 1000)))
@@ -122,7 +98,9 @@ public final class WardenMetrics: Sendable {
         MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
     }
 
+    /// The registry's families, then the jobs' (copied out under the lock, written outside it:
+    /// a scrape of 10,000 jobs does not hold up the runs being observed).
     public func exposition() -> String {
-        registry.emitToString()
+        registry.emitToString() + JobSeries.exposition(of: jobSeries.withLock { $0 })
     }
 }
