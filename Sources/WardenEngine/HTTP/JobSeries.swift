@@ -64,32 +64,31 @@ struct JobSeries: Sendable {
     /// The four families for `jobs`, each job's series in name order; a family no job has a
     /// series in is left out, as the registry left out families nothing had made.
     static func exposition(of jobs: [String: JobSeries]) -> String {
-        let names = jobs.keys.sorted()
+        let sorted = jobs.map { (job: escaped($0.key), series: $0.value) }.sorted { $0.job < $1.job }
         var text = ""
-        text.reserveCapacity(names.count * 1_500)
+        text.reserveCapacity(sorted.count * 1_500)
 
-        if !names.isEmpty {
+        if !sorted.isEmpty {
             runsTotal.writeHeader(into: &text)
-            for name in names {
-                let series = jobs[name]!
+            for (job, series) in sorted {
                 for (index, status) in statuses.enumerated() where series.runs[index] > 0 {
-                    text += "\(runsTotal.name){job=\"\(escaped(name))\",status=\"\(status.rawValue)\"} \(series.runs[index])\n"
+                    text += "\(runsTotal.name){job=\"\(job)\",status=\"\(status.rawValue)\"} \(series.runs[index])\n"
                 }
             }
             jobState.writeHeader(into: &text)
-            for name in names {
-                text += "\(jobState.name){job=\"\(escaped(name))\"} \(jobs[name]!.state)\n"
+            for (job, series) in sorted {
+                text += "\(jobState.name){job=\"\(job)\"} \(series.state)\n"
             }
             runDuration.writeHeader(into: &text)
-            for name in names {
-                jobs[name]!.writeDuration(job: escaped(name), into: &text)
+            for (job, series) in sorted {
+                series.writeDuration(job: job, into: &text)
             }
         }
-        let retried = names.filter { jobs[$0]!.retries != nil }
+        let retried = sorted.compactMap { job, series in series.retries.map { (job, $0) } }
         if !retried.isEmpty {
             retryAttempts.writeHeader(into: &text)
-            for name in retried {
-                text += "\(retryAttempts.name){job=\"\(escaped(name))\"} \(jobs[name]!.retries!)\n"
+            for (job, attempts) in retried {
+                text += "\(retryAttempts.name){job=\"\(job)\"} \(attempts)\n"
             }
         }
         return text
