@@ -164,6 +164,7 @@ final class JobTimer: @unchecked Sendable {
     }
 
     private func arm(at next: Date?) {
+        let job = self.job
         planned.withLock { $0 = next }
         guard let next else {
             logger.warning("job has no future fire time; it will not run", metadata: ["job": .string(job.name)])
@@ -183,6 +184,8 @@ final class JobTimer: @unchecked Sendable {
 
     private func fire() {
         guard let scheduledAt = planned.withLock({ $0 }) else { return }
+        // Copied out of its lock once a tick: each read of `job` copies the whole definition.
+        let job = self.job
         let now = Date()
         var next = job.schedule.nextFire(after: scheduledAt, phase: phase, timeZone: timeZone, watchingSince: watchingSince)
         var onTheGrid = true

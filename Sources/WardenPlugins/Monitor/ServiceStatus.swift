@@ -85,7 +85,9 @@ public struct ServiceStatusPlugin: NonBlockingPlugin {
 
     /// The schema's parameters, defaults applied, and the request they make. Decoded once per
     /// job (`JSONObject.decode`), so the URL is parsed once too: parsing it was 4 % of a check.
-    struct Options: Decodable {
+    /// A class: each run takes the job's decoded options, and a struct holding the request's
+    /// URL, headers and plain target was copied field by field (a retain and release each).
+    final class Options: Decodable, Sendable {
         let serviceUrl: String
         let timeout: DurationParameter
         let expectedStatus: OneOrMany<Int>
