@@ -60,6 +60,38 @@ struct WardenCLITests {
         }
     }
 
+    /// Nor does the daemon when no service manager started it: `sd_notify` would only have
+    /// found `NOTIFY_SOCKET` unset, after the loader had mapped libsystemd and its five
+    /// libraries (1.1 MB resident in `make run`).
+    @Test func aDaemonOutsideSystemdNeverLoadsLibsystemd() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let config = directory + "/warden.yaml"
+        try """
+            daemon:
+              database: \(directory)/history.db
+            jobs:
+              - name: dummy
+                plugin: nagios
+                every: 1s
+                params: {command: /usr/lib/nagios/plugins/check_dummy, args: ["0"]}
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let daemon = try DaemonProcess(
+            ["--config", config, "--log-target", "stderr", "--plugin-dir", "/nonexistent"], logFile: directory + "/daemon.log",
+            environment: ["NOTIFY_SOCKET": "", "WATCHDOG_USEC": ""])
+        // Two runs stored: past start-up, its status updates and a tick's STATUS= line.
+        let stored = await poll {
+            let history = try? await CLI.run(["history", "--database", directory + "/history.db", "--json"])
+            return (history?.json as? [Any]).flatMap { $0.count >= 2 ? $0 : nil }
+        }
+        #expect(stored != nil, "no runs stored: \(daemon.log.suffix(500))")
+        let maps = try String(contentsOfFile: "/proc/\(daemon.pid)/maps", encoding: .utf8)
+        #expect(maps.contains("libc.so"), "the maps list no libraries: \(maps.prefix(300))")
+        let loadedLibsystemd = maps.contains("libsystemd")
+        #expect(!loadedLibsystemd, "the daemon loaded libsystemd without a service manager")
+        #expect(await daemon.stop() == 0)
+    }
+
     /// A report given no arguments answers with its error, not its help (a root given none would).
     @Test func explainWithoutAnIDNamesWhatIsMissing() async throws {
         let missing = try await CLI.run(["explain"])
