@@ -61,7 +61,7 @@ struct WardenCLITests {
     }
 
     /// Nor does the daemon when no service manager started it: `sd_notify` would only have
-    /// found `NOTIFY_SOCKET` unset, after the loader had mapped libsystemd and its five
+    /// found `NOTIFY_SOCKET` unset, after the loader had mapped libsystemd and its six
     /// libraries (1.1 MB resident in `make run`).
     @Test func aDaemonOutsideSystemdNeverLoadsLibsystemd() async throws {
         let directory = try temporaryDirectory()

@@ -27,34 +27,37 @@ struct JobSeries: Sendable {
     /// The order statuses are counted and written in.
     private static let statuses = RunStatus.allCases
     /// Runs by status, indexed as `statuses`; a status is written once it has a run.
-    private(set) var runs = [Int64](repeating: 0, count: JobSeries.statuses.count)
+    private var runs = [Int64](repeating: 0, count: JobSeries.statuses.count)
     /// 0 until a run that is neither skipped nor interrupted sets it.
-    private(set) var state = 0.0
+    private var state = 0.0
     /// Cumulative, as Prometheus reads them: a duration counts in every bucket at or above it.
-    private(set) var durationBuckets = [Int](repeating: 0, count: JobSeries.durationBuckets.count)
-    private(set) var durationSum = Duration.zero
-    private(set) var durationCount = 0
+    private var durationBuckets = [Int](repeating: 0, count: JobSeries.durationBuckets.count)
+    private var durationSum = Duration.zero
+    private var durationCount = 0
     /// Written once a run needed more than one attempt.
-    private(set) var retries: Int64?
+    private var retries: Int64?
 
-    mutating func count(_ status: RunStatus) {
-        runs[Self.index(of: status)] += 1
-    }
-
-    mutating func set(state: Double) {
-        self.state = state
-    }
-
-    mutating func record(_ duration: Duration) {
-        for (index, bound) in Self.durationBuckets.enumerated() where bound >= duration {
-            durationBuckets[index] += 1
+    /// A recorded run: its status counted; unless skipped or interrupted, the state it leaves,
+    /// its duration and the attempts beyond its first.
+    mutating func observe(_ run: RunRecord) {
+        runs[Self.index(of: run.status)] += 1
+        guard run.status != .skipped && run.status != .interrupted else { return }
+        switch run.status.severity {
+        case nil: state = 0
+        case .warning?: state = 1
+        case .critical?: state = 2
+        case .unknown?: state = 3
         }
-        durationSum += duration
-        durationCount += 1
-    }
-
-    mutating func addRetries(_ attempts: Int64) {
-        retries = (retries ?? 0) + attempts
+        if let duration = run.duration {
+            for (index, bound) in Self.durationBuckets.enumerated() where bound >= duration {
+                durationBuckets[index] += 1
+            }
+            durationSum += duration
+            durationCount += 1
+        }
+        if run.attempts.count > 1 {
+            retries = (retries ?? 0) + Int64(run.attempts.count - 1)
+        }
     }
 
     private static func index(of status: RunStatus) -> Int {

@@ -32,33 +32,17 @@ public final class WardenMetrics: Sendable {
     /// Every job's series, written by Warden (`JobSeries` says why not by the registry).
     private let jobSeries = Mutex<[String: JobSeries]>([:])
 
-    /// A recorded run: its counters, its job's state, its duration and how late it started.
+    /// A recorded run: its job's series and how late it started.
     public func observe(_ runs: [ObservedRun]) {
         jobSeries.withLock { jobs in
-            // In place: the job's name is hashed once a run (a copy out and back hashed it twice).
-            for observed in runs { observe(observed.record, into: &jobs[observed.record.job, default: JobSeries()]) }
-        }
-    }
-
-    private func observe(_ run: RunRecord, into job: inout JobSeries) {
-        job.count(run.status)
-        guard run.status != .skipped && run.status != .interrupted else { return }
-        let state: Double
-        switch run.status.severity {
-        case nil: state = 0
-        case .warning?: state = 1
-        case .critical?: state = 2
-        case .unknown?: state = 3
-        }
-        job.set(state: state)
-        if let duration = run.duration {
-            job.record(duration)
-        }
-        if run.attempts.count > 1 {
-            job.addRetries(Int64(run.attempts.count - 1))
-        }
-        if case .schedule = run.trigger, let started = run.startedAt {
-            lateness.record(.milliseconds(Int64(max(0, started.timeIntervalSince(run.scheduledAt)) * 1000)))
+            for observed in runs {
+                let run = observed.record
+                // In place: the job's name is hashed once a run (a copy out and back hashed it twice).
+                jobs[run.job, default: JobSeries()].observe(run)
+                if run.status != .skipped && run.status != .interrupted, case .schedule = run.trigger, let started = run.startedAt {
+                    lateness.record(.milliseconds(Int64(max(0, started.timeIntervalSince(run.scheduledAt)) * 1000)))
+                }
+            }
         }
     }
 

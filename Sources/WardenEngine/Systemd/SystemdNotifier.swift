@@ -6,11 +6,8 @@ import Foundation
 public struct SystemdNotifier: Sendable {
     public init() {}
 
-    /// Whether a service manager listens (for logs; the calls are safe either way).
-    public var isActive: Bool { ProcessInfo.processInfo.environment["NOTIFY_SOCKET"] != nil }
-
     /// Not started by systemd, libsystemd is never loaded: `sd_notify` would only find
-    /// `NOTIFY_SOCKET` unset and return, after the dynamic loader had mapped it and the five
+    /// `NOTIFY_SOCKET` unset and return, after the dynamic loader had mapped it and the six
     /// libraries it needs (1.1 MB resident, in `make run`, a container, the benchmarks).
     public func send(_ assignments: String) {
         guard Self.isSet("NOTIFY_SOCKET") else { return }
