@@ -116,6 +116,30 @@ struct PlainHTTPClientTests {
         #expect(client.idleConnections == 0)
     }
 
+    /// A kept connection left unused for the idle timeout is closed and leaves the pool; one
+    /// used more often than that is kept, however long it lives.
+    @Test func anIdleConnectionIsClosedAndABusyOneKept() async throws {
+        let server = try await TestHTTPServer.start()
+        defer { Task { await server.stop() } }
+        let client = PlainHTTPClient(group: MultiThreadedEventLoopGroup.singleton, idleTimeout: .milliseconds(400))
+        // Busy: a request every 100 ms for twice the timeout, all on the first connection.
+        for _ in 0..<8 {
+            #expect(try await get(client, "\(server.baseURL)/health").status == .ok)
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(server.connections == 1)
+        #expect(client.idleConnections == 1)
+        // Idle: closed after the timeout, and the next check connects anew.
+        let idleSince = ContinuousClock.now
+        while client.idleConnections > 0 && ContinuousClock.now - idleSince < .seconds(10) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(client.idleConnections == 0)
+        #expect(ContinuousClock.now - idleSince >= .milliseconds(300))
+        #expect(try await get(client, "\(server.baseURL)/health").status == .ok)
+        #expect(server.connections == 2)
+    }
+
     @Test func aRefusedConnectIsReportedAtOnce() async throws {
         let client = PlainHTTPClient(group: MultiThreadedEventLoopGroup.singleton)
         let url = "http://127.0.0.1:\(try TestHTTPServer.refusedPort())/health"
