@@ -7,7 +7,7 @@ import WardenPluginKit
 /// This is the executor's hot path (one call per plugin run): one task, and an entry on the
 /// shared deadline timer, instead of a sleeping timer task and a waiting task, which cost
 /// two more task creations and thread wake-ups per run.
-func runWithDeadline<Success: Sendable>(
+nonisolated(nonsending) func runWithDeadline<Success: Sendable>(
     _ limit: Duration,
     on executor: (any TaskExecutor)? = nil,
     operation: @escaping @Sendable () async throws -> Success

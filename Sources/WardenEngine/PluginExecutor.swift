@@ -74,7 +74,7 @@ public struct PluginExecutor: Sendable {
     /// Executes `entry` with parameters that passed `entry.validate`, handing the plugin
     /// `logger` (made by `pluginLogger(for:metadata:)`; a scheduled job's is made once, not
     /// for every run), or this executor's with the plugin's name.
-    public func execute(
+    public nonisolated(nonsending) func execute(
         _ entry: RegisteredPlugin,
         parameters: JSONObject,
         timeout: Duration,

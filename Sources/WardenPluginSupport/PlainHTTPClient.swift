@@ -86,7 +86,7 @@ public final class PlainHTTPClient: Sendable {
     /// A kept-alive connection the server closed while it sat idle (its keep-alive timeout
     /// racing this request) fails before any reply arrives; the GET is then sent once more on
     /// a new connection, as browsers and Go's client do for idempotent requests.
-    public func get(_ target: Target, timeout: Duration, limit: Int) async throws -> HTTPFetch.Reply {
+    public nonisolated(nonsending) func get(_ target: Target, timeout: Duration, limit: Int) async throws -> HTTPFetch.Reply {
         let deadline = NIODeadline.now() + TimeAmount(timeout)
         let endpoint = target.endpoint
         let head = target.head
@@ -179,7 +179,7 @@ public final class PlainHTTPClient: Sendable {
             self.pool = pool
         }
 
-        func exchange(_ head: HTTPRequestHead, limit: Int, deadline: NIODeadline) async throws -> HTTPFetch.Reply {
+        nonisolated(nonsending) func exchange(_ head: HTTPRequestHead, limit: Int, deadline: NIODeadline) async throws -> HTTPFetch.Reply {
             let loop = channel.eventLoop
             let promise = loop.makePromise(of: HTTPFetch.Reply.self)
             let start: @Sendable () -> Void = { [self] in

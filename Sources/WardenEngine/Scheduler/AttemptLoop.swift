@@ -15,7 +15,7 @@ public struct AttemptLoop: Sendable {
         self.clock = clock
     }
 
-    public func run(
+    public nonisolated(nonsending) func run(
         _ job: JobDefinition,
         plugin entry: RegisteredPlugin,
         trigger: RunRecord.Trigger,

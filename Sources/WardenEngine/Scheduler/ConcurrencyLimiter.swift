@@ -56,7 +56,7 @@ public final class ConcurrencyLimiter: Sendable {
     }
 
     /// Waits for a slot. Every `.granted` must be paired with one `release()`.
-    public func acquire() async -> Admission {
+    public nonisolated(nonsending) func acquire() async -> Admission {
         enum Immediate { case answer(Admission), wait(Waiter) }
         // The waiter joins the queue under the same lock that found no slot: a grant that
         // comes before this task waits is kept by its OneShot, never lost.

@@ -106,13 +106,18 @@ public final class JobRunner: Sendable {
     }
 
     /// One run of `job` under the concurrency bound, recorded. Returns the record.
+    ///
+    /// `nonisolated(nonsending)`, as the run path's other async functions (the limiter,
+    /// `AttemptLoop.run`, `PluginExecutor.execute`, `runWithDeadline`, `PlainHTTPClient`): each
+    /// runs on its caller's executor, where a plain nonisolated call hopped, asking the runtime
+    /// for the task's executor preference under its status lock (~2,400 instructions a check).
     @discardableResult
-    public func perform(_ job: JobDefinition, trigger: RunRecord.Trigger, scheduledAt: Date, nextTick: Date?) async -> RunRecord {
+    public nonisolated(nonsending) func perform(_ job: JobDefinition, trigger: RunRecord.Trigger, scheduledAt: Date, nextTick: Date?) async -> RunRecord {
         await perform(job, plan: plan(job, from: jobs.withLock(\.registry)), trigger: trigger, scheduledAt: scheduledAt, nextTick: nextTick)
     }
 
     @discardableResult
-    private func perform(_ job: JobDefinition, plan: RunPlan?, trigger: RunRecord.Trigger, scheduledAt: Date, nextTick: Date?) async -> RunRecord {
+    private nonisolated(nonsending) func perform(_ job: JobDefinition, plan: RunPlan?, trigger: RunRecord.Trigger, scheduledAt: Date, nextTick: Date?) async -> RunRecord {
         let run: RunRecord
         switch await limiter.acquire() {
         case .granted:
