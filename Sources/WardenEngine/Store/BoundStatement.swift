@@ -85,10 +85,7 @@ struct BoundStatement: ~Copyable {
     /// Binds the texts, runs `body`, and resets the statement (its bindings cleared) while the
     /// texts' storage is still lent to SQLite.
     private func execute<T>(_ body: (SQLiteStatement) throws -> T) throws -> T {
-        guard refused == SQLITE_OK else {
-            reset()
-            throw failure(refused)
-        }
+        guard refused == SQLITE_OK else { throw failed(refused) }
         return try bindingTexts(from: 0, then: body)
     }
 
@@ -104,16 +101,10 @@ struct BoundStatement: ~Copyable {
             // Never a null pointer, which SQLite would store as NULL instead of empty text.
             try bytes.withMemoryRebound(to: CChar.self) { chars in
                 let start = chars.baseAddress ?? Self.emptyText
-                guard let length = Int32(exactly: chars.count) else {
-                    reset()
-                    throw failure(SQLITE_TOOBIG)
-                }
+                guard let length = Int32(exactly: chars.count) else { throw failed(SQLITE_TOOBIG) }
                 // No destructor (SQLITE_STATIC): SQLite reads the text in place until the reset.
                 let code = sqlite3_bind_text(handle, texts[position].index, start, length, nil)
-                guard code == SQLITE_OK else {
-                    reset()
-                    throw failure(code)
-                }
+                guard code == SQLITE_OK else { throw failed(code) }
                 return try bindingTexts(from: position + 1, then: body)
             }
         }
@@ -128,6 +119,14 @@ struct BoundStatement: ~Copyable {
 
     private func failure(_ code: Int32) -> DatabaseError {
         DatabaseError(resultCode: ResultCode(rawValue: code), message: database.lastErrorMessage, sql: statement.sql)
+    }
+
+    /// The error for `code`, read before the statement is reset (which rewrites SQLite's
+    /// message), then the reset: for a statement that is not run.
+    private func failed(_ code: Int32) -> DatabaseError {
+        let error = failure(code)
+        reset()
+        return error
     }
 
     private func reset() {
