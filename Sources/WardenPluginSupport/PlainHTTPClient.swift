@@ -225,7 +225,8 @@ private final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHand
     /// exchange, cleared when the channel goes (it refers back to this handler).
     private var owner: PlainHTTPClient.Connection?
     private let idleTimeout: TimeAmount
-    /// When the connection was made or its last exchange began or ended.
+    /// When the connection was made (the handler is added as it is) or its last exchange
+    /// began or ended.
     private var lastUse = NIODeadline.now()
     private var idleCheck: Scheduled<Void>?
 
@@ -235,7 +236,6 @@ private final class ExchangeHandler: ChannelInboundHandler, RemovableChannelHand
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        lastUse = .now()
         checkIdleness(at: lastUse + idleTimeout, on: context.eventLoop)
     }
 

@@ -41,7 +41,7 @@ struct JobSeries: Sendable {
     /// its duration and the attempts beyond its first.
     mutating func observe(_ run: RunRecord) {
         runs[Self.index(of: run.status)] += 1
-        guard run.status != .skipped && run.status != .interrupted else { return }
+        guard run.status.isOutcome else { return }
         switch run.status.severity {
         case nil: state = 0
         case .warning?: state = 1

@@ -39,7 +39,7 @@ public final class WardenMetrics: Sendable {
                 let run = observed.record
                 // In place: the job's name is hashed once a run (a copy out and back hashed it twice).
                 jobs[run.job, default: JobSeries()].observe(run)
-                if run.status != .skipped && run.status != .interrupted, case .schedule = run.trigger, let started = run.startedAt {
+                if run.status.isOutcome, case .schedule = run.trigger, let started = run.startedAt {
                     lateness.record(.milliseconds(Int64(max(0, started.timeIntervalSince(run.scheduledAt)) * 1000)))
                 }
             }

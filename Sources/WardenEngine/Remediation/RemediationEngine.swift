@@ -189,7 +189,7 @@ public actor RemediationEngine {
     /// its audit row written). Skipped and interrupted runs say nothing about health.
     public func observe(_ runs: [ObservedRun]) {
         flushPendingAudit()
-        for stored in runs where stored.record.status == .ok || stored.record.status.isFailure {
+        for stored in runs where stored.record.status.isOutcome {
             lastRunAt = stored.record.finishedAt
             guard let job = jobs[stored.record.job] else {
                 // A job a reload removed while its run was in flight: told, not tracked.

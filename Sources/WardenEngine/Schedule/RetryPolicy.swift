@@ -154,4 +154,10 @@ public enum RunStatus: String, Sendable, Hashable, Codable, CaseIterable {
         case .ok, .skipped, .interrupted: return false
         }
     }
+
+    /// Ok or a failure: a check that ran to its end, neither skipped nor interrupted by
+    /// shutdown. What a job's state, its metrics' state and durations follow.
+    public var isOutcome: Bool {
+        self == .ok || isFailure
+    }
 }

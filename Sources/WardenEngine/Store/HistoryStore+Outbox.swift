@@ -64,7 +64,7 @@ extension HistoryStore {
     /// `state`: the job's state after this run (alert columns and streaks); read only for a
     /// failing run or a failing job, since an ok run of a job whose alert is ok changes nothing here.
     static func updateAlert(after run: RunRecord, runID: Int64, state: JobAlertState, in db: Database, silences: () throws -> [Silence]) throws {
-        guard let alerting = run.alerting, run.status == .ok || run.status.isFailure else { return }
+        guard let alerting = run.alerting, run.status.isOutcome else { return }
         let now = run.finishedAt
         let severity = run.status.severity
         let route = alerting.route

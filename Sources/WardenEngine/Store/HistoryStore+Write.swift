@@ -92,7 +92,7 @@ extension HistoryStore {
                     row.bind(attempt.error)
                     try row.step()
                 }
-                if run.status == .ok || run.status.isFailure {
+                if run.status.isOutcome {
                     let ok = run.status == .ok
                     var state = BoundStatement(updateState, in: db)
                     state.bind(run.job)
