@@ -71,4 +71,49 @@ struct AlertStateTests {
         #expect(try store.silences(activeAt: Date()).first?.keepsNotifying == true)
         try store.close()
     }
+
+    // The writer skips reading the alert back for an ok run of a job it knows is ok
+    // (`QuietAlerts`): what it knows must not outlive another connection's commit or a
+    // rolled-back batch.
+
+    @Test func anAlertAnotherConnectionMadeFailingStillRecovers() throws {
+        let directory = try TemporaryDirectory()
+        let daemon = try HistoryStore.openForWriting(path: directory.file("history.db"))
+        let cli = try HistoryStore.openForWriting(path: directory.file("history.db"))
+        let alerting = JobAlerting(route: NotificationRoute(notifiers: ["ops"]))
+        try daemon.insert([Self.run(.ok, at: 0, alerting)])
+        try daemon.insert([Self.run(.ok, at: 10, alerting)])
+        // A manual run, written by another process.
+        try cli.insert([Self.run(.critical, at: 15, alerting)])
+        try daemon.insert([Self.run(.ok, at: 20, alerting)])
+        #expect(try Self.events(daemon) == ["job_failing:critical", "job_recovered:critical"])
+        try cli.close()
+        try daemon.close()
+    }
+
+    @Test func aBatchThatRollsBackLeavesNothingKnown() throws {
+        let directory = try TemporaryDirectory()
+        let store = try HistoryStore.openForWriting(path: directory.file("history.db"))
+        let alerting = JobAlerting(route: NotificationRoute(notifiers: ["ops"]))
+        try store.insert([Self.run(.critical, at: 0, alerting)])
+        // A run of `boom` leaves a dangling reference that SQLite checks only at COMMIT: the
+        // batch fails after every run in it was written.
+        try store.writer.write { db in
+            try db.execute(sql: """
+                CREATE TABLE dangling (run_id INTEGER REFERENCES runs (id) DEFERRABLE INITIALLY DEFERRED);
+                CREATE TRIGGER refuse AFTER INSERT ON runs WHEN NEW.job = 'boom' BEGIN INSERT INTO dangling VALUES (-1); END;
+                """)
+        }
+        // The job recovers within the batch, and the next ok run finds it ok; then the commit
+        // fails and none of it happened.
+        var refused = Self.run(.ok, at: 30, alerting)
+        refused.job = "boom"
+        #expect(throws: (any Error).self) {
+            try store.insert([Self.run(.ok, at: 10, alerting), Self.run(.ok, at: 20, alerting), refused])
+        }
+        #expect(try Self.events(store) == ["job_failing:critical"])
+        try store.insert([Self.run(.ok, at: 40, alerting)])
+        #expect(try Self.events(store) == ["job_failing:critical", "job_recovered:critical"])
+        try store.close()
+    }
 }

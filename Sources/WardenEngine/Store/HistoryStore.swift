@@ -33,6 +33,8 @@ public final class HistoryStore: Sendable {
     /// The `-wal` file the daemon's pool writes to (device and inode), nil for readers.
     private let walIdentity: Mutex<FileIdentity?>
     private let reopen: (@Sendable () throws -> any DatabaseWriter)?
+    /// For `insert`: alerts known to be ok on the writer's connection.
+    let quietAlerts = QuietAlertsCache()
     var writer: any DatabaseWriter { connection.withLock { $0 } }
     public var reader: any DatabaseReader { writer }
 
@@ -173,6 +175,7 @@ public final class HistoryStore: Sendable {
         // The new pool recreates the log at its first write.
         try fresh.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA user_version") }
         connection.withLock { $0 = fresh }
+        quietAlerts.forget()  // `data_version` counts per connection
         walIdentity.withLock { $0 = FileIdentity(path: path + "-wal") }
         return true
     }
