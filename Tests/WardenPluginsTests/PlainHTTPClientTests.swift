@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import NIOCore
+import NIOEmbedded
 import NIOHTTP1
 import NIOPosix
 import Testing
@@ -147,6 +148,22 @@ struct PlainHTTPClientTests {
         let url = "http://127.0.0.1:\(try TestHTTPServer.refusedPort())/health"
         let failure = await #expect(throws: (any Error).self) { try await get(client, url, timeout: .seconds(20)) }
         #expect(HTTPFailure.error(try #require(failure), url: url, timeout: .seconds(20)).error == "connection refused")
+    }
+
+    @Test func aTargetsRequestIsWhatNIOsEncoderWrites() throws {
+        for url in ["http://example.com", "http://127.0.0.1:8080/health?n=1&w=%2F", "http://[::1]:9/a%20b"] {
+            let target = try #require(PlainHTTPClient.Target(HTTPClient.Request(url: url, headers: ["User-Agent": "warden", "X-Token": "a b"])))
+            let channel = EmbeddedChannel(handler: HTTPRequestEncoder())
+            try channel.writeOutbound(HTTPClientRequestPart.head(target.head))
+            try channel.writeOutbound(HTTPClientRequestPart.end(nil))
+            var encoded = ByteBuffer()
+            while let part = try channel.readOutbound(as: IOData.self) {
+                guard case .byteBuffer(var bytes) = part else { continue }
+                encoded.writeBuffer(&bytes)
+            }
+            #expect(String(buffer: target.wire) == String(buffer: encoded), "\(url)")
+            _ = try channel.finish()
+        }
     }
 
     @Test func onlyPlainHTTPURLsAreTargets() throws {
