@@ -18,6 +18,38 @@ struct HTTPListenerCLITests {
         return (http.statusCode, String(decoding: data, as: UTF8.self), http.value(forHTTPHeaderField: "Content-Type") ?? "")
     }
 
+    /// A reload that removes a job takes its series off `/metrics` (they stayed, the removed
+    /// job still read as failing, until the daemon restarted).
+    @Test func aReloadTakesARemovedJobsSeriesOffTheMetrics() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let port = try TestHTTPServer.refusedPort()
+        let dummy = "/usr/lib/nagios/plugins/check_dummy"
+        let config = directory + "/warden.yaml"
+        func write(jobs: [String]) throws {
+            try ("daemon: {database: history.db, shutdown_grace: 1s, http: {listen: \"127.0.0.1:\(port)\"}}\njobs:\n" + jobs.map {
+                "  - {name: \($0), plugin: nagios, every: 1s, params: {command: \(dummy), args: [\"\($0 == "gone" ? 2 : 0)\", \"x\"]}}\n"
+            }.joined()).write(toFile: config, atomically: true, encoding: .utf8)
+        }
+        try write(jobs: ["kept", "gone"])
+        let daemon = try DaemonProcess(["--config", config], logFile: directory + "/daemon.log")
+        let metrics = "http://127.0.0.1:\(port)/metrics"
+        let before = await poll(within: .seconds(15)) { () -> String? in
+            let body = await Self.get(metrics).body
+            return body.contains(#"warden_job_state{job="gone"} 2"#) && body.contains(#"warden_job_state{job="kept"} 0"#) ? body : nil
+        }
+        #expect(before != nil, "\(daemon.log.suffix(2000))")
+        try write(jobs: ["kept"])
+        kill(daemon.pid, SIGHUP)
+        #expect(await poll { daemon.log.contains("reload done") ? true : nil } == true, "\(daemon.log.suffix(2000))")
+        // A run of `gone` may have been in flight at the reload; a second later it is recorded.
+        try await Task.sleep(for: .seconds(1.5))
+        let after = await Self.get(metrics).body
+        #expect(!after.contains(#"job="gone""#), "\(after)")
+        #expect(after.contains(#"warden_job_state{job="kept"} 0"#))
+        #expect(await daemon.stop() == 0)
+    }
+
     @Test(.enabled(if: RealParts.available(TestPrometheus.available), "needs prometheus"))
     func metricsThatPrometheusScrapesAndTheAPIAndThePage() async throws {
         let directory = try temporaryDirectory()

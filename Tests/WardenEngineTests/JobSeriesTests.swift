@@ -96,6 +96,24 @@ import WardenTestSupport
         #expect(Self.jobLines(WardenMetrics().exposition()).isEmpty)
     }
 
+    /// A reload that removes a job removes its series: left, a scraper read the removed job's
+    /// last state (failing, here) until the daemon restarted.
+    @Test func aRemovedJobsSeriesGoWithIt() {
+        let metrics = WardenMetrics()
+        metrics.observe([Self.run("kept", .ok), Self.run("gone", .critical)])
+        #expect(metrics.exposition().contains(#"warden_job_state{job="gone"} 2.0"#))
+        metrics.keepJobs(["kept"])
+        // A run of the removed job that was in flight at the reload, recorded after it.
+        metrics.observe([Self.run("gone", .critical), Self.run("kept", .ok)])
+        let after = metrics.exposition()
+        #expect(!after.contains(#"job="gone""#), "\(after)")
+        #expect(after.contains(#"warden_runs_total{job="kept",status="ok"} 2"#))
+        // Configured again by a later reload: counted from its next run.
+        metrics.keepJobs(["kept", "gone"])
+        metrics.observe([Self.run("gone", .ok)])
+        #expect(metrics.exposition().contains(#"warden_runs_total{job="gone",status="ok"} 1"#))
+    }
+
     /// The registry copied a family's every series to add one: 10,000 jobs cost 185× what 500
     /// did (O(N²): 18 s of CPU in a debug build), where linear work costs 20× (seen 20–24×). CPU time
     /// of this thread, the best of three, and a bound far from both: the test asks for the

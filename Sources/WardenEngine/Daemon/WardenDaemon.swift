@@ -134,7 +134,7 @@ public final class WardenDaemon: Service, Sendable {
                     let grace = await withDiscardingTaskGroup { inner -> Duration in
                         inner.addTask {
                             for await _ in hangups.cancelOnGracefulShutdown() {
-                                await self.reload(state: state, scheduler: scheduler, runner: runner, limiter: limiter, executor: executor, store: store, sender: sender, status: status)
+                                await self.reload(state: state, scheduler: scheduler, runner: runner, limiter: limiter, executor: executor, store: store, sender: sender, metrics: metrics, status: status)
                             }
                         }
                         inner.addTask { await cancelWhenGracefulShutdown { await status.run() } }
@@ -212,7 +212,10 @@ public final class WardenDaemon: Service, Sendable {
     /// SIGHUP: RELOADING=1, load and validate the file again; on success apply it (unchanged
     /// jobs keep their timers and state), on failure keep running the old one and say why in
     /// STATUS=. Then READY=1 either way.
-    private func reload(state: DaemonState, scheduler: Scheduler, runner: JobRunner, limiter: ConcurrencyLimiter, executor: PluginExecutor, store: HistoryStore, sender: NotificationSender, status: StatusReporter) async {
+    private func reload(
+        state: DaemonState, scheduler: Scheduler, runner: JobRunner, limiter: ConcurrencyLimiter, executor: PluginExecutor, store: HistoryStore,
+        sender: NotificationSender, metrics: WardenMetrics, status: StatusReporter
+    ) async {
         guard let reloader else { return }
         notifier.reloading()
         logger.notice("reloading the configuration")
@@ -258,6 +261,7 @@ public final class WardenDaemon: Service, Sendable {
             sender.update(loaded.config.notifiers)
             let changes = scheduler.update(loaded.config.jobs, maxConcurrency: daemon.maxConcurrency)
             await state.engine.apply(loaded.config, registry: loaded.registry)
+            metrics.keepJobs(Set(loaded.config.jobs.map(\.name)))
             state.configuration.withLock { $0 = loaded }
             // Targets and credentials may have changed: pools are rebuilt on next use. Runs in
             // flight finish on the connections they hold, which close when returned.

@@ -29,20 +29,41 @@ public final class WardenMetrics: Sendable {
         processStart.set(Date().timeIntervalSince1970)
     }
 
-    /// Every job's series, written by Warden (`JobSeries` says why not by the registry).
-    private let jobSeries = Mutex<[String: JobSeries]>([:])
+    /// Every job's series, written by Warden (`JobSeries` says why not by the registry), and
+    /// the jobs the last reload removed.
+    private struct Jobs {
+        var series: [String: JobSeries] = [:]
+        var removed: Set<String> = []
+    }
+
+    private let jobs = Mutex(Jobs())
 
     /// A recorded run: its job's series and how late it started.
     public func observe(_ runs: [ObservedRun]) {
-        jobSeries.withLock { jobs in
+        jobs.withLock { jobs in
             for observed in runs {
                 let run = observed.record
                 // In place: the job's name is hashed once a run (a copy out and back hashed it twice).
-                jobs[run.job, default: JobSeries()].observe(run)
+                if let index = jobs.series.index(forKey: run.job) {
+                    jobs.series.values[index].observe(run)
+                } else if !jobs.removed.contains(run.job) {
+                    // A removed job's run that was in flight at the reload starts no series again.
+                    jobs.series[run.job, default: JobSeries()].observe(run)
+                }
                 if run.status.isOutcome, case .schedule = run.trigger, let started = run.startedAt {
                     lateness.record(.milliseconds(Int64(max(0, started.timeIntervalSince(run.scheduledAt)) * 1000)))
                 }
             }
+        }
+    }
+
+    /// After a reload: the series of jobs no longer configured go (a scraper would otherwise
+    /// read a removed job's last state, still failing perhaps, until the daemon restarts).
+    public func keepJobs(_ names: Set<String>) {
+        jobs.withLock { jobs in
+            let gone = Set(jobs.series.keys).subtracting(names)
+            for name in gone { jobs.series[name] = nil }
+            jobs.removed = jobs.removed.union(gone).subtracting(names)
         }
     }
 
@@ -85,6 +106,6 @@ public final class WardenMetrics: Sendable {
     /// The registry's families, then the jobs' (copied out under the lock, written outside it:
     /// a scrape of 10,000 jobs does not hold up the runs being observed).
     public func exposition() -> String {
-        registry.emitToString() + JobSeries.exposition(of: jobSeries.withLock { $0 })
+        registry.emitToString() + JobSeries.exposition(of: jobs.withLock { $0.series })
     }
 }
