@@ -120,6 +120,6 @@ struct NagiosCheckTests {
         #expect(!result.success && result.retry && result.data["state"] == "unknown")
         #expect(ContinuousClock.now - started < .seconds(15), "the check alone sleeps 300 s")
         let grandchild = try #require(await readPid(pidFile))
-        #expect(!processIsAlive(grandchild))
+        #expect(await processExits(grandchild))
     }
 }

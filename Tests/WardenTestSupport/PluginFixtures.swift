@@ -66,6 +66,18 @@ public func processIsAlive(_ pid: Int32) -> Bool {
     return state != "Z"
 }
 
+/// Whether `pid` is gone within `limit`: a process group's SIGKILL is sent, not waited for,
+/// and on a loaded machine a killed process may not have run its exit yet when the plugin
+/// returns. A process that survived the kill (`sleep 300`) still fails the check.
+public func processExits(_ pid: Int32, within limit: Duration = .seconds(2)) async -> Bool {
+    let deadline = ContinuousClock.now + limit
+    while processIsAlive(pid) {
+        guard ContinuousClock.now < deadline else { return false }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return true
+}
+
 /// Reads a pid a fixture wrote to a file, waiting briefly for it to appear.
 public func readPid(_ file: String) async -> Int32? {
     for _ in 0..<100 {
