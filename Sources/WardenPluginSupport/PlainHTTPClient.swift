@@ -45,7 +45,7 @@ public final class PlainHTTPClient: Sendable {
         /// The request line and headers as sent: the percent-encoded path and query, the
         /// request's own headers, and `Host` (bracketed if IPv6, with the port unless 80).
         public let head: HTTPRequestHead
-        /// `head` as `HTTPRequestEncoder` writes it on the wire, encoded once (`RequestWriter`).
+        /// `head` as `HTTPRequestEncoder` writes it on the wire, encoded once (it leaves through `RequestOutlet`).
         public let wire: ByteBuffer
         fileprivate var endpoint: Endpoint { Endpoint(host: host, port: port) }
 

@@ -80,8 +80,7 @@ struct HostPluginTests {
         let both = try await run(ProcessRunningPlugin(), ["name": "sleep", "pattern": "x"])
         #expect(!both.success && both.error?.contains("exactly one of") == true)
         kill(pid, SIGKILL)
-        for _ in 0..<100 where processIsAlive(pid) { try await Task.sleep(for: .milliseconds(20)) }
-        #expect(!processIsAlive(pid))
+        #expect(await processExits(pid))
         let gone = try await run(ProcessRunningPlugin(), ["pid_file": .string(pidFile)])
         #expect(!gone.success)
     }

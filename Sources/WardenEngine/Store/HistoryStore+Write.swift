@@ -108,8 +108,8 @@ extension HistoryStore {
                         state.bind(run.configHash)
                         try state.step()
                         // The job's state as this run leaves it, alert columns included, read
-                        // through the C API too: for an ok run of an ok job, the usual case, there
-                        // is no row.
+                        // through the C API too, unless `quiet` knows an ok run leaves it ok: for
+                        // an ok run of an ok job the read finds no row.
                         if run.alerting != nil && !(ok && quiet.jobs.contains(run.job)) {
                             var query = BoundStatement(alertState, in: db)
                             query.bind(run.job)
