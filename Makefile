@@ -37,9 +37,7 @@ BASE_RELEASE_FLAGS := -c release --static-swift-stdlib -Xswiftc -use-ld=lld -Xli
 # text in 64 KB runs around each page touched, so scattered hot code kept 12.5 MB of text
 # resident at 100 checks; grouped, 7.9 (BENCHMARKS.md). A function missing from the list
 # (renamed, new) is linked after the listed ones: a stale list costs memory, not correctness.
-# `make symbol-order` rewrites the list from a run under callgrind. A release tree built before
-# these flags keeps its objects (the driver does not see -Xfrontend flags change): remove
-# .build/x86_64-unknown-linux-gnu/release once.
+# `make symbol-order` rewrites the list from a run under callgrind.
 ORDER_FLAGS := -Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections \
 	-Xlinker --symbol-ordering-file=$(CURDIR)/bench/warden.order -Xlinker --no-warn-symbol-ordering
 # SQLite and libstdc++ linked in from their static archives, as the Swift runtime is: the
@@ -55,12 +53,23 @@ STATIC_FLAGS := -Xswiftc -L$(CURDIR)/$(STATIC_LIBS)
 # The compiler still proves exclusivity statically, and the debug build every test runs keeps
 # the dynamic checks, so a violation traps in `make test` rather than in the daemon.
 EXCLUSIVITY_FLAGS := -Xswiftc -enforce-exclusivity=unchecked
-RELEASE_FLAGS := $(BASE_RELEASE_FLAGS) $(ORDER_FLAGS) $(STATIC_FLAGS) $(EXCLUSIVITY_FLAGS)
+# A concrete generic type's metadata through its accessor, not looked up by its mangled name:
+# the lookup checks the type's generic requirements at run time, each conformance a scan of the
+# binary's 12,000 conformance records the first time, which was 7.6M of `warden history`'s 32M
+# instructions (ArgumentParser's and GRDB's types; callgrind, BENCHMARKS.md). Code a little
+# larger (+0.4 %), the same behaviour.
+METADATA_FLAGS := -Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-mangled-name-accessors
+RELEASE_FLAGS := $(BASE_RELEASE_FLAGS) $(ORDER_FLAGS) $(STATIC_FLAGS) $(EXCLUSIVITY_FLAGS) $(METADATA_FLAGS)
 
 # SwiftPM does not know the list is an input of the link: a binary older than the list goes.
+# Nor does it see -Xfrontend flags change: a release tree built with other flags is rebuilt
+# whole (.build/release-flags records the last ones).
 release: setup
 	@scripts/static-libs.sh $(STATIC_LIBS)
 	@if [ .build/release/warden -ot bench/warden.order ]; then rm -f .build/release/warden; fi
+	@if [ "$$(cat .build/release-flags 2>/dev/null)" != "$(RELEASE_FLAGS)" ]; then \
+		rm -rf .build/x86_64-unknown-linux-gnu/release .build/release; \
+		mkdir -p .build && echo "$(RELEASE_FLAGS)" > .build/release-flags; fi
 	$(SWIFT) build $(RELEASE_FLAGS)
 	@scripts/static-libs.sh --check .build/release/warden
 

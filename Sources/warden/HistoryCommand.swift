@@ -44,6 +44,82 @@ struct HistoryCommand: ParsableCommand {
     @Flag(help: "Print CSV.")
     var csv = false
 
+    /// What was asked, as plain values (`QuickArguments` reads the common command lines into
+    /// the same).
+    var request: HistoryRequest {
+        HistoryRequest(
+            store: config.location, job: job, status: status, since: since, until: until, limit: limit,
+            attempts: attempts, remediations: remediations, rule: rule, json: json, csv: csv
+        )
+    }
+
+    func validate() throws { try request.validate() }
+
+    func run() throws { try request.run() }
+}
+
+/// One `warden history`, however its command line was read: by ArgumentParser
+/// (`HistoryCommand`) or, for the spellings scripts use, by `QuickArguments`, which skips the
+/// reflection ArgumentParser builds its parser with (two thirds of the command's instructions:
+/// each property wrapper's type instantiated from its mangled name and each protocol it is cast
+/// to looked up in the binary's 12,000 conformance records; callgrind, BENCHMARKS.md).
+struct HistoryRequest: Equatable {
+    var store = StoreLocation()
+    var job: String?
+    var status: String?
+    var since: String?
+    var until: String?
+    var limit = 50
+    var attempts = false
+    var remediations = false
+    var rule: String?
+    var json = false
+    var csv = false
+
+    /// HistoryCommand's long options, as `QuickArguments` reads them. A test holds this to
+    /// ArgumentParser's own list (`HistoryRequestTests`).
+    static let quickFlags: Set<String> = ["attempts", "remediations", "json", "csv"]
+    static let quickOptions: Set<String> = ["config", "database", "job", "status", "since", "until", "limit", "rule"]
+
+    init(
+        store: StoreLocation = StoreLocation(), job: String? = nil, status: String? = nil, since: String? = nil, until: String? = nil,
+        limit: Int = 50, attempts: Bool = false, remediations: Bool = false, rule: String? = nil, json: Bool = false, csv: Bool = false
+    ) {
+        self.store = store
+        self.job = job
+        self.status = status
+        self.since = since
+        self.until = until
+        self.limit = limit
+        self.attempts = attempts
+        self.remediations = remediations
+        self.rule = rule
+        self.json = json
+        self.csv = csv
+    }
+
+    /// The arguments after `history`, when `QuickArguments` can read them; nil when only
+    /// ArgumentParser can answer (help, a short or unknown name, an odd spelling, a bad value).
+    init?(quickArguments arguments: [String]) {
+        guard let parsed = QuickArguments(arguments, flags: Self.quickFlags, options: Self.quickOptions) else { return nil }
+        let values = parsed.values
+        if let config = values["config"] { store.configPath = config }
+        store.databasePath = values["database"]
+        job = values["job"]
+        status = values["status"]
+        since = values["since"]
+        until = values["until"]
+        rule = values["rule"]
+        if let text = values["limit"] {
+            guard let limit = Int(text) else { return nil }
+            self.limit = limit
+        }
+        attempts = parsed.flags.contains("attempts")
+        remediations = parsed.flags.contains("remediations")
+        json = parsed.flags.contains("json")
+        csv = parsed.flags.contains("csv")
+    }
+
     func validate() throws {
         if json && csv { throw ValidationError("--json and --csv exclude each other") }
         if limit < 1 { throw ValidationError("--limit must be at least 1") }
@@ -80,7 +156,7 @@ struct HistoryCommand: ParsableCommand {
             includeAttempts: attempts,
             includeDetails: json
         )
-        let store = try StoreAccess.openForReading(config)
+        let store = try StoreAccess.openForReading(self.store)
         let runs: [StoredRun]
         do {
             runs = try store.history(query)
@@ -95,11 +171,9 @@ struct HistoryCommand: ParsableCommand {
             print(RunTable.render(runs, attempts: attempts))
         }
     }
-}
 
-extension HistoryCommand {
     func showRemediations() throws {
-        let store = try StoreAccess.openForReading(config)
+        let store = try StoreAccess.openForReading(self.store)
         let records: [RemediationRecord]
         do {
             records = try store.remediations(
@@ -125,8 +199,12 @@ enum StoreAccess {
     private static let readers = Mutex<[HistoryStore]>([])
 
     static func openForReading(_ options: ConfigOptions) throws -> HistoryStore {
+        try openForReading(options.location)
+    }
+
+    static func openForReading(_ location: StoreLocation) throws -> HistoryStore {
         do {
-            let store = try HistoryStore.openForReading(path: options.daemonSettings().database)
+            let store = try HistoryStore.openForReading(path: location.daemonSettings().database)
             readers.withLock { $0.append(store) }
             return store
         } catch {

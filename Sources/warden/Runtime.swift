@@ -41,15 +41,27 @@ struct ConfigOptions: ParsableArguments {
         "The history database; overrides the config's daemon.database.", valueName: "path"))
     var databasePath: String?
 
+    var location: StoreLocation { StoreLocation(configPath: configPath, databasePath: databasePath) }
+
     /// The `daemon:` section (defaults when the file cannot be read), with `--database` applied.
-    func daemonSettings() -> DaemonSettings {
-        var settings = ConfigLoader.daemonSettings(path: configPath) ?? DaemonSettings()
-        if let databasePath { settings.database = Self.absolute(databasePath) }
-        return settings
-    }
+    func daemonSettings() -> DaemonSettings { location.daemonSettings() }
 
     static func absolute(_ path: String) -> String {
         path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+    }
+}
+
+/// `--config` and `--database` as plain values: what a report needs to find the database,
+/// however its command line was read (`QuickArguments`).
+struct StoreLocation: Equatable {
+    var configPath = ConfigLoader.defaultPath
+    var databasePath: String?
+
+    /// The `daemon:` section (defaults when the file cannot be read), with `--database` applied.
+    func daemonSettings() -> DaemonSettings {
+        var settings = ConfigLoader.daemonSettings(path: configPath) ?? DaemonSettings()
+        if let databasePath { settings.database = ConfigOptions.absolute(databasePath) }
+        return settings
     }
 }
 

@@ -37,6 +37,17 @@ struct Warden: AsyncParsableCommand {
             print(WardenVersion.current)
             return
         }
+        // The report scripts run most, read without ArgumentParser when its command line is
+        // plain (`HistoryRequest`); anything else, and every error, goes the usual way.
+        if arguments.first == HistoryCommand.configuration.commandName,
+           let request = HistoryRequest(quickArguments: Array(arguments.dropFirst())), (try? request.validate()) != nil {
+            do {
+                try request.run()
+            } catch {
+                exit(handling: error, parsedAs: HistoryCommand.self)
+            }
+            return
+        }
         // Not without arguments: a root given none answers with its help, not its error.
         if arguments.count > 1, let report = parsedDirectly.first(where: { $0.configuration.commandName == arguments[0] }),
            !arguments.contains(where: Self.needsTheWholeTree) {

@@ -298,4 +298,32 @@ struct DaemonTests {
         let missing = try await CLI.run(["run-job", "wev", "--config", config])
         #expect(missing.status == 2 && missing.stderr.contains("did you mean `web`?"))
     }
+
+    /// `history` read by `QuickArguments` prints exactly what ArgumentParser's reading prints
+    /// (a repeated flag sends the same request there), its errors included.
+    @Test func historyReadsTheSameWithoutArgumentParser() async throws {
+        let server = try await TestHTTPServer.start()
+        defer { Task { await server.stop() } }
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let config = directory + "/warden.yaml"
+        try """
+            daemon: {database: history.db}
+            jobs:
+              - {name: web, plugin: service_status, every: 1h, params: {service_url: "\(server.baseURL)/health"}}
+              - {name: gone, plugin: service_status, every: 1h, timeout: 1s, params: {service_url: "http://127.0.0.1:9/health"}}
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        for job in ["web", "gone", "web"] { _ = try await CLI.run(["run-job", job, "--config", config]) }
+        let good = [
+            ["--json"], ["--csv"], [], ["--job", "web", "--limit", "1", "--json"], ["--status=failing", "--attempts", "--json"],
+            ["--since", "1h", "--csv"], ["--remediations", "--json"],
+        ]
+        let bad = [["--limit", "0"], ["--status", "failed"], ["--since", "yesterday"]]
+        for arguments in good + bad {
+            let quick = try await CLI.run(["history", "--config", config] + arguments)
+            let parsed = try await CLI.run(["history", "--config", config, "--config", config] + arguments)
+            #expect(quick.status == (good.contains(arguments) ? 0 : 2), "\(arguments): \(quick.stderr)")
+            #expect(quick.status == parsed.status && quick.stdout == parsed.stdout && quick.stderr == parsed.stderr, "\(arguments): \(quick.stderr)")
+        }
+    }
 }
