@@ -178,4 +178,48 @@ struct SchedulerTests {
         let lateness = runs.map { $0.startedAt!.timeIntervalSince($0.scheduledAt) }.sorted()
         #expect(lateness[lateness.count / 2] < 0.125, "\(lateness)")
     }
+
+    /// The interval jobs of a slot fire from one timer, each tick handing them the same
+    /// scheduled time; a cron or jittered job keeps a timer of its own. A timer per job cost
+    /// Dispatch's timer machinery once per check.
+    @Test func theJobsOfASlotShareOneTimer() async throws {
+        let registry = try makeRegistry([ProbePlugin()])
+        var jittered = job("jittered", every: .milliseconds(100))
+        jittered.jitter = .milliseconds(10)
+        let steady = ["a", "b", "c"].map { job($0, every: .milliseconds(100)) }
+        let (scheduler, runner, recorded) = start(steady + [jittered], registry: registry)
+        #expect(scheduler.timerCount == 2)
+        try await Task.sleep(for: .milliseconds(700))
+        scheduler.stop()
+        await runner.drain(grace: .seconds(1))
+        let times = ["a", "b", "c"].map { Set(recorded.of($0).map(\.scheduledAt)) }
+        #expect(times[0].count >= 4, "\(times[0])")
+        // Each tick reached every job of the slot, and no job ran off it.
+        #expect(times[0].intersection(times[1]).intersection(times[2]).count >= times[0].count - 1, "\(times)")
+        #expect(scheduler.timerCount == 0)
+    }
+
+    /// A reload takes a removed job out of its slot (the others keep their beat and their
+    /// timer), puts a changed one back in, and stops the timer of a slot left empty.
+    @Test func aReloadChangesASlotsJobs() async throws {
+        let registry = try makeRegistry([ProbePlugin()])
+        let jobs = ["a", "b", "c"].map { job($0, every: .milliseconds(100)) }
+        let (scheduler, runner, recorded) = start(jobs, registry: registry)
+        try await Task.sleep(for: .milliseconds(350))
+        var changed = jobs[2]
+        changed.configHash = "h2"
+        let changes = scheduler.update([jobs[0], changed])
+        #expect(changes.unchanged == ["a"] && changes.removed == ["b"] && changes.changed == ["c"], "\(changes)")
+        #expect(scheduler.timerCount == 1 && scheduler.timerSettings["a"] == 1)
+        let removedAt = recorded.of("b").count
+        try await Task.sleep(for: .milliseconds(350))
+        #expect(recorded.of("b").count <= removedAt + 1)
+        #expect(recorded.of("a").count >= 5 && recorded.of("c").count >= 5, "\(recorded.of("a").count) \(recorded.of("c").count)")
+        scheduler.update([])
+        #expect(scheduler.timerCount == 0)
+        let stoppedAt = recorded.all.count
+        try await Task.sleep(for: .milliseconds(300))
+        await runner.drain(grace: .seconds(1))
+        #expect(recorded.all.count <= stoppedAt + 2)
+    }
 }

@@ -3,18 +3,28 @@ import Foundation
 import Logging
 import Synchronization
 
-/// Fires each enabled job from its own `DispatchSourceTimer` on one serial queue.
+/// Fires each enabled job on one serial queue: the interval jobs of a slot (`TimerSlots`: the
+/// same interval and phase, no jitter) from one repeating `DispatchSourceTimer`, a cron or
+/// jittered job from one of its own.
 ///
-/// Each timer is one-shot and re-armed for the next fire time computed from the schedule
-/// (never from when a run ended), against the wall clock, so cron jobs follow the local
-/// time and interval jobs keep their phase. Measured (`make bench`, bench/README.md): at
-/// 10,000 jobs p99 start lateness is 0.08 ms (bare timers: 0.05 ms) at ~4 % of one core, so
-/// a single timer driving a heap would buy nothing worth its code.
+/// Each timer fires at the time computed from the schedule (never from when a run ended),
+/// against the wall clock, so cron jobs follow the local time and interval jobs keep their
+/// phase. A timer per job cost a fire of Dispatch's timer machinery per check (its manager
+/// thread's heap, a source invocation on this queue): about 5 % of the daemon's CPU at 1,000
+/// checks a second (perf, BENCHMARKS.md), for jobs that fire at the same instant anyway.
 public final class Scheduler: Sendable {
     public typealias Tick = @Sendable (_ job: JobDefinition, _ scheduledAt: Date, _ nextTick: Date?) -> Void
 
+    private struct Timers {
+        /// Cron and jittered jobs, each with its own timer.
+        var own: [String: JobTimer] = [:]
+        /// Interval jobs without jitter, by the slot whose timer fires them.
+        var slots: [SlotTimer.Key: SlotTimer] = [:]
+        var slotOf: [String: SlotTimer.Key] = [:]
+    }
+
     private let queue = DispatchQueue(label: "warden.scheduler")
-    private let timers = Mutex<[String: JobTimer]>([:])
+    private let timers = Mutex(Timers())
     private let timeZone: TimeZone
     private let logger: Logger
     private let onTick: Tick
@@ -30,13 +40,32 @@ public final class Scheduler: Sendable {
         start(jobs, slots: TimerSlots(jobs, maxConcurrency: maxConcurrency))
     }
 
-    /// `slots`: where the whole configuration's jobs fall in their intervals.
+    /// `slots`: where the whole configuration's jobs fall in their intervals. A job whose slot
+    /// already has a timer joins it and fires at its next tick.
     private func start(_ jobs: [JobDefinition], slots: TimerSlots) {
+        var armed: [SlotTimer] = []
         for job in jobs where job.enabled {
-            let timer = JobTimer(job: job, queue: queue, timeZone: timeZone, logger: logger, phase: slots.phase(of: job), onTick: onTick)
-            timers.withLock { $0[job.name] = timer }
-            timer.arm(after: Date())
+            let phase = slots.phase(of: job)
+            if let key = SlotTimer.Key(job, phase: phase) {
+                timers.withLock { timers in
+                    if let slot = timers.slots[key] {
+                        slot.add(job)
+                    } else {
+                        let slot = SlotTimer(key: key, queue: queue, logger: logger, onTick: onTick)
+                        slot.add(job)
+                        timers.slots[key] = slot
+                        armed.append(slot)
+                    }
+                    timers.slotOf[job.name] = key
+                }
+            } else {
+                let timer = JobTimer(job: job, queue: queue, timeZone: timeZone, logger: logger, phase: phase, onTick: onTick)
+                timers.withLock { $0.own[job.name] = timer }
+                timer.arm(after: Date())
+            }
         }
+        let now = Date()
+        armed.forEach { $0.arm(after: now) }
     }
 
     /// What a reload changed.
@@ -58,23 +87,42 @@ public final class Scheduler: Sendable {
     public func update(_ jobs: [JobDefinition], maxConcurrency: Int = DaemonSettings().maxConcurrency) -> Changes {
         var changes = Changes()
         let wanted = Dictionary(jobs.filter(\.enabled).map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-        let (stopped, kept): ([JobTimer], Set<String>) = timers.withLock { timers in
+        func note(_ name: String) {
+            if wanted[name] == nil { changes.removed.append(name) } else { changes.changed.append(name) }
+        }
+        let (stopped, emptied, kept): ([JobTimer], [SlotTimer], Set<String>) = timers.withLock { timers in
             var stopped: [JobTimer] = []
+            var emptied: [SlotTimer] = []
             var kept = Set<String>()
-            for (name, timer) in timers {
+            for (name, timer) in timers.own {
                 if let job = wanted[name], job.configHash == timer.job.configHash {
                     timer.replace(job)
                     kept.insert(name)
                     changes.unchanged.append(name)
                 } else {
                     stopped.append(timer)
-                    timers[name] = nil
-                    if wanted[name] == nil { changes.removed.append(name) } else { changes.changed.append(name) }
+                    timers.own[name] = nil
+                    note(name)
                 }
             }
-            return (stopped, kept)
+            for (name, key) in timers.slotOf {
+                guard let slot = timers.slots[key] else { continue }
+                if let job = wanted[name], slot.replace(job) {
+                    kept.insert(name)
+                    changes.unchanged.append(name)
+                } else {
+                    timers.slotOf[name] = nil
+                    if slot.remove(name) {
+                        emptied.append(slot)
+                        timers.slots[key] = nil
+                    }
+                    note(name)
+                }
+            }
+            return (stopped, emptied, kept)
         }
         stopped.forEach { $0.cancel() }
+        emptied.forEach { $0.cancel() }
         let fresh = jobs.filter { $0.enabled && !kept.contains($0.name) }
         for job in fresh where !changes.changed.contains(job.name) { changes.added.append(job.name) }
         start(fresh, slots: TimerSlots(jobs, maxConcurrency: maxConcurrency))
@@ -83,22 +131,34 @@ public final class Scheduler: Sendable {
 
     /// Stops every timer; runs already going are not touched.
     public func stop() {
-        let all = timers.withLock { timers in
-            defer { timers = [:] }
-            return Array(timers.values)
+        let (own, slots) = timers.withLock { timers in
+            defer { timers = Timers() }
+            return (Array(timers.own.values), Array(timers.slots.values))
         }
-        all.forEach { $0.cancel() }
+        own.forEach { $0.cancel() }
+        slots.forEach { $0.cancel() }
     }
 
     /// The next planned fire time of each job (for status and tests).
     public var nextFireTimes: [String: Date] {
-        timers.withLock { $0.mapValues(\.nextFire) }.compactMapValues { $0 }
+        timers.withLock { timers in
+            var times = timers.own.compactMapValues(\.nextFire)
+            for (name, key) in timers.slotOf { times[name] = timers.slots[key]?.nextFire }
+            return times
+        }
     }
 
     /// How many times each job's timer was set (tests).
     var timerSettings: [String: Int] {
-        timers.withLock { $0.mapValues(\.settings) }
+        timers.withLock { timers in
+            var settings = timers.own.mapValues(\.settings)
+            for (name, key) in timers.slotOf { settings[name] = timers.slots[key]?.settings }
+            return settings
+        }
     }
+
+    /// How many Dispatch timers fire the jobs (tests).
+    var timerCount: Int { timers.withLock { $0.own.count + $0.slots.count } }
 
     /// Runs `body` on the scheduler's queue: a heartbeat proves the queue is not stalled.
     public func onQueue(_ body: @escaping @Sendable () -> Void) {
@@ -106,8 +166,111 @@ public final class Scheduler: Sendable {
     }
 }
 
-/// One job's timer. `@unchecked` only for the Dispatch source, whose schedule and cancel
-/// calls are thread-safe; the other mutable state sits behind a Mutex.
+/// The interval jobs of one slot: fired from one timer that repeats every interval (Dispatch
+/// re-arms it itself), each tick handing every job the same scheduled and next times.
+/// `@unchecked` only for the Dispatch source, whose schedule and cancel calls are thread-safe.
+final class SlotTimer: @unchecked Sendable {
+    /// An interval and a phase within it, in milliseconds.
+    struct Key: Hashable {
+        let interval: Int64
+        let phase: Int64
+
+        /// nil: a job that needs a timer of its own (a cron schedule, or jitter).
+        init?(_ job: JobDefinition, phase: Duration) {
+            guard case .every(let every) = job.schedule, job.jitter == .zero, every.milliseconds > 0 else { return nil }
+            interval = every.milliseconds
+            self.phase = phase.milliseconds
+        }
+    }
+
+    private let key: Key
+    private let schedule: JobSchedule
+    private let source: any DispatchSourceTimer
+    private let logger: Logger
+    private let onTick: Scheduler.Tick
+    /// In the order they joined.
+    private let members = Mutex<[JobDefinition]>([])
+    /// The planned time of the armed fire.
+    private let planned = Mutex<Date?>(nil)
+    private let timesSet = Atomic<Int>(0)
+
+    init(key: Key, queue: DispatchQueue, logger: Logger, onTick: @escaping Scheduler.Tick) {
+        self.key = key
+        self.schedule = .every(.milliseconds(key.interval))
+        self.logger = logger
+        self.onTick = onTick
+        source = DispatchSource.makeTimerSource(flags: [.strict], queue: queue)
+        // Built here, outside any actor: a handler inferred as @MainActor would trap when it
+        // fires on the scheduler queue.
+        source.setEventHandler { [weak self] in self?.fire() }
+        source.activate()
+    }
+
+    var nextFire: Date? { planned.withLock { $0 } }
+    var settings: Int { timesSet.load(ordering: .relaxed) }
+
+    func add(_ job: JobDefinition) {
+        members.withLock { $0.append(job) }
+    }
+
+    /// Swaps in `job`'s new definition when its config hash is unchanged (false: it changed,
+    /// or the job is not here).
+    func replace(_ job: JobDefinition) -> Bool {
+        members.withLock { members in
+            guard let index = members.firstIndex(where: { $0.name == job.name }), members[index].configHash == job.configHash else { return false }
+            members[index] = job
+            return true
+        }
+    }
+
+    /// Takes the job out; true when none is left (then cancel the timer).
+    func remove(_ name: String) -> Bool {
+        members.withLock { members in
+            members.removeAll { $0.name == name }
+            return members.isEmpty
+        }
+    }
+
+    func cancel() {
+        source.cancel()
+    }
+
+    func arm(after date: Date) {
+        arm(at: schedule.nextFire(after: date, phase: .milliseconds(key.phase)))
+    }
+
+    private func arm(at next: Date?) {
+        planned.withLock { $0 = next }
+        guard let next else { return }
+        timesSet.add(1, ordering: .relaxed)
+        source.schedule(wallDeadline: DispatchWallTime(date: next), repeating: .milliseconds(Int(key.interval)), leeway: .microseconds(200))
+    }
+
+    private func fire() {
+        guard let scheduledAt = planned.withLock({ $0 }) else { return }
+        let jobs = members.withLock { $0 }
+        let now = Date()
+        var next = schedule.nextFire(after: scheduledAt, phase: .milliseconds(key.phase))
+        var onTheGrid = true
+        if let planned = next, planned <= now {
+            // Asleep or starved past whole ticks (suspend, clock jump): run once now and
+            // resume the schedule from the present instead of firing a burst of catch-ups.
+            logger.notice("missed ticks; resuming the schedule", metadata: ["jobs": .string(jobs.map(\.name).joined(separator: ","))])
+            next = schedule.nextFire(after: now, phase: .milliseconds(key.phase))
+            onTheGrid = false
+        }
+        for job in jobs { onTick(job, scheduledAt, next) }
+        if onTheGrid, let next, next.epochMilliseconds == scheduledAt.epochMilliseconds + key.interval {
+            planned.withLock { $0 = next }  // the repeating timer fires there by itself
+        } else {
+            arm(at: next)
+        }
+    }
+}
+
+/// The timer of a cron or jittered job, set again for each fire. `@unchecked` only for the
+/// Dispatch source, whose schedule and cancel calls are thread-safe; the other mutable state
+/// sits behind a Mutex.
 final class JobTimer: @unchecked Sendable {
     private let definition: Mutex<JobDefinition>
     var job: JobDefinition { definition.withLock { $0 } }
@@ -121,11 +284,6 @@ final class JobTimer: @unchecked Sendable {
     /// When this timer began watching its schedule: a cron time repeated by a fall-back
     /// transition whose first occurrence came before it fires at its second.
     private let watchingSince = Date()
-    /// An interval job without jitter fires on a fixed grid of this many milliseconds, so its
-    /// timer repeats and Dispatch re-arms it. Setting a timer from its own handler wakes
-    /// Dispatch's manager thread (an eventfd write and a thread switch): once per run, a
-    /// tenth of the daemon's CPU at 5,000 checks a second (perf, BENCHMARKS.md).
-    private let period: Int64?
     private let timesSet = Atomic<Int>(0)
 
     init(job: JobDefinition, queue: DispatchQueue, timeZone: TimeZone, logger: Logger, phase: Duration, onTick: @escaping Scheduler.Tick) {
@@ -134,11 +292,6 @@ final class JobTimer: @unchecked Sendable {
         self.logger = logger
         self.onTick = onTick
         self.phase = phase
-        if case .every(let interval) = job.schedule, job.jitter == .zero, interval.milliseconds > 0 {
-            period = interval.milliseconds
-        } else {
-            period = nil
-        }
         source = DispatchSource.makeTimerSource(flags: [.strict], queue: queue)
         // Built here, outside any actor: a handler inferred as @MainActor would trap when it
         // fires on the scheduler queue.
@@ -175,11 +328,7 @@ final class JobTimer: @unchecked Sendable {
             fireAt = next.addingTimeInterval(Double.random(in: 0..<job.jitter.seconds))
         }
         timesSet.add(1, ordering: .relaxed)
-        if let period {
-            source.schedule(wallDeadline: DispatchWallTime(date: fireAt), repeating: .milliseconds(Int(period)), leeway: .microseconds(200))
-        } else {
-            source.schedule(wallDeadline: DispatchWallTime(date: fireAt), leeway: .microseconds(200))
-        }
+        source.schedule(wallDeadline: DispatchWallTime(date: fireAt), leeway: .microseconds(200))
     }
 
     private func fire() {
@@ -188,20 +337,14 @@ final class JobTimer: @unchecked Sendable {
         let job = self.job
         let now = Date()
         var next = job.schedule.nextFire(after: scheduledAt, phase: phase, timeZone: timeZone, watchingSince: watchingSince)
-        var onTheGrid = true
         if let planned = next, planned <= now {
             // Asleep or starved past whole ticks (suspend, clock jump): run once now and
             // resume the schedule from the present instead of firing a burst of catch-ups.
             logger.notice("missed ticks; resuming the schedule", metadata: ["job": .string(job.name)])
             next = job.schedule.nextFire(after: now, phase: phase, timeZone: timeZone, watchingSince: watchingSince)
-            onTheGrid = false
         }
         onTick(job, scheduledAt, next)
-        if onTheGrid, let period, let next, next.epochMilliseconds == scheduledAt.epochMilliseconds + period {
-            planned.withLock { $0 = next }  // the repeating timer fires there by itself
-        } else {
-            arm(at: next)
-        }
+        arm(at: next)
     }
 }
 
