@@ -8,7 +8,17 @@ import Foundation
 /// (a `PluginError` keeps its `retry` flag and data).
 public protocol Plugin: Sendable {
     var spec: PluginSpec { get }
+    /// Whether `execute` never blocks a thread: true for a `NonBlockingPlugin`, by its
+    /// conformance. Asked as a requirement, not with `is any NonBlockingPlugin`: that cast was
+    /// a first-time conformance lookup per plugin type, a scan of the binary's 12,000
+    /// conformance records each, 20M instructions for the built-ins at every start, reload and
+    /// `warden status` (callgrind, BENCHMARKS.md).
+    var isNonBlocking: Bool { get }
     func execute(_ parameters: JSONObject, context: PluginContext) async throws -> PluginResult
+}
+
+extension Plugin {
+    public var isNonBlocking: Bool { false }
 }
 
 /// A plugin whose `execute` never blocks a thread: it only computes briefly and awaits network
@@ -17,6 +27,10 @@ public protocol Plugin: Sendable {
 /// crossed threads about ten times). A plugin that reads files, runs processes or calls
 /// blocking APIs must not adopt it: it would stall every HTTP check in the daemon.
 public protocol NonBlockingPlugin: Plugin {}
+
+extension NonBlockingPlugin {
+    public var isNonBlocking: Bool { true }
+}
 
 /// Thrown by a plugin whose own bound on its work is the run's deadline (`context.remaining`)
 /// when that bound runs out. The engine records the run as `timeout`, as when its own

@@ -20,7 +20,7 @@ public struct RegisteredPlugin: Sendable {
     public let schema: JSONSchema
     public let origin: PluginOrigin
     /// Whether the plugin may run on the HTTP client's event loop (`NonBlockingPlugin`), asked
-    /// once here rather than with a dynamic cast for every run.
+    /// once here rather than for every run.
     public let isNonBlocking: Bool
 
     init(plugin: any Plugin, spec: PluginSpec, schema: JSONSchema, origin: PluginOrigin) {
@@ -28,7 +28,7 @@ public struct RegisteredPlugin: Sendable {
         self.spec = spec
         self.schema = schema
         self.origin = origin
-        self.isNonBlocking = plugin is any NonBlockingPlugin
+        self.isNonBlocking = plugin.isNonBlocking
     }
 
     /// Validates raw parameters against the schema, applying defaults.

@@ -11,8 +11,23 @@ private struct StubPlugin: Plugin {
     }
 }
 
+private struct NonBlockingStub: NonBlockingPlugin {
+    let spec = PluginSpec(name: "http_stub", description: "stub", category: .diagnostic, parameters: ["type": "object"])
+    func execute(_ parameters: JSONObject, context: PluginContext) async throws -> PluginResult { .ok(.null, message: "ok") }
+}
+
 @Suite("Plugin registry")
 struct RegistryTests {
+    /// A `NonBlockingPlugin` says so by its conformance (the engine runs it on the HTTP
+    /// client's event loops); any other plugin does not, also seen as `any Plugin`.
+    @Test func aNonBlockingPluginIsKnownAsOne() throws {
+        let registry = PluginRegistry()
+        let plugins: [any Plugin] = [NonBlockingStub(), StubPlugin("plain")]
+        for plugin in plugins { try registry.register(plugin) }
+        #expect(registry.lookup("http_stub")?.isNonBlocking == true)
+        #expect(registry.lookup("plain")?.isNonBlocking == false)
+    }
+
     @Test func registersListsSortedAndFiltersByCategory() throws {
         let registry = PluginRegistry()
         try registry.register(StubPlugin("zeta"))
