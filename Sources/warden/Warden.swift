@@ -38,7 +38,8 @@ struct Warden: AsyncParsableCommand {
             return
         }
         // The report scripts run most, read without ArgumentParser when its command line is
-        // plain (`HistoryRequest`); anything else, and every error, goes the usual way.
+        // plain (`HistoryRequest`). Anything else, and a command line that fails validation,
+        // goes through ArgumentParser; an error at run time is reported as it would be there.
         if arguments.first == HistoryCommand.configuration.commandName,
            let request = HistoryRequest(quickArguments: Array(arguments.dropFirst())), (try? request.validate()) != nil {
             do {
