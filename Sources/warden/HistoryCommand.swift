@@ -81,45 +81,6 @@ struct HistoryRequest: Equatable {
     static let quickFlags: Set<String> = ["attempts", "remediations", "json", "csv"]
     static let quickOptions: Set<String> = ["config", "database", "job", "status", "since", "until", "limit", "rule"]
 
-    init(
-        store: StoreLocation = StoreLocation(), job: String? = nil, status: String? = nil, since: String? = nil, until: String? = nil,
-        limit: Int = 50, attempts: Bool = false, remediations: Bool = false, rule: String? = nil, json: Bool = false, csv: Bool = false
-    ) {
-        self.store = store
-        self.job = job
-        self.status = status
-        self.since = since
-        self.until = until
-        self.limit = limit
-        self.attempts = attempts
-        self.remediations = remediations
-        self.rule = rule
-        self.json = json
-        self.csv = csv
-    }
-
-    /// The arguments after `history`, when `QuickArguments` can read them; nil when only
-    /// ArgumentParser can answer (help, a short or unknown name, an odd spelling, a bad value).
-    init?(quickArguments arguments: [String]) {
-        guard let parsed = QuickArguments(arguments, flags: Self.quickFlags, options: Self.quickOptions) else { return nil }
-        let values = parsed.values
-        if let config = values["config"] { store.configPath = config }
-        store.databasePath = values["database"]
-        job = values["job"]
-        status = values["status"]
-        since = values["since"]
-        until = values["until"]
-        rule = values["rule"]
-        if let text = values["limit"] {
-            guard let limit = Int(text) else { return nil }
-            self.limit = limit
-        }
-        attempts = parsed.flags.contains("attempts")
-        remediations = parsed.flags.contains("remediations")
-        json = parsed.flags.contains("json")
-        csv = parsed.flags.contains("csv")
-    }
-
     func validate() throws {
         if json && csv { throw ValidationError("--json and --csv exclude each other") }
         if limit < 1 { throw ValidationError("--limit must be at least 1") }
@@ -188,6 +149,31 @@ struct HistoryRequest: Equatable {
             throw FatalError(store.describeReadFailure(error))
         }
         print(json ? JSONValue.array(records.map(HistoryJSON.remediation)).jsonText(pretty: true) : RemediationJSON.table(records))
+    }
+}
+
+/// In an extension, so that the struct keeps the memberwise initializer `HistoryCommand` uses.
+extension HistoryRequest {
+    /// The arguments after `history`, when `QuickArguments` can read them; nil when only
+    /// ArgumentParser can answer (help, a short or unknown name, an odd spelling, a bad value).
+    init?(quickArguments arguments: [String]) {
+        guard let parsed = QuickArguments(arguments, flags: Self.quickFlags, options: Self.quickOptions) else { return nil }
+        let values = parsed.values
+        if let config = values["config"] { store.configPath = config }
+        store.databasePath = values["database"]
+        job = values["job"]
+        status = values["status"]
+        since = values["since"]
+        until = values["until"]
+        rule = values["rule"]
+        if let text = values["limit"] {
+            guard let limit = Int(text) else { return nil }
+            self.limit = limit
+        }
+        attempts = parsed.flags.contains("attempts")
+        remediations = parsed.flags.contains("remediations")
+        json = parsed.flags.contains("json")
+        csv = parsed.flags.contains("csv")
     }
 }
 
