@@ -1,19 +1,17 @@
 import WardenPluginKit
 
-/// Runs `operation` in a new task (on `executor` when given) and returns its result, or nil
-/// when `limit` passed first; the task is returned too, for cancelling it and waiting out its
-/// grace.
+/// Runs `operation` in a new task and returns its result, or nil when `limit` passed first;
+/// the task is returned too, for cancelling it and waiting out its grace.
 ///
-/// This is the executor's hot path (one call per plugin run): one task, and an entry on the
-/// shared deadline timer, instead of a sleeping timer task and a waiting task, which cost
-/// two more task creations and thread wake-ups per run.
+/// For plugins that may block (`NonBlockingPlugin`s run in the run's own task): one task, and
+/// an entry on the shared deadline timer, instead of a sleeping timer task and a waiting task,
+/// which cost two more task creations and thread wake-ups per run.
 nonisolated(nonsending) func runWithDeadline<Success: Sendable>(
     _ limit: Duration,
-    on executor: (any TaskExecutor)? = nil,
     operation: @escaping @Sendable () async throws -> Success
 ) async -> (outcome: Result<Success, any Error>?, task: Task<Void, Never>) {
     let gate = OneShot<Result<Success, any Error>?>()
-    let task = Task(executorPreference: executor) {
+    let task = Task {
         let result: Result<Success, any Error>
         do { result = .success(try await operation()) } catch { result = .failure(error) }
         gate.deliver(result)

@@ -21,11 +21,14 @@ extension Plugin {
     public var isNonBlocking: Bool { false }
 }
 
-/// A plugin whose `execute` never blocks a thread: it only computes briefly and awaits network
-/// I/O. The engine may run it on the HTTP client's event loop, so that the exchange's replies
-/// resume it where they arrive instead of waking another thread for each (an HTTP check
-/// crossed threads about ten times). A plugin that reads files, runs processes or calls
-/// blocking APIs must not adopt it: it would stall every HTTP check in the daemon.
+/// A plugin whose `execute` never blocks a thread (it only computes briefly and awaits network
+/// I/O) and ends by `context.deadline` on its own, throwing `PluginTimedOut` when the deadline
+/// is what ended it. The engine runs it in the run's own task, on the HTTP client's event
+/// loop, so that the exchange's replies resume it where they arrive instead of waking another
+/// thread for each (an HTTP check crossed threads about ten times), and without a second task
+/// to abandon at the deadline. A plugin that reads files, runs processes or calls blocking
+/// APIs must not adopt it: it would stall every HTTP check in the daemon; nor one whose client
+/// does not bound the whole exchange (AsyncHTTPClient's async `execute` bounds only the head).
 public protocol NonBlockingPlugin: Plugin {}
 
 extension NonBlockingPlugin {

@@ -7,13 +7,17 @@ import WardenPluginKit
 /// A target that did not answer is `critical` (it is down or unreachable, as check_http
 /// says); a URL that cannot be requested is `unknown` (the check could not run).
 public enum HTTPFailure {
+    /// Whether the client gave up on time (of the request, its connection or its reply).
+    public static func isTimeout(_ error: any Error) -> Bool {
+        guard let clientError = error as? HTTPClientError else { return false }
+        return [
+            .deadlineExceeded, .readTimeout, .writeTimeout, .connectTimeout, .tlsHandshakeTimeout, .getConnectionFromPoolTimeout,
+        ].contains(clientError)
+    }
+
     public static func error(_ error: any Error, url: String, timeout: Duration) -> PluginError {
         if let clientError = error as? HTTPClientError {
-            let timeouts: [HTTPClientError] = [
-                .deadlineExceeded, .readTimeout, .writeTimeout, .connectTimeout, .tlsHandshakeTimeout,
-                .getConnectionFromPoolTimeout,
-            ]
-            if timeouts.contains(clientError) {
+            if isTimeout(clientError) {
                 return PluginError(
                     "timed out after \(timeout.formattedSeconds)",
                     message: "\(url) did not answer within \(timeout.formattedSeconds)",

@@ -1,4 +1,6 @@
+import Logging
 import Testing
+import WardenEngine
 import WardenPluginKit
 import WardenPlugins
 import WardenPluginSupport
@@ -85,6 +87,26 @@ struct ServiceStatusTests {
             let result = try await run(ServiceStatusPlugin(), ["service_url": "http://"])
             #expect(!result.success)
             #expect(result.message.contains("http://"), "\(result)")
+        }
+    }
+
+    /// `service_status` runs in the run's own task, with no second task to abandon at the
+    /// deadline (`NonBlockingPlugin`): the run's deadline, far shorter than the plugin's
+    /// `timeout`, must end the exchange itself, over either client (plain HTTP, and TLS whose
+    /// handshake is never answered), recorded as the run's timeout.
+    @Test func theRunsDeadlineEndsAnExchangeThatNeverAnswers() async throws {
+        let server = try await TestHTTPServer.start()
+        defer { Task { await server.stop() } }
+        let silent = try SilentTCPListener()
+        let entry = try PluginRegistry().register(ServiceStatusPlugin())
+        let executor = PluginExecutor(httpClient: sharedHTTPClient, logger: Logger(label: "test"), environment: [:])
+        for url in ["\(server.baseURL)/hang", "https://127.0.0.1:\(silent.port)/health"] {
+            let parameters = try entry.validate(["service_url": .string(url), "timeout": 60]).get()
+            let started = ContinuousClock.now
+            let execution = await executor.execute(entry, parameters: parameters, timeout: .milliseconds(400))
+            #expect(execution.outcome == .timeout, "\(url): \(execution.result)")
+            #expect(execution.result.error == "timed out after 400ms", "\(url)")
+            #expect(ContinuousClock.now - started < .seconds(20), "\(url) never answers: only the run's deadline ends it")
         }
     }
 

@@ -123,49 +123,127 @@ public enum DatabaseSync: String, Sendable, Hashable, CaseIterable {
 
 /// One scheduled job, with parameters validated (defaults applied) and secrets resolved.
 public struct JobDefinition: Sendable {
-    public var name: String
-    public var plugin: String
-    public var description: String?
+    /// A job's definition goes to each of its ticks and to its runs' observer: one reference
+    /// to its fields, not a copy of each (`CopyOnWrite`).
+    private var fields: CopyOnWrite<Fields>
+
+    private struct Fields: Sendable {
+        var name: String
+        var plugin: String
+        var description: String?
+        var parameters: JSONObject
+        var schedule: JobSchedule
+        var jitter: Duration
+        var timeout: Duration
+        var retry: RetryPolicy
+        var enabled: Bool
+        var expectations: [Expectation] = []
+        var dependsOn: [String] = []
+        var alerting: JobAlerting = JobAlerting()
+        var maintenance: [MaintenanceWindow] = []
+        var secretValues: [String]
+        var configHash: String
+        var location: ConfigLocation
+    }
+
+    public var name: String {
+        get { fields.value.name }
+        _modify { yield &fields.value.name }
+    }
+
+    public var plugin: String {
+        get { fields.value.plugin }
+        _modify { yield &fields.value.plugin }
+    }
+
+    public var description: String? {
+        get { fields.value.description }
+        _modify { yield &fields.value.description }
+    }
+
     /// Validated parameters, secrets resolved: what the plugin receives. Never log these.
-    public var parameters: JSONObject
-    public var schedule: JobSchedule
-    public var jitter: Duration
-    public var timeout: Duration
-    public var retry: RetryPolicy
-    public var enabled: Bool
+    public var parameters: JSONObject {
+        get { fields.value.parameters }
+        _modify { yield &fields.value.parameters }
+    }
+
+    public var schedule: JobSchedule {
+        get { fields.value.schedule }
+        _modify { yield &fields.value.schedule }
+    }
+
+    public var jitter: Duration {
+        get { fields.value.jitter }
+        _modify { yield &fields.value.jitter }
+    }
+
+    public var timeout: Duration {
+        get { fields.value.timeout }
+        _modify { yield &fields.value.timeout }
+    }
+
+    public var retry: RetryPolicy {
+        get { fields.value.retry }
+        _modify { yield &fields.value.retry }
+    }
+
+    public var enabled: Bool {
+        get { fields.value.enabled }
+        _modify { yield &fields.value.enabled }
+    }
+
     /// `expect:` conditions; a run whose result fails one of them has failed.
-    public var expectations: [Expectation] = []
+    public var expectations: [Expectation] {
+        get { fields.value.expectations }
+        _modify { yield &fields.value.expectations }
+    }
+
     /// `depends_on:` while one of these jobs fails, remediation for this one is suppressed.
-    public var dependsOn: [String] = []
+    public var dependsOn: [String] {
+        get { fields.value.dependsOn }
+        _modify { yield &fields.value.dependsOn }
+    }
+
     /// `notify_after`, `recover_after` and the job's route (its `notify:` or `daemon.notify`).
-    public var alerting = JobAlerting()
+    public var alerting: JobAlerting {
+        get { fields.value.alerting }
+        _modify { yield &fields.value.alerting }
+    }
+
     /// The maintenance windows that cover this job: while one is active, people are not told.
-    public var maintenance: [MaintenanceWindow] = []
+    public var maintenance: [MaintenanceWindow] {
+        get { fields.value.maintenance }
+        _modify { yield &fields.value.maintenance }
+    }
+
     /// Values that came from `${env:…}` / `${file:…}`: scrubbed from results and logs.
-    public var secretValues: [String]
+    public var secretValues: [String] {
+        get { fields.value.secretValues }
+        _modify { yield &fields.value.secretValues }
+    }
+
     /// Identifies this job's configuration (computed over its unresolved text, so no secret
     /// can be recovered from it); stored with every run.
-    public var configHash: String
+    public var configHash: String {
+        get { fields.value.configHash }
+        _modify { yield &fields.value.configHash }
+    }
+
     /// Where the job is defined, for messages.
-    public var location: ConfigLocation
+    public var location: ConfigLocation {
+        get { fields.value.location }
+        _modify { yield &fields.value.location }
+    }
 
     public init(
         name: String, plugin: String, description: String? = nil, parameters: JSONObject, schedule: JobSchedule,
         jitter: Duration = .zero, timeout: Duration, retry: RetryPolicy = .none, enabled: Bool = true,
         secretValues: [String] = [], configHash: String, location: ConfigLocation
     ) {
-        self.name = name
-        self.plugin = plugin
-        self.description = description
-        self.parameters = parameters
-        self.schedule = schedule
-        self.jitter = jitter
-        self.timeout = timeout
-        self.retry = retry
-        self.enabled = enabled
-        self.secretValues = secretValues
-        self.configHash = configHash
-        self.location = location
+        fields = CopyOnWrite(Fields(
+            name: name, plugin: plugin, description: description, parameters: parameters, schedule: schedule, jitter: jitter,
+            timeout: timeout, retry: retry, enabled: enabled, secretValues: secretValues, configHash: configHash, location: location
+        ))
     }
 }
 

@@ -18,47 +18,123 @@ public struct RunRecord: Sendable, Hashable {
         }
     }
 
-    public var job: String
-    public var plugin: String
-    public var trigger: Trigger
-    public var scheduledAt: Date
-    public var startedAt: Date?
-    public var finishedAt: Date
-    public var duration: Duration?
-    public var status: RunStatus
-    public var message: String
+    /// A run goes from the runner to the writer's buffer, its observers and the store: one
+    /// reference to its fields, not a copy of each (`CopyOnWrite`).
+    private var fields: CopyOnWrite<Fields>
+
+    private struct Fields: Sendable, Hashable {
+        var job: String
+        var plugin: String
+        var trigger: Trigger
+        var scheduledAt: Date
+        var startedAt: Date?
+        var finishedAt: Date
+        var duration: Duration?
+        var status: RunStatus
+        var message: String
+        var error: String?
+        var retry: Bool
+        var data: JSONValue
+        var configHash: String
+        var attempts: [AttemptRecord]
+        var conditions: [ConditionOutcome] = []
+        var alerting: JobAlerting? = nil
+    }
+
+    public var job: String {
+        get { fields.value.job }
+        _modify { yield &fields.value.job }
+    }
+
+    public var plugin: String {
+        get { fields.value.plugin }
+        _modify { yield &fields.value.plugin }
+    }
+
+    public var trigger: Trigger {
+        get { fields.value.trigger }
+        _modify { yield &fields.value.trigger }
+    }
+
+    public var scheduledAt: Date {
+        get { fields.value.scheduledAt }
+        _modify { yield &fields.value.scheduledAt }
+    }
+
+    public var startedAt: Date? {
+        get { fields.value.startedAt }
+        _modify { yield &fields.value.startedAt }
+    }
+
+    public var finishedAt: Date {
+        get { fields.value.finishedAt }
+        _modify { yield &fields.value.finishedAt }
+    }
+
+    public var duration: Duration? {
+        get { fields.value.duration }
+        _modify { yield &fields.value.duration }
+    }
+
+    public var status: RunStatus {
+        get { fields.value.status }
+        _modify { yield &fields.value.status }
+    }
+
+    public var message: String {
+        get { fields.value.message }
+        _modify { yield &fields.value.message }
+    }
+
     /// The error, or for a skipped run the reason (`overlap`, `queue-full`, `shutdown`).
-    public var error: String?
-    public var retry: Bool
-    public var data: JSONValue
-    public var configHash: String
-    public var attempts: [AttemptRecord]
+    public var error: String? {
+        get { fields.value.error }
+        _modify { yield &fields.value.error }
+    }
+
+    public var retry: Bool {
+        get { fields.value.retry }
+        _modify { yield &fields.value.retry }
+    }
+
+    public var data: JSONValue {
+        get { fields.value.data }
+        _modify { yield &fields.value.data }
+    }
+
+    public var configHash: String {
+        get { fields.value.configHash }
+        _modify { yield &fields.value.configHash }
+    }
+
+    public var attempts: [AttemptRecord] {
+        get { fields.value.attempts }
+        _modify { yield &fields.value.attempts }
+    }
+
     /// The `expect:` conditions as evaluated on the last attempt's result.
-    public var conditions: [ConditionOutcome] = []
+    public var conditions: [ConditionOutcome] {
+        get { fields.value.conditions }
+        _modify { yield &fields.value.conditions }
+    }
+
     /// When people are told about the job (not stored with the run: its alert state and
     /// outbox rows are written in the same transaction).
-    public var alerting: JobAlerting?
+    public var alerting: JobAlerting? {
+        get { fields.value.alerting }
+        _modify { yield &fields.value.alerting }
+    }
 
     public init(
         job: String, plugin: String, trigger: Trigger, scheduledAt: Date, startedAt: Date?, finishedAt: Date,
         duration: Duration?, status: RunStatus, message: String, error: String?, retry: Bool, data: JSONValue,
         configHash: String, attempts: [AttemptRecord], conditions: [ConditionOutcome] = []
     ) {
-        self.job = job
-        self.plugin = plugin
-        self.trigger = trigger
-        self.scheduledAt = scheduledAt
-        self.startedAt = startedAt
-        self.finishedAt = finishedAt
-        self.duration = duration
-        self.status = status
-        self.message = message
-        self.error = error
-        self.retry = retry
-        self.data = data
-        self.configHash = configHash
-        self.attempts = attempts
-        self.conditions = conditions
+        fields = CopyOnWrite(Fields(
+            job: job, plugin: plugin, trigger: trigger, scheduledAt: scheduledAt, startedAt: startedAt, finishedAt: finishedAt,
+            duration: duration, status: status, message: message, error: error, retry: retry, data: data, configHash: configHash,
+            attempts: attempts, conditions: conditions
+        ))
     }
 
     /// A run that never started: its tick found the job still running, the queue full, or

@@ -44,16 +44,22 @@ public struct ServiceStatusPlugin: NonBlockingPlugin {
         let expected = options.expectedStatus.values
 
         let started = ContinuousClock.now
+        // The run's deadline bounds the exchange too (`NonBlockingPlugin`): both clients bound
+        // the whole exchange, reply body included.
+        let bound = min(timeout, context.remaining)
         let statusCode: Int
         do {
             let request = try options.request.get()
             let reply = if let target = options.plainTarget {
-                try await context.plainHTTPClient.get(target, timeout: timeout, limit: Self.bodyLimit)
+                try await context.plainHTTPClient.get(target, timeout: bound, limit: Self.bodyLimit)
             } else {
-                try await HTTPFetch.reply(to: request, timeout: timeout, limit: Self.bodyLimit, client: context.httpClient)
+                try await HTTPFetch.reply(to: request, timeout: bound, limit: Self.bodyLimit, client: context.httpClient)
             }
             statusCode = Int(reply.status.code)
         } catch {
+            if bound < timeout && HTTPFailure.isTimeout(error) {
+                throw PluginTimedOut("\(url) did not answer before the run's deadline")
+            }
             throw HTTPFailure.error(error, url: url, timeout: timeout)
         }
         let elapsed = ContinuousClock.now - started

@@ -7,7 +7,7 @@ import WardenPluginSupport
 
 /// Sends one HTTP request (a webhook, a call into external automation); rules template its
 /// URL and body. Dry run: reports the request and sends nothing.
-public struct HTTPRequestPlugin: NonBlockingPlugin {
+public struct HTTPRequestPlugin: Plugin {
     public let spec = PluginSpec(
         name: "http_request",
         description: "Send an HTTP request (webhook, external automation) with headers and a JSON body; fails on an unexpected status.",
