@@ -42,6 +42,8 @@ let package = Package(
         // libsystemd (sd_notify, sd-journal, sd-bus), loaded on first use: its headers come
         // from libsystemd-dev, the library from libsystemd0 at run time.
         .target(name: "CSystemd"),
+        // sqlite3_config, which is variadic: its header from libsqlite3-dev, like GRDB's.
+        .target(name: "CSQLiteSettings", linkerSettings: [.linkedLibrary("sqlite3")]),
         .target(
             name: "WardenPluginKit",
             // The contract: swift-log and the standard library, nothing a plugin family uses.
@@ -117,6 +119,7 @@ let package = Package(
             dependencies: [
                 "WardenPluginKit",
                 "CSystemd",
+                "CSQLiteSettings",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Yams", package: "Yams"),

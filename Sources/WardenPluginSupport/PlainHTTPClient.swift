@@ -137,12 +137,19 @@ public final class PlainHTTPClient: Sendable {
     /// An idle connection, preferably one on `loop` (the caller's), so that the exchange runs
     /// on the caller's thread; another loop's connection before a new connect.
     private func takeIdle(_ endpoint: Endpoint, preferring loop: any EventLoop) -> Connection? {
-        // Each a single lookup, the entry mutated in place (an endpoint's entry stays when empty).
+        // The entry changed in place (an endpoint's entry stays when empty).
         idle.withLock { $0[endpoint]?.pop(preferring: ObjectIdentifier(loop)) }
     }
 
     fileprivate func putBack(_ connection: Connection) {
-        let kept = idle.withLock { $0[connection.endpoint, default: IdleConnections()].push(connection, limit: Self.idlePerEndpoint) }
+        let kept = idle.withLock { idle in
+            let connections = idle[connection.endpoint] ?? {
+                let connections = IdleConnections()
+                idle[connection.endpoint] = connections
+                return connections
+            }()
+            return connections.push(connection, limit: Self.idlePerEndpoint)
+        }
         if !kept { connection.channel.close(promise: nil) }
     }
 
@@ -392,14 +399,16 @@ private final class RequestOutlet: ChannelOutboundHandler, RemovableChannelHandl
 /// its own loop at once. One list, searched for the caller's loop by asking each connection's
 /// channel for its loop, was 1.4 % of the daemon's CPU at 5,000 checks and 2.4 % with
 /// `max_concurrency: 512` (`perf`): the search ran long once one loop's connections gathered
-/// at the list's end.
-private struct IdleConnections {
+/// at the list's end. A class, changed only under the pool's lock: the dictionary's entry is
+/// looked up and changed in place, where a struct went through the dictionary's `modify`
+/// accessor, whose frame was a `malloc` at each take and each put back (callgrind).
+private final class IdleConnections {
     /// Few: one per event loop (one per core).
     private var stacks: [(loop: ObjectIdentifier, connections: [PlainHTTPClient.Connection])] = []
     private(set) var count = 0
 
     /// Keeps `connection` unless `limit` are kept already.
-    mutating func push(_ connection: PlainHTTPClient.Connection, limit: Int) -> Bool {
+    func push(_ connection: PlainHTTPClient.Connection, limit: Int) -> Bool {
         guard count < limit else { return false }
         count += 1
         if let index = stacks.firstIndex(where: { $0.loop == connection.loop }) {
@@ -412,7 +421,7 @@ private struct IdleConnections {
 
     /// The most recently idle connection on `loop`, else one on another loop; connections
     /// found closed meanwhile are dropped.
-    mutating func pop(preferring loop: ObjectIdentifier) -> PlainHTTPClient.Connection? {
+    func pop(preferring loop: ObjectIdentifier) -> PlainHTTPClient.Connection? {
         if let own = stacks.firstIndex(where: { $0.loop == loop }), let connection = pop(from: own) { return connection }
         for index in stacks.indices where stacks[index].loop != loop {
             if let connection = pop(from: index) { return connection }
@@ -420,7 +429,7 @@ private struct IdleConnections {
         return nil
     }
 
-    private mutating func pop(from index: Int) -> PlainHTTPClient.Connection? {
+    private func pop(from index: Int) -> PlainHTTPClient.Connection? {
         while let connection = stacks[index].connections.popLast() {
             count -= 1
             if connection.channel.isActive { return connection }
@@ -429,7 +438,7 @@ private struct IdleConnections {
     }
 
     /// Removes `connection` if it is idle here.
-    mutating func remove(_ connection: PlainHTTPClient.Connection) -> Bool {
+    func remove(_ connection: PlainHTTPClient.Connection) -> Bool {
         guard let index = stacks.firstIndex(where: { $0.loop == connection.loop }),
               let position = stacks[index].connections.firstIndex(where: { $0 === connection }) else { return false }
         stacks[index].connections.remove(at: position)

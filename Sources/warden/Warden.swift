@@ -31,6 +31,7 @@ struct Warden: AsyncParsableCommand {
     /// 2 usage or validation error (ArgumentParser's own default would be 64).
     static func main() async {
         let arguments = Array(CommandLine.arguments.dropFirst())
+        HistoryStore.prepareProcess()
         // What scripts and packaging call most: answered before the argument parser builds its
         // command tree, which took two thirds of the 9 ms of CPU `--version` cost (perf).
         if arguments == ["--version"] {

@@ -79,20 +79,20 @@ public struct AttemptLoop: Sendable {
         let result = last?.result ?? .failure("no attempt ran")
         var status = RunStatus(last?.outcome ?? .unknown)
         if Task.isCancelled && status != .ok { status = .interrupted }
-        var record = RunRecord(
+        // Scheduled and manual runs move the job's alert state; a remediation's re-check
+        // moves it too (a fixed job recovers), a retry-of run likewise. Given to the record's
+        // initializer: set afterwards, each write was a `malloc` for the accessor's frame.
+        var alerting = job.alerting
+        alerting.muted = job.maintenance.contains { $0.isActive(at: finishedAt) }
+        return RunRecord(
             job: job.name, plugin: entry.spec.name, trigger: trigger, scheduledAt: scheduledAt,
             startedAt: firstStart, finishedAt: finishedAt,
             // One attempt is the whole run: its own measure, so that the store can keep the
             // two as one row (`RunRecord.soleAttempt`).
             duration: attempts.count == 1 ? attempts[0].duration : .microseconds(Int64(finishedAt.timeIntervalSince(firstStart) * 1_000_000)),
             status: status, message: result.message, error: result.error, retry: result.retry,
-            data: result.data, configHash: job.configHash, attempts: attempts, conditions: conditions
+            data: result.data, configHash: job.configHash, attempts: attempts, conditions: conditions, alerting: alerting
         )
-        // Scheduled and manual runs move the job's alert state; a remediation's re-check
-        // moves it too (a fixed job recovers), a retry-of run likewise.
-        record.alerting = job.alerting
-        record.alerting?.muted = job.maintenance.contains { $0.isActive(at: finishedAt) }
-        return record
     }
 
     /// The logger attempt `attempt` of a run of `job` hands its plugin. `firstAttemptLogger`

@@ -26,8 +26,10 @@ public final class JobRunner: Sendable {
         }
     }
 
-    /// One job as the runner knows it between runs.
-    private struct JobSlot {
+    /// One job as the runner knows it between runs. A class: the dictionary's entry is looked
+    /// up and changed in place, where a struct went through the dictionary's `modify`
+    /// accessor, whose frame was a `malloc` at each tick and at each run's end (callgrind).
+    private final class JobSlot {
         /// The run going, if any: a tick while it runs is an overlap.
         var running: Task<Void, Never>?
         /// nil: not planned since the last reload, or the job's plugin is not registered.
@@ -36,7 +38,11 @@ public final class JobRunner: Sendable {
         /// Starts a run of `job` unless one is going (false: the tick overlaps it), planning
         /// the job first when it has no plan or one for another plugin: a tick of a job's old
         /// definition can come between a reload's new registry and its new timers.
-        mutating func start(
+        init(running: Task<Void, Never>? = nil) {
+            self.running = running
+        }
+
+        func start(
             _ job: JobDefinition, planning makePlan: () -> RunPlan?, run: (RunPlan?) -> Task<Void, Never>
         ) -> Bool {
             guard running == nil else { return false }
@@ -77,7 +83,12 @@ public final class JobRunner: Sendable {
     public func tick(_ job: JobDefinition, scheduledAt: Date, nextTick: Date?) {
         let started = jobs.withLock { jobs -> Bool in
             let registry = jobs.registry
-            return jobs.slots[job.name, default: JobSlot()].start(job, planning: { plan(job, from: registry) }) { plan in
+            let slot = jobs.slots[job.name] ?? {
+                let slot = JobSlot()
+                jobs.slots[job.name] = slot
+                return slot
+            }()
+            return slot.start(job, planning: { plan(job, from: registry) }) { plan in
                 // A run of a plugin that does not block goes to the event loops its reply
                 // arrives on, from start to record: on Swift's pool, the run hopped there and
                 // back around the plugin, two thread wake-ups per check (BENCHMARKS.md). The
@@ -85,7 +96,9 @@ public final class JobRunner: Sendable {
                 // finish and clear it.
                 Task(executorPreference: plan?.executor) { [self] in
                     await self.perform(job, plan: plan, trigger: .schedule, scheduledAt: scheduledAt, nextTick: nextTick)
-                    self.jobs.withLock { $0.slots[job.name]?.running = nil }
+                    self.jobs.withLock { jobs in
+                        if let slot = jobs.slots[job.name] { slot.running = nil }
+                    }
                 }
             }
         }

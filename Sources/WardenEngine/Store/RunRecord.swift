@@ -128,12 +128,12 @@ public struct RunRecord: Sendable, Hashable {
     public init(
         job: String, plugin: String, trigger: Trigger, scheduledAt: Date, startedAt: Date?, finishedAt: Date,
         duration: Duration?, status: RunStatus, message: String, error: String?, retry: Bool, data: JSONValue,
-        configHash: String, attempts: [AttemptRecord], conditions: [ConditionOutcome] = []
+        configHash: String, attempts: [AttemptRecord], conditions: [ConditionOutcome] = [], alerting: JobAlerting? = nil
     ) {
         fields = CopyOnWrite(Fields(
             job: job, plugin: plugin, trigger: trigger, scheduledAt: scheduledAt, startedAt: startedAt, finishedAt: finishedAt,
             duration: duration, status: status, message: message, error: error, retry: retry, data: data, configHash: configHash,
-            attempts: attempts, conditions: conditions
+            attempts: attempts, conditions: conditions, alerting: alerting
         ))
     }
 
