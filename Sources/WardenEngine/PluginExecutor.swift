@@ -108,7 +108,7 @@ public struct PluginExecutor: Sendable {
         )
         let plugin = entry.plugin
         let outcome: Result<PluginResult, any Error>?
-        /// The task a plugin that may block runs in, to be abandoned at the deadline.
+        // The task a plugin that may block runs in, to be abandoned at the deadline.
         var watched: Task<Void, Never>?
         if entry.isNonBlocking {
             // It ends by `context.deadline` on its own (`NonBlockingPlugin`): run in this task.

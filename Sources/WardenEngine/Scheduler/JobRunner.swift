@@ -35,13 +35,13 @@ public final class JobRunner: Sendable {
         /// nil: not planned since the last reload, or the job's plugin is not registered.
         var plan: RunPlan?
 
-        /// Starts a run of `job` unless one is going (false: the tick overlaps it), planning
-        /// the job first when it has no plan or one for another plugin: a tick of a job's old
-        /// definition can come between a reload's new registry and its new timers.
         init(running: Task<Void, Never>? = nil) {
             self.running = running
         }
 
+        /// Starts a run of `job` unless one is going (false: the tick overlaps it), planning
+        /// the job first when it has no plan or one for another plugin: a tick of a job's old
+        /// definition can come between a reload's new registry and its new timers.
         func start(
             _ job: JobDefinition, planning makePlan: () -> RunPlan?, run: (RunPlan?) -> Task<Void, Never>
         ) -> Bool {
