@@ -214,7 +214,11 @@ public final class PlainHTTPClient: Sendable {
             }
             if loop.inEventLoop { start() } else { loop.execute(start) }
             return try await withTaskCancellationHandler {
-                try await promise.futureResult.get()
+                // Not `futureResult.get()`: a plain nonisolated async function, whose entry and
+                // return each asked the runtime for the task's preferred executor (callgrind).
+                try await withUnsafeThrowingContinuation { continuation in
+                    promise.futureResult.whenComplete { continuation.resume(with: $0) }
+                }
             } onCancel: { [self] in
                 loop.execute { self.handler.value.abort(CancellationError(), ifStillAwaiting: promise) }
             }

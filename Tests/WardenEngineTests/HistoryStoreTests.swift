@@ -118,6 +118,41 @@ struct HistoryStoreTests {
         try store.close()
     }
 
+    /// A job's state after each run, across separate commits (the first run inserts the row,
+    /// later ones update it): streaks, the last change only at a pass/fail turn, the last run,
+    /// the config's hash. Kept field by field whichever statement writes it.
+    @Test func jobStateFollowsEachRunAcrossCommits() throws {
+        let directory = try TemporaryDirectory()
+        let store = try HistoryStore.openForWriting(path: directory.file("history.db"))
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        func state() throws -> Row {
+            try #require(try store.reader.read { db in try Row.fetchOne(db, sql: "SELECT * FROM job_state WHERE job = 'web'") })
+        }
+        let steps: [(RunStatus, successes: Int, failures: Int, changedAt: Int)] = [
+            (.ok, 1, 0, 0), (.ok, 2, 0, 0), (.critical, 0, 1, 2), (.timeout, 0, 2, 2), (.warning, 0, 3, 2), (.ok, 1, 0, 5), (.ok, 2, 0, 5),
+        ]
+        for (index, step) in steps.enumerated() {
+            var run = Self.run("web", step.0, at: start.addingTimeInterval(Double(index) * 60), duration: .zero)
+            run.configHash = "hash-\(index)"
+            let id = try #require(try store.insert([run]).first)
+            let row = try state()
+            #expect(row["last_status"] == step.0.rawValue, "run \(index)")
+            #expect(row["consecutive_successes"] == step.successes, "run \(index)")
+            #expect(row["consecutive_failures"] == step.failures, "run \(index)")
+            #expect(row["last_change_at"] == start.addingTimeInterval(Double(step.changedAt) * 60).epochMilliseconds, "run \(index)")
+            #expect(row["last_run_id"] == id && row["last_run_at"] == run.finishedAt.epochMilliseconds, "run \(index)")
+            #expect(row["config_hash"] == "hash-\(index)", "run \(index)")
+        }
+        // A skipped run is no outcome: the state stays as the last outcome left it.
+        try store.insert([RunRecord(
+            job: "web", plugin: "probe", trigger: .schedule, scheduledAt: start.addingTimeInterval(600), startedAt: nil,
+            finishedAt: start.addingTimeInterval(600), duration: nil, status: .skipped, message: "skipped", error: "overlap",
+            retry: false, data: .null, configHash: "other", attempts: []
+        )])
+        #expect(try state()["consecutive_successes"] == 2 && state()["config_hash"] == "hash-6")
+        try store.close()
+    }
+
     /// `warden stats --since 1h` walked the whole history (`runs_by_job_time`, for the
     /// grouping) to count a window: 0.9 s on a 1M-run store for an empty hour. The
     /// `job_summary_24h` view did the same.
