@@ -123,6 +123,18 @@ struct TriggerMatchTests {
             }
         }
         #expect(tracker([.ok, .critical]).flapPercent == 1.25 / 20 * 100, "one change, the newest: its weight over the total")
+        // Steady stretches, which the tracker weighs without walking its window: before, after
+        // and between one change, and restored from the tracker's saved form.
+        for before in [0, 1, 19, 20, 21, 40] {
+            for after in [1, 2, 19, 20, 21, 22, 40] {
+                let statuses = Array(repeating: RunStatus.ok, count: before) + Array(repeating: RunStatus.critical, count: after)
+                let expected = reference(statuses.map(\.isFailure))
+                let live = tracker(statuses)
+                #expect(live.flapPercent == expected, "\(before) ok, \(after) critical")
+                let restored = JobTracker(configHash: "h", capacity: 50, json: live.json)
+                #expect(restored.flapPercent == expected, "restored: \(before) ok, \(after) critical")
+            }
+        }
     }
 
     @Test func becameFailingOnlyOnTheChange() {

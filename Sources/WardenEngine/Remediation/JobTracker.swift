@@ -20,7 +20,10 @@ struct JobTracker: Sendable {
     var consecutiveFailures = 0
     /// nil until the first run: unknown is neither passing nor failing.
     var failing: Bool?
-    var recent: [Entry] = []
+    private(set) var recent: [Entry] = []
+    /// How many of the latest runs share the newest one's passing or failing: once the whole
+    /// flap window (or the whole history) does, there is no change to weigh.
+    private var steady = 0
     var flapping = false
     /// How many entries `recent` keeps (the largest window a rule needs, at least 21).
     var capacity: Int
@@ -36,6 +39,7 @@ struct JobTracker: Sendable {
         let previous = failing
         let failed = status.isFailure
         failing = failed
+        steady = recent.last.map { $0.failed == failed } == true ? steady + 1 : 1
         consecutiveFailures = failed ? consecutiveFailures + 1 : 0
         recent.append(Entry(runID: runID, at: date.epochMilliseconds, status: status))
         if recent.count > capacity { recent.removeFirst(recent.count - capacity) }
@@ -51,6 +55,8 @@ struct JobTracker: Sendable {
         // Computed in place for every run of every tracked job: the padded copy this used to
         // build was two arrays allocated per check. The padding repeats the oldest state, so
         // it adds weight to the total and never a change.
+        // Most runs of most jobs: a steady window, weighed without a walk over it.
+        if steady >= min(recent.count, Self.flapWindow) { return 0 }
         let states = recent.suffix(Self.flapWindow)
         guard let first = states.first?.failed else { return 0 }
         let padding = Self.flapWindow - states.count
@@ -99,6 +105,8 @@ struct JobTracker: Sendable {
             guard let status else { return nil }
             return Entry(runID: parts[0].intValue.map(Int64.init), at: Int64(at), status: status)
         }.suffix(self.capacity).map { $0 }
+        let newest = recent.last?.failed
+        steady = recent.reversed().prefix { $0.failed == newest }.count
     }
 }
 
