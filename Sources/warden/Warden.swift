@@ -31,13 +31,14 @@ struct Warden: AsyncParsableCommand {
     /// 2 usage or validation error (ArgumentParser's own default would be 64).
     static func main() async {
         let arguments = Array(CommandLine.arguments.dropFirst())
-        HistoryStore.prepareProcess()
         // What scripts and packaging call most: answered before the argument parser builds its
         // command tree, which took two thirds of the 9 ms of CPU `--version` cost (perf).
         if arguments == ["--version"] {
             print(WardenVersion.current)
             return
         }
+        // Before any SQLite connection opens (`HistoryStore.prepareProcess`).
+        HistoryStore.prepareProcess()
         // The report scripts run most, read without ArgumentParser when its command line is
         // plain (`HistoryRequest`). Anything else, and a command line that fails validation,
         // goes through ArgumentParser; an error at run time is reported as it would be there.
