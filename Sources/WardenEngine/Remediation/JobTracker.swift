@@ -52,11 +52,11 @@ struct JobTracker: Sendable {
     /// (oldest) to 1.25 (newest). A short history is padded with its oldest state, so a single
     /// change early on does not look like flapping.
     var flapPercent: Double {
+        // Most runs of most jobs: a steady window, weighed without a walk over it.
+        if steady >= min(recent.count, Self.flapWindow) { return 0 }
         // Computed in place for every run of every tracked job: the padded copy this used to
         // build was two arrays allocated per check. The padding repeats the oldest state, so
         // it adds weight to the total and never a change.
-        // Most runs of most jobs: a steady window, weighed without a walk over it.
-        if steady >= min(recent.count, Self.flapWindow) { return 0 }
         let states = recent.suffix(Self.flapWindow)
         guard let first = states.first?.failed else { return 0 }
         let padding = Self.flapWindow - states.count
