@@ -19,8 +19,8 @@ public struct RegisteredPlugin: Sendable {
     public let spec: PluginSpec
     public let schema: JSONSchema
     public let origin: PluginOrigin
-    /// Whether the plugin may run on the HTTP client's event loop (`NonBlockingPlugin`), asked
-    /// once here rather than for every run.
+    /// Whether the plugin runs in the run's own task on the HTTP client's event loop, without
+    /// a watchdog task (`NonBlockingPlugin`), asked once here rather than for every run.
     public let isNonBlocking: Bool
 
     init(plugin: any Plugin, spec: PluginSpec, schema: JSONSchema, origin: PluginOrigin) {
