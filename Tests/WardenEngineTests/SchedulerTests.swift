@@ -223,3 +223,74 @@ struct SchedulerTests {
         #expect(recorded.all.count <= stoppedAt + 2)
     }
 }
+
+/// The tasks runs go in (`RunTasks`): kept between runs, one idle task per executor reused,
+/// no more idle than the limit, and none left after `close`.
+@Suite("run tasks")
+struct RunTasksTests {
+    /// Runs on Dispatch's global queue, as a stand-in for the HTTP client's event loops.
+    final class OtherExecutor: TaskExecutor {
+        func enqueue(_ job: consuming ExecutorJob) {
+            let job = UnownedJob(job)
+            let executor = asUnownedTaskExecutor()
+            DispatchQueue.global().async { job.runSynchronously(on: executor) }
+        }
+    }
+
+    /// Opened once by the test; runs wait on it.
+    final class Gate: Sendable {
+        private let open = Mutex(false)
+        func release() { open.withLock { $0 = true } }
+        func wait() async {
+            while !open.withLock({ $0 }) { try? await Task.sleep(for: .milliseconds(5)) }
+        }
+    }
+
+    @Test func aFinishedRunsTaskRunsTheNextOneOnItsExecutor() async throws {
+        let tasks = RunTasks(idleLimit: { 4 })
+        let ran = RecordedCount()
+        let first = tasks.start(on: nil) { ran.add() }
+        #expect(await eventually { tasks.idleCount == 1 })
+        let second = tasks.start(on: nil) { ran.add() }
+        #expect(second == first, "the idle task took the run")
+        #expect(await eventually { tasks.idleCount == 1 && ran.count == 2 })
+        // Another executor's run does not take that task: it gets one of its own.
+        let other = OtherExecutor()
+        let elsewhere = tasks.start(on: other) { ran.add() }
+        #expect(elsewhere != first)
+        #expect(await eventually { tasks.idleCount == 2 && ran.count == 3 })
+        #expect(tasks.start(on: other) { ran.add() } == elsewhere)
+        #expect(await eventually { tasks.idleCount == 2 && ran.count == 4 })
+        let live = tasks.close()
+        #expect(tasks.idleCount == 0 && Set(live) == [first, elsewhere])
+        for task in live { await task.value }
+    }
+
+    @Test func noMoreThanTheLimitStayIdleAndCloseEndsThemAll() async throws {
+        let tasks = RunTasks(idleLimit: { 2 })
+        let gate = Gate()
+        let ran = RecordedCount()
+        let started = (0..<5).map { _ in tasks.start(on: nil) { await gate.wait(); ran.add() } }
+        #expect(Set(started).count == 5, "no task was idle: each run got its own")
+        gate.release()
+        #expect(await eventually { ran.count == 5 && tasks.idleCount == 2 })
+        // A run going at `close` ends its task after it; a run started after `close` still runs.
+        let slowGate = Gate()
+        let busy = tasks.start(on: nil) { await slowGate.wait(); ran.add() }
+        let live = tasks.close()
+        #expect(live.count == 2 && live.contains(busy), "the busy task and the idle one left")
+        let late = tasks.start(on: nil) { ran.add() }
+        #expect(!live.contains(late))
+        await late.value
+        slowGate.release()
+        for task in live { await task.value }
+        #expect(ran.count == 7 && tasks.idleCount == 0)
+    }
+}
+
+/// A count bumped from runs.
+final class RecordedCount: Sendable {
+    private let value = Mutex(0)
+    func add() { value.withLock { $0 += 1 } }
+    var count: Int { value.withLock { $0 } }
+}
