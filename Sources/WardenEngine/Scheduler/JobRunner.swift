@@ -60,7 +60,6 @@ public final class JobRunner: Sendable {
 
     private let loop: AttemptLoop
     private let limiter: ConcurrencyLimiter
-    private let tasks: RunTasks
     /// Hands a record to the writer; never waits (the writer buffers).
     private let record: @Sendable (RunRecord) -> Void
     private let logger: Logger
@@ -78,8 +77,6 @@ public final class JobRunner: Sendable {
         self.limiter = limiter
         self.logger = logger
         self.record = record
-        // A slot fires up to this many jobs at once (`TimerSlots.jobsPerSlot`).
-        self.tasks = RunTasks(idleLimit: { max(TimerSlots.minimumJobsPerSlot, limiter.maxConcurrent) })
     }
 
     /// Called from the scheduler's queue when a job's timer fires; never blocks.
@@ -95,9 +92,9 @@ public final class JobRunner: Sendable {
                 // A run of a plugin that does not block goes to the event loops its reply
                 // arrives on, from start to record: on Swift's pool, the run hopped there and
                 // back around the plugin, two thread wake-ups per check (BENCHMARKS.md). The
-                // run is started inside the lock so that the slot holds its task before the
-                // run can finish and clear it.
-                tasks.start(on: plan?.executor) { [self] in
+                // task is created inside the lock so that the slot holds it before it can
+                // finish and clear it.
+                Task(executorPreference: plan?.executor) { [self] in
                     await self.perform(job, plan: plan, trigger: .schedule, scheduledAt: scheduledAt, nextTick: nextTick)
                     self.jobs.withLock { jobs in
                         if let slot = jobs.slots[job.name] { slot.running = nil }
@@ -185,8 +182,7 @@ public final class JobRunner: Sendable {
     /// as interrupted, external plugins killed with their process group) and waits for them.
     /// Call once the scheduler has stopped: no run starts after it.
     public func drain(grace: Duration) async {
-        // The runs' tasks, each ending after its run (the idle ones end at once).
-        let remaining = tasks.close()
+        let remaining = jobs.withLock { $0.slots.values.compactMap(\.running) }
         guard !remaining.isEmpty else { return }
         await withTaskGroup(of: Bool.self) { group in
             group.addTask {
