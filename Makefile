@@ -48,17 +48,6 @@ ORDER_FLAGS := -Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-s
 # records the SQLite it carries (Built-Using); a SQLite security update means a rebuild.
 STATIC_LIBS := .build/static-libs
 STATIC_FLAGS := -Xswiftc -L$(CURDIR)/$(STATIC_LIBS)
-# jemalloc as the process's malloc, from its archive (libjemalloc-dev): glibc's malloc was 9-13 %
-# of the daemon's CPU time at 1,000 checks (perf), its consolidations and bin unlinks mostly the
-# tasks' async-frame slabs coming and going in bursts; with jemalloc a check took 5-10 % less
-# CPU, in every one of seven alternating rounds (BENCHMARKS.md). Linked as one object (made
-# from its archive by scripts/static-libs.sh) and its entry points exported, so that libc,
-# libsystemd and every other library in the process allocate and free through the same
-# allocator (memory one allocates and another frees must agree). Its options are the warden
-# target's `malloc_conf` (Sources/CAllocatorSettings).
-ALLOCATOR_EXPORTS := malloc free calloc realloc posix_memalign aligned_alloc memalign valloc pvalloc malloc_usable_size
-ALLOCATOR_FLAGS := -Xlinker $(CURDIR)/$(STATIC_LIBS)/jemalloc.o \
-	$(foreach symbol,$(ALLOCATOR_EXPORTS),-Xlinker --export-dynamic-symbol=$(symbol))
 # No run-time exclusivity checks in the release build: swift_beginAccess and its access set
 # were 9,200 of a check's 214,000 instructions (callgrind; BENCHMARKS.md), mostly inside NIO.
 # The compiler still proves exclusivity statically, and the debug build every test runs keeps
@@ -70,19 +59,17 @@ EXCLUSIVITY_FLAGS := -Xswiftc -enforce-exclusivity=unchecked
 # instructions (ArgumentParser's and GRDB's types; callgrind, BENCHMARKS.md). Code a little
 # larger (+0.4 %), the same behaviour.
 METADATA_FLAGS := -Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-mangled-name-accessors
-COMPILE_AFFECTING_FLAGS := $(BASE_RELEASE_FLAGS) $(ORDER_FLAGS) $(STATIC_FLAGS) $(EXCLUSIVITY_FLAGS) $(METADATA_FLAGS)
-RELEASE_FLAGS := $(COMPILE_AFFECTING_FLAGS) $(ALLOCATOR_FLAGS)
+RELEASE_FLAGS := $(BASE_RELEASE_FLAGS) $(ORDER_FLAGS) $(STATIC_FLAGS) $(EXCLUSIVITY_FLAGS) $(METADATA_FLAGS)
 
 # SwiftPM does not know the list is an input of the link: a binary older than the list goes.
 # Nor does it see -Xfrontend flags change: a release tree built with other flags is rebuilt
-# whole (.build/release-flags records the last ones). Link-only flags (the allocator's) are
-# left out of the record: SwiftPM relinks when the link's arguments change.
+# whole (.build/release-flags records the last ones).
 release: setup
 	@scripts/static-libs.sh $(STATIC_LIBS)
 	@if [ .build/release/warden -ot bench/warden.order ]; then rm -f .build/release/warden; fi
-	@if [ "$$(cat .build/release-flags 2>/dev/null)" != "$(COMPILE_AFFECTING_FLAGS)" ]; then \
+	@if [ "$$(cat .build/release-flags 2>/dev/null)" != "$(RELEASE_FLAGS)" ]; then \
 		rm -rf .build/x86_64-unknown-linux-gnu/release .build/release; \
-		mkdir -p .build && echo "$(COMPILE_AFFECTING_FLAGS)" > .build/release-flags; fi
+		mkdir -p .build && echo "$(RELEASE_FLAGS)" > .build/release-flags; fi
 	$(SWIFT) build $(RELEASE_FLAGS)
 	@scripts/static-libs.sh --check .build/release/warden
 

@@ -44,8 +44,6 @@ let package = Package(
         .target(name: "CSystemd"),
         // sqlite3_config, which is variadic: its header from libsqlite3-dev, like GRDB's.
         .target(name: "CSQLiteSettings", linkerSettings: [.linkedLibrary("sqlite3")]),
-        // jemalloc's options; only the release build links jemalloc (the Makefile).
-        .target(name: "CAllocatorSettings"),
         .target(
             name: "WardenPluginKit",
             // The contract: swift-log and the standard library, nothing a plugin family uses.
@@ -152,7 +150,6 @@ let package = Package(
         .executableTarget(
             name: "warden",
             dependencies: [
-                "CAllocatorSettings",
                 "WardenEngine",
                 "WardenBuiltins",
                 "WardenPlugins",

@@ -4,10 +4,9 @@ set -eu
 version=$1 arch=$2 root=$3
 size=$(du -sk "$root" | cut -f1)
 mkdir -p "$root/DEBIAN"
-# The binary carries SQLite, libstdc++ and jemalloc (the Makefile's STATIC_FLAGS and
-# ALLOCATOR_FLAGS): Debian records such copies by source package and version, so a security
-# update shows which builds need redoing.
-built_using=$(dpkg-query -W -f='${source:Package} (= ${source:Version}), ' libsqlite3-dev libstdc++-12-dev libjemalloc-dev | sed 's/, $//')
+# The binary carries SQLite and libstdc++ (the Makefile's STATIC_FLAGS): Debian records such
+# copies by source package and version, so a security update shows which builds need redoing.
+built_using=$(dpkg-query -W -f='${source:Package} (= ${source:Version}), ' libsqlite3-dev libstdc++-12-dev | sed 's/, $//')
 
 cat > "$root/DEBIAN/control" <<CONTROL
 Package: warden

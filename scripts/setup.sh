@@ -8,7 +8,6 @@ packages=(
   libsystemd-dev      # CSystemd: sd_notify, sd-journal, sd-bus
   libsqlite3-dev      # GRDB links SQLite: the debug build the shared library, the release build its archive
   libstdc++-12-dev    # the release build links libstdc++'s archive (the Swift runtime needs it)
-  libjemalloc-dev     # the release build links jemalloc's archive as its malloc
   monitoring-plugins-basic  # the `nagios` plugin's tests run Debian's checks
   python3             # the example custom plugin in etc/warden/examples
   procps              # ps/pgrep for process checks
