@@ -37,8 +37,13 @@ def free_port():
 
 
 def cpu_seconds(pid):
+    return sum(cpu_times(pid))
+
+
+def cpu_times(pid):
+    """User and system CPU seconds of `pid` (utime and stime: /proc/PID/stat's fields 14, 15)."""
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime (fields 14, 15)
+    return int(fields[11]) / TICKS, int(fields[12]) / TICKS
 
 
 def rss_kib(pid, key="VmRSS"):
@@ -119,7 +124,7 @@ def measure(name, command, nginx, marker, warmup, window):
         time.sleep(warmup)
         if process.poll() is not None:
             raise RuntimeError(f"{name} exited during warm-up with {process.returncode}")
-        start_served, start_cpu, start = nginx.served(marker), cpu_seconds(process.pid), time.monotonic()
+        start_served, start_times, start = nginx.served(marker), cpu_times(process.pid), time.monotonic()
         samples = []
         while time.monotonic() - start < window:
             time.sleep(0.5)
@@ -127,10 +132,11 @@ def measure(name, command, nginx, marker, warmup, window):
         elapsed = time.monotonic() - start
         time.sleep(0.2)  # nginx flushes its log buffer every 100 ms
         served = nginx.served(marker) - start_served
-        cpu = cpu_seconds(process.pid) - start_cpu
+        user, system = (now - then for now, then in zip(cpu_times(process.pid), start_times))
         peak = rss_kib(process.pid, "VmHWM")
         return {
-            "served_per_s": served / elapsed, "cpu_per_1000": cpu / max(served, 1) * 1000,
+            "served_per_s": served / elapsed, "cpu_per_1000": (user + system) / max(served, 1) * 1000,
+            "system_per_1000": system / max(served, 1) * 1000,
             "peak_mb": peak / 1024, "steady_mb": statistics.median(samples) / 1024, "pid": process.pid,
         }
     finally:
@@ -175,22 +181,26 @@ def checks_at_scale(work, scenarios, warmup, window, wardens):
         nginx.stop()
     sys.stdout.flush()
     print("\n### Checks at scale (HTTP health checks at a 1 s interval, counted at nginx)\n")
-    print("Ratios are to Monit in this run. `stored / served`: runs in SQLite against requests nginx served "
-          "over the whole run; `skipped`: runs recorded skipped (overlap, queue full).\n")
-    print("| checks | max_concurrency | tool | served/s | CPU s per 1,000 checks | peak RSS MB | steady RSS MB | stored / served | skipped |")
-    print("|---:|---:|---|---:|---:|---:|---:|---|---:|")
+    print("Ratios are to Monit in this run. `of it, kernel`: the system part of the CPU (the rest is user "
+          "space); Monit opens a connection per check, so most of its CPU is the kernel's, and that part "
+          "moves most with the machine's load. `stored / served`: runs in SQLite against requests nginx "
+          "served over the whole run; `skipped`: runs recorded skipped (overlap, queue full).\n")
+    print("| checks | max_concurrency | tool | served/s | CPU s per 1,000 checks | of it, kernel | peak RSS MB | steady RSS MB | stored / served | skipped |")
+    print("|---:|---:|---|---:|---:|---:|---:|---:|---|---:|")
     for count, concurrency, label, warden, served, stored, skipped in rows:
         monit = monit_rows[count]
         if warden is None:
-            print(f"| {count:,} | {concurrency} | {label} | exited during warm-up (config refused) | | | | | |")
+            print(f"| {count:,} | {concurrency} | {label} | exited during warm-up (config refused) | | | | | | |")
             continue
         print(f"| {count:,} | {concurrency} | {label} | {warden['served_per_s']:,.0f} | {warden['cpu_per_1000']:.3f} | "
-              f"{warden['peak_mb']:.1f} | {warden['steady_mb']:.1f} | {stored:,} / {served:,} | {skipped:,} |")
+              f"{warden['system_per_1000']:.3f} | {warden['peak_mb']:.1f} | {warden['steady_mb']:.1f} | {stored:,} / {served:,} | {skipped:,} |")
         print(f"| | | {label} ÷ Monit | {warden['served_per_s'] / max(monit['served_per_s'], 1e-9):.2f}× | "
-              f"{warden['cpu_per_1000'] / max(monit['cpu_per_1000'], 1e-9):.2f}× | {warden['peak_mb'] / max(monit['peak_mb'], 1e-9):.2f}× | "
+              f"{warden['cpu_per_1000'] / max(monit['cpu_per_1000'], 1e-9):.2f}× | "
+              f"{warden['system_per_1000'] / max(monit['system_per_1000'], 1e-9):.2f}× | {warden['peak_mb'] / max(monit['peak_mb'], 1e-9):.2f}× | "
               f"{warden['steady_mb'] / max(monit['steady_mb'], 1e-9):.2f}× | | |")
     for count, monit in monit_rows.items():
-        print(f"| {count:,} | | Monit 5.33 | {monit['served_per_s']:,.0f} | {monit['cpu_per_1000']:.3f} | {monit['peak_mb']:.1f} | {monit['steady_mb']:.1f} | | |")
+        print(f"| {count:,} | | Monit 5.33 | {monit['served_per_s']:,.0f} | {monit['cpu_per_1000']:.3f} | {monit['system_per_1000']:.3f} | "
+              f"{monit['peak_mb']:.1f} | {monit['steady_mb']:.1f} | | |")
 
 
 def whole_process(command, rounds):
@@ -320,7 +330,8 @@ def stored_runs(database, condition="1"):
 
 def callgrind(work, binary, count, seconds, top):
     """Instructions per check: `count` HTTP checks at 1 s under valgrind's callgrind, counted
-    only after a warm-up (start-up left out), divided by the runs stored meanwhile."""
+    only after a warm-up (start-up left out), divided by the runs started meanwhile. Returns
+    that figure."""
     nginx = Nginx(work)
     try:
         config = warden_config(work, nginx, count, 64, "callgrind")
@@ -383,6 +394,49 @@ def callgrind(work, binary, count, seconds, top):
         for n, name in rows[:top]:
             print(f"| {n / max(runs, 1):,.0f} | `{name[:140]}` |")
         print()
+    return total / max(runs, 1)
+
+
+def callgrind_total(out):
+    """A callgrind output's instruction total."""
+    report = subprocess.run(["callgrind_annotate", out], capture_output=True, text=True, check=True).stdout
+    return next((int(line.split()[0].replace(",", "")) for line in report.splitlines() if "PROGRAM TOTALS" in line), 0)
+
+
+def monit_callgrind(work, counts, seconds):
+    """Monit's instructions under callgrind at each number of checks in `counts` (two), split
+    into a part per check and a part per cycle: Monit reads the whole process table every cycle
+    (its `initprocesstree`), whatever it checks, so its figure per check falls as checks grow.
+    Instructions are repeatable where CPU seconds are not (Monit's own moved 4x within a day
+    here), but they leave out the kernel, where Monit spends most of its CPU (a connection per
+    check): compare both."""
+    nginx = Nginx(work)
+    measured = []
+    try:
+        for count in counts:
+            progress(f"Monit, {count} checks under callgrind, {seconds} s counted")
+            out = os.path.join(work, f"monit-callgrind-{count}.out")
+            process = subprocess.Popen(["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
+                                        "monit", "-I", "-c", monit_config(work, nginx, count)],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(8)
+            subprocess.run(["callgrind_control", "-i", "on", str(process.pid)], check=True, stdout=subprocess.DEVNULL)
+            first = nginx.served("m=")
+            time.sleep(seconds)
+            subprocess.run(["callgrind_control", "-i", "off", str(process.pid)], check=True, stdout=subprocess.DEVNULL)
+            time.sleep(0.2)  # nginx flushes its log buffer every 100 ms
+            served = nginx.served("m=") - first
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=120)
+            measured.append((count, served, callgrind_total(out)))
+    finally:
+        nginx.stop()
+    # total = cycles * per_cycle + checks * per_check, with cycles = checks / count.
+    (count_a, checks_a, total_a), (count_b, checks_b, total_b) = measured
+    cycles_a, cycles_b = checks_a / count_a, checks_b / count_b
+    per_check = (total_b - total_a * cycles_b / cycles_a) / (checks_b - checks_a * cycles_b / cycles_a)
+    per_cycle = (total_a - checks_a * per_check) / cycles_a
+    return measured, per_check, per_cycle
 
 
 def main():
@@ -398,7 +452,18 @@ def main():
     if args.callgrind:
         work = tempfile.mkdtemp(prefix="warden-callgrind-")
         try:
-            callgrind(work, args.baseline or WARDEN, args.callgrind, 20, 25)
+            warden = callgrind(work, args.baseline or WARDEN, args.callgrind, 20, 25)
+            if shutil.which("monit"):
+                measured, per_check, per_cycle = monit_callgrind(work, (40, 200), 20)
+                print("\n### Monit under callgrind, the same checks\n")
+                print("| checks | checks served in 20 s | instructions per check |\n|---:|---:|---:|")
+                for count, served, total in measured:
+                    print(f"| {count:,} | {served:,} | {total / max(served, 1):,.0f} |")
+                print(f"\nSplit: {per_check:,.0f} instructions per check and {per_cycle:,.0f} per cycle (the process table). "
+                      f"At 1,000 checks Monit runs {per_check + per_cycle / 1000:,.0f} instructions a check, "
+                      f"Warden {warden:,.0f} ({warden / (per_check + per_cycle / 1000):.2f}×); at 100, "
+                      f"{per_check + per_cycle / 100:,.0f} ({warden / (per_check + per_cycle / 100):.2f}×). User space only: "
+                      f"the kernel's part (Monit's larger, a connection per check) is in the CPU seconds of `make bench`.")
         finally:
             shutil.rmtree(work, ignore_errors=True)
         return
