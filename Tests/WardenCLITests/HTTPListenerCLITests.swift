@@ -23,7 +23,7 @@ struct HTTPListenerCLITests {
     @Test func aReloadTakesARemovedJobsSeriesOffTheMetrics() async throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let port = try TestHTTPServer.refusedPort()
+        let port = try TestHTTPServer.freePort()
         let dummy = "/usr/lib/nagios/plugins/check_dummy"
         let config = directory + "/warden.yaml"
         func write(jobs: [String]) throws {
@@ -54,7 +54,7 @@ struct HTTPListenerCLITests {
     func metricsThatPrometheusScrapesAndTheAPIAndThePage() async throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let port = try TestHTTPServer.refusedPort()
+        let port = try TestHTTPServer.freePort()
         let receiver = try await WebhookReceiver.start()
         defer { Task { await receiver.stop() } }
         let dummy = "/usr/lib/nagios/plugins/check_dummy"

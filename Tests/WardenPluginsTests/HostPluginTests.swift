@@ -1,4 +1,6 @@
 import Foundation
+import NIOCore
+import NIOPosix
 import Subprocess
 import SystemPackage
 import Testing
@@ -118,6 +120,19 @@ struct HostPluginTests {
         #expect(connectTime > 0 && connectTime < 5, "\(connectTime)")
         let refused = try await run(TCPConnectPlugin(), ["host": "127.0.0.1", "port": .int(try TestHTTPServer.refusedPort())])
         #expect(!refused.success && refused.retry && refused.error == "connection refused")
+    }
+
+    /// The refused port the tests connect to stays refused while they run: no other test's
+    /// server can take it (the helper let it go once found free, and under the parallel suite a
+    /// PostgreSQL check against it was answered and reset instead of refused).
+    @Test func aRefusedPortCannotBeTakenByAnotherServer() async throws {
+        let port = try TestHTTPServer.refusedPort()
+        let taken = try? await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.1", port: port).get()
+        #expect(taken == nil, "another server bound the refused port \(port)")
+        try? await taken?.close()
+        let refused = try await run(TCPConnectPlugin(), ["host": "127.0.0.1", "port": .int(port)])
+        #expect(!refused.success && refused.error == "connection refused", "\(refused)")
     }
 
     @Test func dnsResolve() async throws {

@@ -20,7 +20,7 @@ final class TestTLSServer {
             "-days", "\(days)", "-subj", "/CN=\(names[0])", "-addext", "subjectAltName=\(san)",
         ], output: .discarded, error: .discarded)
         guard case .exited(0) = made.terminationStatus else { throw POSIXError(.EIO) }
-        port = try TestHTTPServer.refusedPort()
+        port = try TestHTTPServer.freePort()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
         process.arguments = ["s_server", "-accept", "127.0.0.1:\(port)", "-cert", directory + "/cert.pem", "-key", directory + "/key.pem", "-quiet", "-naccept", "100"]
         process.standardInput = FileHandle.nullDevice

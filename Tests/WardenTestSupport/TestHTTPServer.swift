@@ -63,15 +63,45 @@ public final class TestHTTPServer: Sendable {
         try? await channel.close()
     }
 
-    /// A loopback port with nothing listening: connecting is refused at once.
-    public static func refusedPort() throws -> Int {
+    /// A loopback port that was free a moment ago, for a server the test starts on it.
+    public static func freePort() throws -> Int {
         let socket = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .bind(host: "127.0.0.1", port: 0).wait()
         let port = socket.localAddress?.port ?? 1
         try socket.close().wait()
         return port
     }
+
+    /// A loopback port where connecting is refused at once, for as long as the tests run: a
+    /// socket stays bound to it without listening. A port merely found free could be taken by
+    /// another test's server, or be the ephemeral source port of a connection to itself (a
+    /// TCP self-connect), and then accept: a PostgreSQL check against it read "connection
+    /// reset by peer" instead of "connection refused" under the parallel suite.
+    public static func refusedPort() throws -> Int {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(descriptor, pointer, length) == 0 && getsockname(descriptor, pointer, &length) == 0
+            }
+        }
+        guard bound else {
+            let code = errno
+            close(descriptor)
+            throw POSIXError(POSIXErrorCode(rawValue: code) ?? .EIO)
+        }
+        heldRefusedPorts.withLock { $0.append(descriptor) }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
 }
+
+/// The sockets that keep `refusedPort()`'s ports bound; closed when the test process exits.
+private let heldRefusedPorts = Mutex<[Int32]>([])
 
 final class RequestLog: Sendable {
     private let storage = Mutex<[TestHTTPServer.Request]>([])

@@ -129,7 +129,7 @@ public final class TestPostgres: Sendable {
         let directory = "/tmp/warden-pg-\(UUID().uuidString.prefix(8).lowercased())"
         try FileManager.default.createDirectory(atPath: directory + "/socket", withIntermediateDirectories: true)
         try "\(getpid())".write(toFile: directory + "/owner.pid", atomically: true, encoding: .utf8)
-        let cluster = TestPostgres(directory: directory, port: try TestHTTPServer.refusedPort())
+        let cluster = TestPostgres(directory: directory, port: try TestHTTPServer.freePort())
         registerForExit(cluster)
         return cluster
     }

@@ -16,7 +16,7 @@ public final class TestPrometheus: @unchecked Sendable {
 
     /// `targets`: more loopback `host:port`s to scrape every second, as job `warden`.
     public init(targets: [String] = [], bearerToken: String? = nil) throws {
-        port = try TestHTTPServer.refusedPort()
+        port = try TestHTTPServer.freePort()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("warden-prometheus-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try """

@@ -15,7 +15,7 @@ public final class TestAlertmanager: @unchecked Sendable {
     private let directory: String
 
     public init() throws {
-        port = try TestHTTPServer.refusedPort()
+        port = try TestHTTPServer.freePort()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("warden-alertmanager-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try """
@@ -64,7 +64,7 @@ public final class TestSMTPServer: @unchecked Sendable {
     private let process = Process()
 
     public init() throws {
-        port = try TestHTTPServer.refusedPort()
+        port = try TestHTTPServer.freePort()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("warden-smtp-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let script = """
