@@ -354,6 +354,22 @@ def stored_runs(database, condition="1"):
         return 0
 
 
+def instrumented_window(pid, seconds, counted, settle=0.0):
+    """Counts instructions in `pid` (started under callgrind with `--instr-atstart=no`) for
+    `seconds`; returns how much `counted()` grew meanwhile, read `settle` s after the end."""
+    subprocess.run(["callgrind_control", "-i", "on", str(pid)], check=True, stdout=subprocess.DEVNULL)
+    first = counted()
+    time.sleep(seconds)
+    subprocess.run(["callgrind_control", "-i", "off", str(pid)], check=True, stdout=subprocess.DEVNULL)
+    time.sleep(settle)
+    return counted() - first
+
+
+def program_total(report):
+    """The instruction total in `callgrind_annotate`'s report."""
+    return next((int(line.split()[0].replace(",", "")) for line in report.splitlines() if "PROGRAM TOTALS" in line), 0)
+
+
 def callgrind(work, binary, count, seconds, top):
     """Instructions per check: `count` HTTP checks at 1 s under valgrind's callgrind, counted
     only after a warm-up (start-up left out), divided by the runs started meanwhile. Returns
@@ -374,11 +390,7 @@ def callgrind(work, binary, count, seconds, top):
         deadline = time.monotonic() + 300
         while stored() < count * 5 and time.monotonic() < deadline:
             time.sleep(1)
-        subprocess.run(["callgrind_control", "-i", "on", str(process.pid)], check=True, stdout=subprocess.DEVNULL)
-        first = stored()
-        time.sleep(seconds)
-        subprocess.run(["callgrind_control", "-i", "off", str(process.pid)], check=True, stdout=subprocess.DEVNULL)
-        runs = stored() - first
+        runs = instrumented_window(process.pid, seconds, stored)
         with sqlite3.connect(database) as db:
             skipped = db.execute("SELECT count(*) FROM runs WHERE status <> 'ok'").fetchone()[0]
         process.send_signal(signal.SIGTERM)
@@ -403,7 +415,7 @@ def callgrind(work, binary, count, seconds, top):
                 rows.append((int(count_text.replace(",", "")), rest.split(" [")[0]))
         return rows
     inclusive, own = entries(report), entries(exclusive)
-    total = next((int(line.split()[0].replace(",", "")) for line in exclusive.splitlines() if "PROGRAM TOTALS" in line), 0)
+    total = program_total(exclusive)
     stored_in_window = runs
     # The runs measured are the runs callgrind saw start: every run goes through
     # `AttemptLoop.run` once (each of its async parts is entered once a run). The runs stored
@@ -425,8 +437,7 @@ def callgrind(work, binary, count, seconds, top):
 
 def callgrind_total(out):
     """A callgrind output's instruction total."""
-    report = subprocess.run(["callgrind_annotate", out], capture_output=True, text=True, check=True).stdout
-    return next((int(line.split()[0].replace(",", "")) for line in report.splitlines() if "PROGRAM TOTALS" in line), 0)
+    return program_total(subprocess.run(["callgrind_annotate", out], capture_output=True, text=True, check=True).stdout)
 
 
 def monit_callgrind(work, counts, seconds):
@@ -446,12 +457,8 @@ def monit_callgrind(work, counts, seconds):
                                         "monit", "-I", "-c", monit_config(work, nginx, count)],
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(8)
-            subprocess.run(["callgrind_control", "-i", "on", str(process.pid)], check=True, stdout=subprocess.DEVNULL)
-            first = nginx.served("m=")
-            time.sleep(seconds)
-            subprocess.run(["callgrind_control", "-i", "off", str(process.pid)], check=True, stdout=subprocess.DEVNULL)
-            time.sleep(0.2)  # nginx flushes its log buffer every 100 ms
-            served = nginx.served("m=") - first
+            # nginx flushes its log buffer every 100 ms.
+            served = instrumented_window(process.pid, seconds, lambda: nginx.served("m="), settle=0.2)
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=120)
             measured.append((count, served, callgrind_total(out)))

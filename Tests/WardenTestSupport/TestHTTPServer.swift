@@ -78,25 +78,9 @@ public final class TestHTTPServer: Sendable {
     /// TCP self-connect), and then accept: a PostgreSQL check against it read "connection
     /// reset by peer" instead of "connection refused" under the parallel suite.
     public static func refusedPort() throws -> Int {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(descriptor, pointer, length) == 0 && getsockname(descriptor, pointer, &length) == 0
-            }
-        }
-        guard bound else {
-            let code = errno
-            close(descriptor)
-            throw POSIXError(POSIXErrorCode(rawValue: code) ?? .EIO)
-        }
+        let (descriptor, port) = try loopbackSocket(listening: nil)
         heldRefusedPorts.withLock { $0.append(descriptor) }
-        return Int(UInt16(bigEndian: address.sin_port))
+        return port
     }
 }
 
