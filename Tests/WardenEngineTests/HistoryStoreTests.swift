@@ -365,6 +365,73 @@ extension HistoryStoreTests {
     /// does not wait out the window. (A 10 s window here, not the daemon's 100 ms, so that a
     /// loaded machine's stretched sleeps cannot split the batch, and a flush that waited it
     /// out stands clear of a flush delayed by seconds of load.)
+    /// The daemon's log runs to `checkpointPages` before it is copied back (SQLite's default,
+    /// 1,000 pages, copied a page per run once jobs have history), and is still copied then.
+    @Test func theWriteAheadLogIsCheckpointedAtItsLongerLength() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("history.db")
+        let store = try HistoryStore.openForWriting(path: path)
+        let pageSize = try store.reader.read { db in try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 4_096 }
+        var stored = 0
+        func storeRuns(_ runs: Int) throws {
+            for _ in 0..<(runs / 20) {
+                let batch = (0..<20).map { offset in
+                    var run = Self.run("job-\((stored + offset) % 50)", .ok, at: Date(timeIntervalSince1970: 1_700_000_000 + Double(stored + offset)))
+                    run.message = String(repeating: "x", count: 8_000)  // two overflow pages a run
+                    return run
+                }
+                try store.insert(batch)
+                stored += 20
+            }
+        }
+        func logPages() throws -> Int {
+            let bytes = try FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int ?? 0
+            return bytes / (pageSize + 24)
+        }
+        // ~3 pages a run: some 4,500 pages, past SQLite's 1,000 and short of ours.
+        try storeRuns(1_500)
+        let early = try logPages()
+        #expect(early > 3_000, "the log was checkpointed at \(early) pages")
+        // Twice our length: it was copied back and restarted, so it stopped growing near it.
+        try storeRuns(4_000)
+        let pages = try logPages()
+        #expect(pages >= HistoryStore.checkpointPages && pages < HistoryStore.checkpointPages + 200, "\(pages) pages")
+        try store.close()
+        let reader = try HistoryStore.openForReading(path: path)
+        let kept = try reader.reader.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM runs") }
+        #expect(kept == stored)
+    }
+
+    /// The writer's page cache holds every job's page of `runs_by_job_time`: with SQLite's
+    /// default (500 pages) a round of 1,000 jobs' runs evicted those leaves in turn, and each
+    /// run read its job's back from the disk.
+    @Test func aRoundOfRunsFindsEveryJobsIndexPageInTheCache() throws {
+        let directory = try TemporaryDirectory()
+        let store = try HistoryStore.openForWriting(path: directory.file("history.db"))
+        // Long names: about 18 index entries a page, so 20 runs give each job a leaf of its own.
+        let jobs = (0..<1_000).map { "job-\($0)-" + String(repeating: "j", count: 200) }
+        func round(_ number: Int) throws {
+            let at = Date(timeIntervalSince1970: 1_700_000_000 + Double(number))
+            for first in stride(from: 0, to: jobs.count, by: 100) {
+                try store.insert(jobs[first..<(first + 100)].map { Self.run($0, .ok, at: at) })
+            }
+        }
+        func cacheMisses() -> Int32 {
+            store.writer.writeWithoutTransaction { db in
+                var current: Int32 = 0, highest: Int32 = 0
+                sqlite3_db_status(db.sqliteConnection, SQLITE_DBSTATUS_CACHE_MISS, &current, &highest, 1)
+                return current
+            }
+        }
+        try store.sizePageCache(forJobs: jobs.count)
+        for number in 0..<22 { try round(number) }
+        _ = cacheMisses()
+        try round(22)
+        let misses = cacheMisses()
+        #expect(misses < 100, "\(misses) pages read back for 1,000 runs")
+        try store.close()
+    }
+
     @Test func runsArrivingTogetherShareACommit() async throws {
         let directory = try TemporaryDirectory()
         let store = try HistoryStore.openForWriting(path: directory.file("history.db"))

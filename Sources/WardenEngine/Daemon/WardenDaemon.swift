@@ -74,6 +74,7 @@ public final class WardenDaemon: Service, Sendable {
         }
         defer { lock.release() }
         let store = try HistoryStore.openForWriting(path: settings.database, sync: settings.databaseSync)
+        try store.sizePageCache(forJobs: initial.config.jobs.count)
         let executor = PluginExecutor(httpClient: httpClient, logger: logger, environment: environment, limits: settings.pluginLimits)
         let metrics = WardenMetrics()
         let current = CurrentConfiguration(initial)
@@ -252,9 +253,12 @@ public final class WardenDaemon: Service, Sendable {
             limiter.resize(maxConcurrent: daemon.maxConcurrency, maxQueue: daemon.maxQueue)
             logLevel?.level = daemon.logLevel
             do {
-                try await BlockingQueue(label: "warden.reload").run { try store.setSynchronous(daemon.databaseSync) }
+                try await BlockingQueue(label: "warden.reload").run {
+                    try store.setSynchronous(daemon.databaseSync)
+                    try store.sizePageCache(forJobs: loaded.config.jobs.count)
+                }
             } catch {
-                logger.error("cannot apply daemon.database_sync: \(HistoryStore.describe(error))")
+                logger.error("cannot apply daemon.database_sync or size the page cache: \(HistoryStore.describe(error))")
             }
             for warning in loaded.config.warnings { logger.warning("config: \(warning)") }
             runner.use(loaded.registry)
