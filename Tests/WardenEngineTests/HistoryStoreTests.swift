@@ -429,6 +429,10 @@ extension HistoryStoreTests {
         try round(22)
         let misses = cacheMisses()
         #expect(misses < 100, "\(misses) pages read back for 1,000 runs")
+        // Too many jobs for their pages to fit the largest cache: SQLite's default stays.
+        try store.sizePageCache(forJobs: 10_000)
+        let pages = try store.writer.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA cache_size") }
+        #expect(pages == HistoryStore.defaultCachePages)
         try store.close()
     }
 
