@@ -60,7 +60,7 @@ public final class HistoryStore: Sendable {
     /// job's own page of `runs_by_job_time`, so a checkpoint copies about one page per run
     /// stored since the last: 1,000 jobs filled a 1,000-page log in ~550 runs, all on
     /// different pages. A longer log copies each hot page once for many runs: with 200 runs
-    /// per job, 8,000 pages took a stored run's kernel time from 19 to 10 µs (BENCHMARKS.md).
+    /// per job, 10,000 pages took an insert's kernel time from 19 to 10 µs (BENCHMARKS.md).
     /// The log's file stays at about this size (32 MiB) between checkpoints.
     static let checkpointPages = 8_192
 
