@@ -365,12 +365,16 @@ extension HistoryStoreTests {
     /// does not wait out the window. (A 10 s window here, not the daemon's 100 ms, so that a
     /// loaded machine's stretched sleeps cannot split the batch, and a flush that waited it
     /// out stands clear of a flush delayed by seconds of load.)
-    /// The daemon's log runs to `checkpointPages` before it is copied back (SQLite's default,
-    /// 1,000 pages, copied a page per run once jobs have history), and is still copied then.
+    /// The daemon's log for 1,000 jobs runs to 8,000 pages before it is copied back (SQLite's
+    /// default, 1,000 pages, copied a page per run once jobs have history), and is still
+    /// copied then. A small config keeps SQLite's length (its jobs share their pages).
     @Test func theWriteAheadLogIsCheckpointedAtItsLongerLength() throws {
+        #expect(WriterSizing(jobs: 10).checkpointPages == WriterSizing.sqliteDefault.checkpointPages)
         let directory = try TemporaryDirectory()
         let path = directory.file("history.db")
         let store = try HistoryStore.openForWriting(path: path)
+        try store.size(forJobs: 1_000)
+        let longer = WriterSizing(jobs: 1_000).checkpointPages
         let pageSize = try store.reader.read { db in try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 4_096 }
         var stored = 0
         func storeRuns(_ runs: Int) throws {
@@ -388,14 +392,14 @@ extension HistoryStoreTests {
             let bytes = try FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int ?? 0
             return bytes / (pageSize + 24)
         }
-        // ~3 pages a run: some 4,500 pages, past SQLite's 1,000 and short of ours.
+        // ~3 pages a run: some 4,500 pages, past SQLite's 1,000 and short of 8,000.
         try storeRuns(1_500)
         let early = try logPages()
         #expect(early > 3_000, "the log was checkpointed at \(early) pages")
         // Twice our length: it was copied back and restarted, so it stopped growing near it.
         try storeRuns(4_000)
         let pages = try logPages()
-        #expect(pages >= HistoryStore.checkpointPages && pages < HistoryStore.checkpointPages + 200, "\(pages) pages")
+        #expect(pages >= longer && pages < longer + 200, "\(pages) pages")
         try store.close()
         let reader = try HistoryStore.openForReading(path: path)
         let kept = try reader.reader.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM runs") }
@@ -423,16 +427,16 @@ extension HistoryStoreTests {
                 return current
             }
         }
-        try store.sizePageCache(forJobs: jobs.count)
+        try store.size(forJobs: jobs.count)
         for number in 0..<22 { try round(number) }
         _ = cacheMisses()
         try round(22)
         let misses = cacheMisses()
         #expect(misses < 100, "\(misses) pages read back for 1,000 runs")
         // Too many jobs for their pages to fit the largest cache: SQLite's default stays.
-        try store.sizePageCache(forJobs: 10_000)
+        try store.size(forJobs: 10_000)
         let pages = try store.writer.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA cache_size") }
-        #expect(pages == HistoryStore.defaultCachePages)
+        #expect(pages == WriterSizing.sqliteDefault.cachePages)
         try store.close()
     }
 

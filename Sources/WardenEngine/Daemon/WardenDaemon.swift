@@ -74,7 +74,7 @@ public final class WardenDaemon: Service, Sendable {
         }
         defer { lock.release() }
         let store = try HistoryStore.openForWriting(path: settings.database, sync: settings.databaseSync)
-        try store.sizePageCache(forJobs: initial.config.jobs.count)
+        try store.size(forJobs: initial.config.jobs.count)
         let executor = PluginExecutor(httpClient: httpClient, logger: logger, environment: environment, limits: settings.pluginLimits)
         let metrics = WardenMetrics()
         let current = CurrentConfiguration(initial)
@@ -255,10 +255,10 @@ public final class WardenDaemon: Service, Sendable {
             do {
                 try await BlockingQueue(label: "warden.reload").run {
                     try store.setSynchronous(daemon.databaseSync)
-                    try store.sizePageCache(forJobs: loaded.config.jobs.count)
+                    try store.size(forJobs: loaded.config.jobs.count)
                 }
             } catch {
-                logger.error("cannot apply daemon.database_sync or size the page cache: \(HistoryStore.describe(error))")
+                logger.error("cannot apply daemon.database_sync or size the history writer: \(HistoryStore.describe(error))")
             }
             for warning in loaded.config.warnings { logger.warning("config: \(warning)") }
             runner.use(loaded.registry)

@@ -34,8 +34,8 @@ public final class HistoryStore: Sendable {
     /// The `-wal` file the daemon's pool writes to (device and inode), nil for readers.
     private let walIdentity: Mutex<FileIdentity?>
     private let reopen: (@Sendable () throws -> any DatabaseWriter)?
-    /// The writer's page cache (`sizePageCache`), kept for a reopened pool.
-    private let cachePages = Mutex<Int?>(nil)
+    /// The writer's log and cache sizes (`size(forJobs:)`), kept for a reopened pool.
+    private let sizing = Mutex<WriterSizing?>(nil)
     /// For `insert`: alerts known to be ok on the writer's connection.
     let quietAlerts = QuietAlertsCache()
     var writer: any DatabaseWriter { connection.withLock { $0 } }
@@ -55,15 +55,6 @@ public final class HistoryStore: Sendable {
         _ = warden_sqlite_stop_memory_statistics()
     }
 
-    /// Write-ahead log pages after which the daemon's writer copies the log back into the
-    /// database (SQLite's default is 1,000). Once jobs have history, every run lands on its
-    /// job's own page of `runs_by_job_time`, so a checkpoint copies about one page per run
-    /// stored since the last: 1,000 jobs filled a 1,000-page log in ~550 runs, all on
-    /// different pages. A longer log copies each hot page once for many runs: with 200 runs
-    /// per job, 10,000 pages took an insert's kernel time from 19 to 10 µs (BENCHMARKS.md).
-    /// The log's file stays at about this size (32 MiB) between checkpoints.
-    static let checkpointPages = 8_192
-
     /// Opens (creating if needed, mode 0600) and migrates the database the daemon writes.
     public static func openForWriting(path: String, sync: DatabaseSync = .normal, busyTimeout: TimeInterval = 10) throws(OpenError) -> HistoryStore {
         do {
@@ -77,7 +68,6 @@ public final class HistoryStore: Sendable {
                 // so the chosen level is applied here, once the pool exists.
                 try pool.writeWithoutTransaction { db in
                     try db.execute(sql: "PRAGMA synchronous = \(sync == .full ? "FULL" : "NORMAL")")
-                    try db.execute(sql: "PRAGMA wal_autocheckpoint = \(Self.checkpointPages)")
                 }
                 return pool
             }
@@ -154,29 +144,21 @@ public final class HistoryStore: Sendable {
         _ = Glibc.close(descriptor)
     }
 
-    /// Sizes the writer's page cache to what each run writes: its job's leaf of
-    /// `runs_by_job_time` (one page per job once jobs have history), the job's `job_state` row
-    /// and the tails of `runs`. SQLite's default, 2,000 KiB (500 pages), held half of 1,000
-    /// jobs' leaves: they were evicted in turn and read back, ~1.3 `pread`s a run (strace);
-    /// sized, kernel time fell ~6 µs a check for ~5 MB. Pages are allocated as they are used.
-    /// A cache that cannot hold every job's page saves nothing (jobs run in turn, so the
-    /// least recently used page is always the next one needed): beyond `largestCachePages`
-    /// the default stays, as 10,000 jobs' pages would cost ~50 MB.
-    public func sizePageCache(forJobs jobs: Int) throws {
-        let wanted = Self.defaultCachePages + jobs + jobs / 8
-        let pages = wanted <= Self.largestCachePages ? wanted : Self.defaultCachePages
-        cachePages.withLock { $0 = pages }
-        try applyCacheSize(pages, to: writer)
+    /// Sizes the writer's log and page cache to `jobs` (at start and on every reload; kept
+    /// for a reopened pool). The CLI's writers keep SQLite's defaults.
+    public func size(forJobs jobs: Int) throws {
+        let sizing = WriterSizing(jobs: jobs)
+        self.sizing.withLock { $0 = sizing }
+        try apply(sizing, to: writer)
     }
 
-    private func applyCacheSize(_ pages: Int?, to writer: any DatabaseWriter) throws {
-        guard let pages else { return }
-        try writer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA cache_size = \(pages)") }
+    private func apply(_ sizing: WriterSizing?, to writer: any DatabaseWriter) throws {
+        guard let sizing else { return }
+        try writer.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = \(sizing.checkpointPages)")
+            try db.execute(sql: "PRAGMA cache_size = \(sizing.cachePages)")
+        }
     }
-
-    static let defaultCachePages = 500
-    /// 16 MiB of 4 KiB pages: every job's page up to ~3,200 jobs.
-    static let largestCachePages = 4_096
 
     /// `daemon.database_sync` changed by a reload.
     public func setSynchronous(_ sync: DatabaseSync) throws {
@@ -216,7 +198,7 @@ public final class HistoryStore: Sendable {
         _ = try? old.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
         try? old.close()
         let fresh = try reopen()
-        try applyCacheSize(cachePages.withLock { $0 }, to: fresh)
+        try apply(sizing.withLock { $0 }, to: fresh)
         // The new pool recreates the log at its first write.
         try fresh.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA user_version") }
         connection.withLock { $0 = fresh }
