@@ -373,7 +373,7 @@ extension HistoryStoreTests {
         let directory = try TemporaryDirectory()
         let path = directory.file("history.db")
         let store = try HistoryStore.openForWriting(path: path)
-        try store.size(forJobs: 1_000)
+        try store.sizeWriter(forJobs: 1_000)
         let longer = WriterSizing(jobs: 1_000).checkpointPages
         let pageSize = try store.reader.read { db in try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 4_096 }
         var stored = 0
@@ -427,14 +427,14 @@ extension HistoryStoreTests {
                 return current
             }
         }
-        try store.size(forJobs: jobs.count)
+        try store.sizeWriter(forJobs: jobs.count)
         for number in 0..<22 { try round(number) }
         _ = cacheMisses()
         try round(22)
         let misses = cacheMisses()
         #expect(misses < 100, "\(misses) pages read back for 1,000 runs")
         // Too many jobs for their pages to fit the largest cache: SQLite's default stays.
-        try store.size(forJobs: 10_000)
+        try store.sizeWriter(forJobs: 10_000)
         let pages = try store.writer.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA cache_size") }
         #expect(pages == WriterSizing.sqliteDefault.cachePages)
         try store.close()

@@ -74,7 +74,7 @@ public final class WardenDaemon: Service, Sendable {
         }
         defer { lock.release() }
         let store = try HistoryStore.openForWriting(path: settings.database, sync: settings.databaseSync)
-        try store.size(forJobs: initial.config.jobs.count)
+        try store.sizeWriter(forJobs: initial.config.jobs.count)
         let executor = PluginExecutor(httpClient: httpClient, logger: logger, environment: environment, limits: settings.pluginLimits)
         let metrics = WardenMetrics()
         let current = CurrentConfiguration(initial)
@@ -255,7 +255,7 @@ public final class WardenDaemon: Service, Sendable {
             do {
                 try await BlockingQueue(label: "warden.reload").run {
                     try store.setSynchronous(daemon.databaseSync)
-                    try store.size(forJobs: loaded.config.jobs.count)
+                    try store.sizeWriter(forJobs: loaded.config.jobs.count)
                 }
             } catch {
                 logger.error("cannot apply daemon.database_sync or size the history writer: \(HistoryStore.describe(error))")

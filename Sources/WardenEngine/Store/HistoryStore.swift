@@ -34,7 +34,7 @@ public final class HistoryStore: Sendable {
     /// The `-wal` file the daemon's pool writes to (device and inode), nil for readers.
     private let walIdentity: Mutex<FileIdentity?>
     private let reopen: (@Sendable () throws -> any DatabaseWriter)?
-    /// The writer's log and cache sizes (`size(forJobs:)`), kept for a reopened pool.
+    /// The writer's log and cache sizes (`sizeWriter(forJobs:)`), kept for a reopened pool.
     private let sizing = Mutex<WriterSizing?>(nil)
     /// For `insert`: alerts known to be ok on the writer's connection.
     let quietAlerts = QuietAlertsCache()
@@ -146,7 +146,7 @@ public final class HistoryStore: Sendable {
 
     /// Sizes the writer's log and page cache to `jobs` (at start and on every reload; kept
     /// for a reopened pool). The CLI's writers keep SQLite's defaults.
-    public func size(forJobs jobs: Int) throws {
+    public func sizeWriter(forJobs jobs: Int) throws {
         let sizing = WriterSizing(jobs: jobs)
         self.sizing.withLock { $0 = sizing }
         try apply(sizing, to: writer)
