@@ -360,11 +360,6 @@ struct HistoryStoreTests {
 }
 
 extension HistoryStoreTests {
-    /// Issue 18: at a run every 10 ms, each run was its own commit (a writer, queue and
-    /// observer wake-up per check). With a group-commit window they share commits, and a flush
-    /// does not wait out the window. (A 10 s window here, not the daemon's 100 ms, so that a
-    /// loaded machine's stretched sleeps cannot split the batch, and a flush that waited it
-    /// out stands clear of a flush delayed by seconds of load.)
     /// The daemon's log for 1,000 jobs runs to 8,000 pages before it is copied back (SQLite's
     /// default, 1,000 pages, copied a page per run once jobs have history), and is still
     /// copied then. A small config keeps SQLite's length (its jobs share their pages).
@@ -440,6 +435,11 @@ extension HistoryStoreTests {
         try store.close()
     }
 
+    /// Issue 18: at a run every 10 ms, each run was its own commit (a writer, queue and
+    /// observer wake-up per check). With a group-commit window they share commits, and a flush
+    /// does not wait out the window. (A 10 s window here, not the daemon's 100 ms, so that a
+    /// loaded machine's stretched sleeps cannot split the batch, and a flush that waited it
+    /// out stands clear of a flush delayed by seconds of load.)
     @Test func runsArrivingTogetherShareACommit() async throws {
         let directory = try TemporaryDirectory()
         let store = try HistoryStore.openForWriting(path: directory.file("history.db"))
