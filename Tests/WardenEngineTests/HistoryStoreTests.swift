@@ -464,6 +464,26 @@ extension HistoryStoreTests {
         await writer.close()
         try store.close()
     }
+
+    /// A reload sizes the window anew (`HistoryWriter.commitWindow(forJobs:)`): the next batch
+    /// waits the new window, not the one the writer started with.
+    @Test func aNewCommitWindowAppliesToTheNextBatch() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try HistoryStore.openForWriting(path: directory.file("history.db"))
+        let batches = BatchCounter()
+        let writer = HistoryWriter(store: store, logger: testLogger, linger: .seconds(30), onObserve: { batches.add($0.count) })
+        Task { await writer.run() }
+        writer.setLinger(HistoryWriter.commitWindow(forJobs: 10))
+        writer.record(Self.run("steady", .ok, at: Date()))
+        let deadline = ContinuousClock.now + .seconds(10)
+        while batches.total == 0 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(batches.total == 1, "the run waited out the first window of 30 s")
+        #expect(HistoryWriter.commitWindow(forJobs: 10) == .milliseconds(100))
+        #expect(HistoryWriter.commitWindow(forJobs: 500) == .milliseconds(500))
+        #expect(HistoryWriter.commitWindow(forJobs: 10_000) == .seconds(1))
+        await writer.close()
+        try store.close()
+    }
 }
 
 final class BatchCounter: Sendable {

@@ -82,7 +82,7 @@ public final class WardenDaemon: Service, Sendable {
         // writer's path: at their commit (with ids), or at once while the database refuses writes.
         let (observed, feed) = AsyncStream.makeStream(of: [ObservedRun].self)
         let writer = HistoryWriter(
-            store: store, logger: logger, linger: HistoryWriter.groupCommitWindow, troubleRoute: { current.withLock { $0.config.daemon.notify } },
+            store: store, logger: logger, linger: HistoryWriter.commitWindow(forJobs: initial.config.jobs.count), troubleRoute: { current.withLock { $0.config.daemon.notify } },
             onObserve: { @Sendable runs in _ = feed.yield(runs) }
         )
         let engine = RemediationEngine(config: initial.config, registry: initial.registry, executor: executor, store: store, writer: writer, clock: clock, metrics: metrics, logger: logger)
@@ -135,7 +135,7 @@ public final class WardenDaemon: Service, Sendable {
                     let grace = await withDiscardingTaskGroup { inner -> Duration in
                         inner.addTask {
                             for await _ in hangups.cancelOnGracefulShutdown() {
-                                await self.reload(state: state, scheduler: scheduler, runner: runner, limiter: limiter, executor: executor, store: store, sender: sender, metrics: metrics, status: status)
+                                await self.reload(state: state, scheduler: scheduler, runner: runner, limiter: limiter, executor: executor, store: store, writer: writer, sender: sender, metrics: metrics, status: status)
                             }
                         }
                         inner.addTask { await cancelWhenGracefulShutdown { await status.run() } }
@@ -215,7 +215,7 @@ public final class WardenDaemon: Service, Sendable {
     /// STATUS=. Then READY=1 either way.
     private func reload(
         state: DaemonState, scheduler: Scheduler, runner: JobRunner, limiter: ConcurrencyLimiter, executor: PluginExecutor, store: HistoryStore,
-        sender: NotificationSender, metrics: WardenMetrics, status: StatusReporter
+        writer: HistoryWriter, sender: NotificationSender, metrics: WardenMetrics, status: StatusReporter
     ) async {
         guard let reloader else { return }
         notifier.reloading()
@@ -260,6 +260,7 @@ public final class WardenDaemon: Service, Sendable {
             } catch {
                 logger.error("cannot apply daemon.database_sync or size the history writer: \(HistoryStore.describe(error))")
             }
+            writer.setLinger(HistoryWriter.commitWindow(forJobs: loaded.config.jobs.count))
             for warning in loaded.config.warnings { logger.warning("config: \(warning)") }
             runner.use(loaded.registry)
             sender.update(loaded.config.notifiers)

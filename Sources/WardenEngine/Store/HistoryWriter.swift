@@ -80,6 +80,8 @@ public final class HistoryWriter: Sendable {
         var firstPendingAt: ContinuousClock.Instant?
         /// The writer waits out its group-commit window: a new run alone does not wake it.
         var lingering = false
+        /// How long a commit waits for more runs after the first (the daemon's: `commitWindow`).
+        var linger: Duration
         /// Every run up to this sequence is committed or dropped.
         var settledThrough: Int64 { (pending.first?.sequence ?? nextSequence) - 1 }
     }
@@ -88,7 +90,7 @@ public final class HistoryWriter: Sendable {
     private let logger: Logger
     private let bound: Bound
     private let closeTimeout: Duration
-    private let state = Mutex(State())
+    private let state: Mutex<State>
     /// Each run once, in order: at its commit (with its id), or earlier without one while
     /// commits fail. Called under the writer's lock to keep that order: it must not block.
     private let onObserve: (@Sendable ([ObservedRun]) -> Void)?
@@ -96,11 +98,20 @@ public final class HistoryWriter: Sendable {
     private let troubleRoute: @Sendable () -> NotificationRoute?
     private let commits = BlockingQueue(label: "warden.history-writer")
 
-    /// How long a commit waits for more runs after the first (the daemon: `groupCommitWindow`).
-    private let linger: Duration
     /// At 100 checks a second, a commit per run woke the writer, its queue and the run observer
     /// for each check: most of what a check cost at low rates (BENCHMARKS.md).
-    public static let groupCommitWindow = Duration.milliseconds(100)
+    public static let shortestCommitWindow = Duration.milliseconds(100)
+    public static let longestCommitWindow = Duration.seconds(1)
+
+    /// How long the daemon's commits wait for more runs: a millisecond a job, from 100 ms to a
+    /// second. Every commit writes each page of `job_state` its runs touch, and the tails of
+    /// `runs` and its time index, to the log: at 1,000 jobs (16 pages of state) a 100 ms commit
+    /// of ~100 runs wrote 1.53 log frames a run, a one-second commit 1.22 (BENCHMARKS.md). The
+    /// price is when runs reach the database, the journal and the rules: within a second,
+    /// not 100 ms, for a config of 1,000 jobs or more. A remediation's re-check does not wait.
+    public static func commitWindow(forJobs jobs: Int) -> Duration {
+        min(max(.milliseconds(jobs), shortestCommitWindow), longestCommitWindow)
+    }
 
     public init(
         store: HistoryStore, logger: Logger, bound: Bound = .standard, closeTimeout: Duration = .seconds(10), linger: Duration = .zero,
@@ -111,9 +122,14 @@ public final class HistoryWriter: Sendable {
         self.logger = logger
         self.bound = bound
         self.closeTimeout = closeTimeout
-        self.linger = linger
+        state = Mutex(State(linger: linger))
         self.troubleRoute = troubleRoute
         self.onObserve = onObserve
+    }
+
+    /// A reload's new window, from the next batch on (one lingering now keeps its own).
+    public func setLinger(_ linger: Duration) {
+        state.withLock { $0.linger = linger }
     }
 
     public var health: Health {
@@ -265,10 +281,10 @@ public final class HistoryWriter: Sendable {
                 // do not cut the wait short; a flush, a close or a run's id waiter does.
                 let now = ContinuousClock.now
                 if let since = state.firstPendingAt, !state.closed, state.flushWaiters.isEmpty, state.idWaiters.isEmpty,
-                   state.failingSince == nil, state.pending.count < Self.maximumBatch, now < since + linger {
+                   state.failingSince == nil, state.pending.count < Self.maximumBatch, now < since + state.linger {
                     state.consumer = lingering
                     state.lingering = true
-                    return .linger(since + linger - now)
+                    return .linger(since + state.linger - now)
                 }
                 state.inFlight = min(state.pending.count, Self.maximumBatch)
                 return .batch(Array(state.pending.prefix(state.inFlight)))
