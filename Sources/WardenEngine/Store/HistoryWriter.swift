@@ -100,8 +100,8 @@ public final class HistoryWriter: Sendable {
 
     /// At 100 checks a second, a commit per run woke the writer, its queue and the run observer
     /// for each check: most of what a check cost at low rates (BENCHMARKS.md).
-    public static let shortestCommitWindow = Duration.milliseconds(100)
-    public static let longestCommitWindow = Duration.seconds(1)
+    static let shortestCommitWindow = Duration.milliseconds(100)
+    static let longestCommitWindow = Duration.seconds(1)
 
     /// How long the daemon's commits wait for more runs: a millisecond a job, from 100 ms to a
     /// second. Every commit writes each page of `job_state` its runs touch, and the tails of
@@ -109,7 +109,7 @@ public final class HistoryWriter: Sendable {
     /// of ~100 runs wrote 1.53 log frames a run, a one-second commit 1.22 (BENCHMARKS.md). The
     /// price is when runs reach the database, the journal and the rules: within a second,
     /// not 100 ms, for a config of 1,000 jobs or more. A remediation's re-check does not wait.
-    public static func commitWindow(forJobs jobs: Int) -> Duration {
+    static func commitWindow(forJobs jobs: Int) -> Duration {
         min(max(.milliseconds(jobs), shortestCommitWindow), longestCommitWindow)
     }
 
