@@ -484,6 +484,25 @@ extension HistoryStoreTests {
         await writer.close()
         try store.close()
     }
+
+    /// At 10,000 checks a second a one-second window held ~10,000 runs in memory and committed
+    /// them 2,048 at a time (11 MB more than 100 ms commits). A full batch ends the wait.
+    @Test func aFullBatchDoesNotWaitOutTheWindow() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try HistoryStore.openForWriting(path: directory.file("history.db"))
+        let batches = BatchCounter()
+        let writer = HistoryWriter(store: store, logger: testLogger, linger: .seconds(30), onObserve: { batches.add($0.count) })
+        Task { await writer.run() }
+        let start = Date()
+        for index in 0..<HistoryWriter.fullBatch {
+            writer.record(Self.run("job\(index)", .ok, at: start))
+        }
+        let deadline = ContinuousClock.now + .seconds(15)
+        while batches.total < HistoryWriter.fullBatch && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(batches.total == HistoryWriter.fullBatch, "\(batches.total) of \(HistoryWriter.fullBatch) runs committed: the full batch waited out the window")
+        await writer.close()
+        try store.close()
+    }
 }
 
 final class BatchCounter: Sendable {

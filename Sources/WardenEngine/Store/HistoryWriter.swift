@@ -40,6 +40,11 @@ public final class HistoryWriter: Sendable {
     }
 
     static let maximumBatch = 2_048
+    /// A commit stops waiting for company once it holds this many runs: at 10,000 checks a
+    /// second, commits of 2,048 cost 5 % more CPU and 11 MB more than commits of ~1,000, and
+    /// the pages a commit writes once (`job_state`, the tables' tails) are already shared by
+    /// a thousand runs (BENCHMARKS.md, "The commit-window run").
+    static let fullBatch = 1_024
     static let firstRetry = Duration.milliseconds(250)
     static let longestRetry = Duration.seconds(5)
 
@@ -165,7 +170,8 @@ public final class HistoryWriter: Sendable {
             state.bytes += bytes
             let dropped = dropOverflow(&state)
             let unanswered = dropped.compactMap { state.idWaiters.removeValue(forKey: $0.sequence) }
-            guard !state.lingering || waiter != nil else { return (nil, dropped, false, unanswered) }
+            // A lingering writer wakes for a run whose id someone awaits, or a full batch.
+            guard !state.lingering || waiter != nil || state.pending.count >= Self.fullBatch else { return (nil, dropped, false, unanswered) }
             defer { state.consumer = nil }
             return (state.consumer, dropped, false, unanswered)
         }
@@ -281,7 +287,7 @@ public final class HistoryWriter: Sendable {
                 // do not cut the wait short; a flush, a close or a run's id waiter does.
                 let now = ContinuousClock.now
                 if let since = state.firstPendingAt, !state.closed, state.flushWaiters.isEmpty, state.idWaiters.isEmpty,
-                   state.failingSince == nil, state.pending.count < Self.maximumBatch, now < since + state.linger {
+                   state.failingSince == nil, state.pending.count < Self.fullBatch, now < since + state.linger {
                     state.consumer = lingering
                     state.lingering = true
                     return .linger(since + state.linger - now)
