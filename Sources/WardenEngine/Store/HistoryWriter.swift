@@ -83,7 +83,8 @@ public final class HistoryWriter: Sendable {
 
         /// When the oldest uncommitted run arrived, while the writer lingers for more.
         var firstPendingAt: ContinuousClock.Instant?
-        /// The writer waits out its group-commit window: a new run alone does not wake it.
+        /// The writer waits out its group-commit window: a new run alone does not wake it,
+        /// unless it fills the batch (`fullBatch`).
         var lingering = false
         /// How long a commit waits for more runs after the first (the daemon's: `commitWindow`).
         var linger: Duration
@@ -284,7 +285,7 @@ public final class HistoryWriter: Sendable {
                 if state.pending.isEmpty { return state.closed ? .batch(nil) : .wait }
                 // Group commit: a batch waits up to `linger` after its first run for more, unless
                 // someone waits for it (flush, close, a run's id) or it is full already. New runs
-                // do not cut the wait short; a flush, a close or a run's id waiter does.
+                // do not cut the wait short; a flush, a close, a run's id waiter or a full batch does.
                 let now = ContinuousClock.now
                 if let since = state.firstPendingAt, !state.closed, state.flushWaiters.isEmpty, state.idWaiters.isEmpty,
                    state.failingSince == nil, state.pending.count < Self.fullBatch, now < since + state.linger {
