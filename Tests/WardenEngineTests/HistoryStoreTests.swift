@@ -441,65 +441,60 @@ extension HistoryStoreTests {
     /// loaded machine's stretched sleeps cannot split the batch, and a flush that waited it
     /// out stands clear of a flush delayed by seconds of load.)
     @Test func runsArrivingTogetherShareACommit() async throws {
-        let directory = try TemporaryDirectory()
-        let store = try HistoryStore.openForWriting(path: directory.file("history.db"))
-        let batches = BatchCounter()
         let window = Duration.seconds(10)
-        let writer = HistoryWriter(store: store, logger: testLogger, linger: window, onObserve: { batches.add($0.count) })
-        Task { await writer.run() }
-        let start = Date()
-        let began = ContinuousClock.now
-        for index in 0..<40 {
-            writer.record(Self.run("steady", .ok, at: start.addingTimeInterval(Double(index))))
-            try await Task.sleep(for: .milliseconds(10))
+        try await withLingeringWriter(window) { writer, batches in
+            let start = Date()
+            let began = ContinuousClock.now
+            for index in 0..<40 {
+                writer.record(Self.run("steady", .ok, at: start.addingTimeInterval(Double(index))))
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            // A loaded machine stretches the sleeps (8.5 s for these 40 in a parallel `make test`):
+            // at most one commit per window that passed, and one more for the last.
+            let windows = Int((ContinuousClock.now - began) / window) + 2
+            let flushStarted = ContinuousClock.now
+            await writer.flush()
+            #expect(ContinuousClock.now - flushStarted < window / 2)
+            #expect(batches.total == 40)
+            #expect(batches.count <= windows, "40 runs 10 ms apart took \(batches.count) commits")
         }
-        // A loaded machine stretches the sleeps (8.5 s for these 40 in a parallel `make test`):
-        // at most one commit per window that passed, and one more for the last.
-        let windows = Int((ContinuousClock.now - began) / window) + 2
-        let flushStarted = ContinuousClock.now
-        await writer.flush()
-        #expect(ContinuousClock.now - flushStarted < window / 2)
-        #expect(batches.total == 40)
-        #expect(batches.count <= windows, "40 runs 10 ms apart took \(batches.count) commits")
-        await writer.close()
-        try store.close()
     }
 
     /// A reload sizes the window anew (`HistoryWriter.commitWindow(forJobs:)`): the next batch
     /// waits the new window, not the one the writer started with.
     @Test func aNewCommitWindowAppliesToTheNextBatch() async throws {
-        let directory = try TemporaryDirectory()
-        let store = try HistoryStore.openForWriting(path: directory.file("history.db"))
-        let batches = BatchCounter()
-        let writer = HistoryWriter(store: store, logger: testLogger, linger: .seconds(30), onObserve: { batches.add($0.count) })
-        Task { await writer.run() }
-        writer.setLinger(HistoryWriter.commitWindow(forJobs: 10))
-        writer.record(Self.run("steady", .ok, at: Date()))
-        let deadline = ContinuousClock.now + .seconds(10)
-        while batches.total == 0 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        #expect(batches.total == 1, "the run waited out the first window of 30 s")
+        try await withLingeringWriter(.seconds(30)) { writer, batches in
+            writer.setLinger(HistoryWriter.commitWindow(forJobs: 10))
+            writer.record(Self.run("steady", .ok, at: Date()))
+            try await batches.wait(forTotal: 1, within: .seconds(10))
+            #expect(batches.total == 1, "the run waited out the first window of 30 s")
+        }
         #expect(HistoryWriter.commitWindow(forJobs: 10) == .milliseconds(100))
         #expect(HistoryWriter.commitWindow(forJobs: 500) == .milliseconds(500))
         #expect(HistoryWriter.commitWindow(forJobs: 10_000) == .seconds(1))
-        await writer.close()
-        try store.close()
     }
 
     /// At 10,000 checks a second a one-second window held ~10,000 runs in memory and committed
     /// them 2,048 at a time (11 MB more than 100 ms commits). A full batch ends the wait.
     @Test func aFullBatchDoesNotWaitOutTheWindow() async throws {
+        try await withLingeringWriter(.seconds(30)) { writer, batches in
+            let start = Date()
+            for index in 0..<HistoryWriter.fullBatch {
+                writer.record(Self.run("job\(index)", .ok, at: start))
+            }
+            try await batches.wait(forTotal: HistoryWriter.fullBatch, within: .seconds(15))
+            #expect(batches.total == HistoryWriter.fullBatch, "\(batches.total) of \(HistoryWriter.fullBatch) runs committed: the full batch waited out the window")
+        }
+    }
+
+    /// A running writer on a fresh store that waits `window` for company, and what it commits.
+    private func withLingeringWriter(_ window: Duration, _ body: (HistoryWriter, BatchCounter) async throws -> Void) async throws {
         let directory = try TemporaryDirectory()
         let store = try HistoryStore.openForWriting(path: directory.file("history.db"))
         let batches = BatchCounter()
-        let writer = HistoryWriter(store: store, logger: testLogger, linger: .seconds(30), onObserve: { batches.add($0.count) })
+        let writer = HistoryWriter(store: store, logger: testLogger, linger: window, onObserve: { batches.add($0.count) })
         Task { await writer.run() }
-        let start = Date()
-        for index in 0..<HistoryWriter.fullBatch {
-            writer.record(Self.run("job\(index)", .ok, at: start))
-        }
-        let deadline = ContinuousClock.now + .seconds(15)
-        while batches.total < HistoryWriter.fullBatch && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        #expect(batches.total == HistoryWriter.fullBatch, "\(batches.total) of \(HistoryWriter.fullBatch) runs committed: the full batch waited out the window")
+        try await body(writer, batches)
         await writer.close()
         try store.close()
     }
@@ -510,4 +505,10 @@ final class BatchCounter: Sendable {
     func add(_ size: Int) { state.withLock { $0.count += 1; $0.total += size } }
     var count: Int { state.withLock { $0.count } }
     var total: Int { state.withLock { $0.total } }
+
+    /// Returns once `total` runs are committed or `limit` has passed.
+    func wait(forTotal wanted: Int, within limit: Duration) async throws {
+        let deadline = ContinuousClock.now + limit
+        while total < wanted && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+    }
 }
