@@ -88,7 +88,7 @@ symbol-order: release
 # not read for 10 s (9 tests failed beside 6 busy loops; with the cap, none did, and an idle
 # run takes 38 s instead of 35). The variable is Swift Testing's; a toolchain without it
 # ignores it.
-HEAVY_TESTS := ConfigFuzzTests|PluginInputFuzzTests|CronDSTTests|tenThousandJobsAreWithinTheBounds|KillLoopCLITests|PluginStormCLITests|ReadOnlyDatabaseCLITests|LongLockCLITests|DeletedWALCLITests|StorageFaultTests
+HEAVY_TESTS := ClockStepTests|ConfigFuzzTests|PluginInputFuzzTests|CronDSTTests|tenThousandJobsAreWithinTheBounds|KillLoopCLITests|PluginStormCLITests|ReadOnlyDatabaseCLITests|LongLockCLITests|DeletedWALCLITests|StorageFaultTests
 test: setup
 	$(SWIFT) build --build-tests
 	SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH=8 $(SWIFT) test --skip-build --skip '$(HEAVY_TESTS)'

@@ -44,6 +44,8 @@ let package = Package(
         .target(name: "CSystemd"),
         // sqlite3_config, which is variadic: its header from libsqlite3-dev, like GRDB's.
         .target(name: "CSQLiteSettings", linkerSettings: [.linkedLibrary("sqlite3")]),
+        // A timerfd that tells the scheduler when the wall clock is set.
+        .target(name: "CClockWatch"),
         .target(
             name: "WardenPluginKit",
             // The contract: swift-log and the standard library, nothing a plugin family uses.
@@ -120,6 +122,7 @@ let package = Package(
                 "WardenPluginKit",
                 "CSystemd",
                 "CSQLiteSettings",
+                "CClockWatch",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Yams", package: "Yams"),

@@ -12,6 +12,7 @@ import Synchronization
 /// phase. A timer per job cost a fire of Dispatch's timer machinery per check (its manager
 /// thread's heap, a source invocation on this queue): about 5 % of the daemon's CPU at 1,000
 /// checks a second (perf, BENCHMARKS.md), for jobs that fire at the same instant anyway.
+/// When the wall clock is set, every timer is armed again from the new time (`WallClockWatch`).
 public final class Scheduler: Sendable {
     public typealias Tick = @Sendable (_ job: JobDefinition, _ scheduledAt: Date, _ nextTick: Date?) -> Void
 
@@ -25,6 +26,9 @@ public final class Scheduler: Sendable {
 
     private let queue = DispatchQueue(label: "warden.scheduler")
     private let timers = Mutex(Timers())
+    /// From the first `start` to `stop`.
+    private let clockWatch = Mutex<WallClockWatch?>(nil)
+    private let clockSets = Atomic<Int>(0)
     private let timeZone: TimeZone
     private let logger: Logger
     private let onTick: Tick
@@ -37,7 +41,30 @@ public final class Scheduler: Sendable {
 
     /// Arms a timer for every enabled job. `maxConcurrency` sizes the timer slots.
     public func start(_ jobs: [JobDefinition], maxConcurrency: Int = DaemonSettings().maxConcurrency) {
+        watchTheWallClock()
         start(jobs, slots: TimerSlots(jobs, maxConcurrency: maxConcurrency))
+    }
+
+    private func watchTheWallClock() {
+        clockWatch.withLock { watch in
+            guard watch == nil else { return }
+            watch = WallClockWatch(queue: queue, logger: logger) { [weak self] step in self?.wallClockWasSet(step: step) }
+        }
+    }
+
+    /// After a step back the timers' deadlines lie ahead by the step, so every job would wait
+    /// that long. Armed again from the new time, each job runs at its next planned time (after
+    /// a step forward, the ticks it jumped over were never due in elapsed time; Dispatch may
+    /// still deliver the passed deadline first).
+    private func wallClockWasSet(step: TimeInterval) {
+        let now = Date()
+        let (own, slots) = timers.withLock { (Array($0.own.values), Array($0.slots.values)) }
+        clockSets.add(1, ordering: .relaxed)
+        logger.notice("the wall clock was set, about \(step >= 0 ? "+" : "")\(String(format: "%.3f", step)) s; every job's timer is armed again from the new time", metadata: [
+            "message_id": .string(MessageID.wallClockSet), "step_seconds": .string(String(format: "%.3f", step)),
+        ])
+        slots.forEach { $0.arm(after: now) }
+        own.forEach { $0.arm(after: now) }
     }
 
     /// `slots`: where the whole configuration's jobs fall in their intervals. A job whose slot
@@ -137,6 +164,10 @@ public final class Scheduler: Sendable {
         }
         own.forEach { $0.cancel() }
         slots.forEach { $0.cancel() }
+        clockWatch.withLock { watch in
+            watch?.cancel()
+            watch = nil
+        }
     }
 
     /// The next planned fire time of each job (for status and tests).
@@ -156,6 +187,9 @@ public final class Scheduler: Sendable {
             return settings
         }
     }
+
+    /// How many times the wall clock was seen set (tests).
+    var wallClockSets: Int { clockSets.load(ordering: .relaxed) }
 
     /// How many Dispatch timers fire the jobs (tests).
     var timerCount: Int { timers.withLock { $0.own.count + $0.slots.count } }
@@ -248,8 +282,11 @@ final class SlotTimer: @unchecked Sendable {
 
     private func fire() {
         guard let scheduledAt = planned.withLock({ $0 }) else { return }
-        let jobs = members.withLock { $0 }
         let now = Date()
+        // A fire of the deadline a wall-clock set replaced, delivered after it: the timer
+        // fires again at the planned time.
+        guard !scheduledAt.isFarAhead(of: now) else { return }
+        let jobs = members.withLock { $0 }
         var next = schedule.nextFire(after: scheduledAt, phase: .milliseconds(key.phase))
         var onTheGrid = true
         if let planned = next, planned <= now {
@@ -334,8 +371,10 @@ final class JobTimer: @unchecked Sendable {
     private func fire() {
         guard let scheduledAt = planned.withLock({ $0 }) else { return }
         // Copied out of its lock once a tick: each read of `job` copies the whole definition.
-        let job = self.job
         let now = Date()
+        // A fire of the deadline a wall-clock set replaced (see `SlotTimer.fire`).
+        guard !scheduledAt.isFarAhead(of: now) else { return }
+        let job = self.job
         var next = job.schedule.nextFire(after: scheduledAt, phase: phase, timeZone: timeZone, watchingSince: watchingSince)
         if let planned = next, planned <= now {
             // Asleep or starved past whole ticks (suspend, clock jump): run once now and
@@ -345,6 +384,13 @@ final class JobTimer: @unchecked Sendable {
         }
         onTick(job, scheduledAt, next)
         arm(at: next)
+    }
+}
+
+extension Date {
+    /// Later than `now` by more than a timer's lateness could explain (its leeway is 200 µs).
+    fileprivate func isFarAhead(of now: Date) -> Bool {
+        timeIntervalSince(now) > 0.05
     }
 }
 

@@ -28,6 +28,8 @@ public enum MessageID {
     public static let stillFailing = "b7d9f1a3c5e74b2d8f0a6c4e2b9d7f13"
     public static let flappingStarted = "2a4c6e8f0b1d4f3a5c7e9b1d3f5a7c90"
     public static let flappingStopped = "8f6d4b2a0e9c4d7b5a3f1e9c7b5d3a18"
+    /// The wall clock was set; the scheduler's timers were armed again from the new time.
+    public static let wallClockSet = "6d1f3b5a7c9e4d20b4f6a8c0e2d4b6f8"
     /// `warden notify test`.
     public static let notificationTest = "e1c3a5b7d9f24e6a8c0b2d4f6a8c0e21"
 
@@ -40,6 +42,6 @@ public enum MessageID {
         ("history write failing", historyWriteFailing), ("history write recovered", historyWriteRecovered),
         ("history runs dropped", historyRunsDropped), ("history WAL reopened", historyWALReopened),
         ("severity changed", severityChanged), ("still failing", stillFailing), ("flapping started", flappingStarted),
-        ("flapping stopped", flappingStopped), ("notification test", notificationTest),
+        ("flapping stopped", flappingStopped), ("wall clock set", wallClockSet), ("notification test", notificationTest),
     ]
 }
