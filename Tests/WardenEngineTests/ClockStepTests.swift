@@ -27,12 +27,7 @@ struct ClockStepTests {
         jittered.jitter = .milliseconds(10)
         let (scheduler, runner, recorded) = suite.start([suite.job("slot", every: .seconds(1)), jittered], registry: registry)
         defer { scheduler.stop() }
-        let clock = ContinuousClock()
-        let started = clock.now
-        while (recorded.of("slot").isEmpty || recorded.of("jittered").isEmpty), clock.now - started < .seconds(5) {
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        try #require(!recorded.of("slot").isEmpty && !recorded.of("jittered").isEmpty)
+        try #require(await eventually(within: .seconds(5)) { !recorded.of("slot").isEmpty && !recorded.of("jittered").isEmpty })
 
         let before = (slot: recorded.of("slot").count, jittered: recorded.of("jittered").count)
         try Self.stepWallClock(by: -30)

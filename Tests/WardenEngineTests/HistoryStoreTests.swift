@@ -466,7 +466,7 @@ extension HistoryStoreTests {
         try await withLingeringWriter(.seconds(30)) { writer, batches in
             writer.setLinger(HistoryWriter.commitWindow(forJobs: 10))
             writer.record(Self.run("steady", .ok, at: Date()))
-            try await batches.wait(forTotal: 1, within: .seconds(10))
+            _ = await eventually(within: .seconds(10)) { batches.total >= 1 }
             #expect(batches.total == 1, "the run waited out the first window of 30 s")
         }
         #expect(HistoryWriter.commitWindow(forJobs: 10) == .milliseconds(100))
@@ -482,7 +482,7 @@ extension HistoryStoreTests {
             for index in 0..<HistoryWriter.fullBatch {
                 writer.record(Self.run("job\(index)", .ok, at: start))
             }
-            try await batches.wait(forTotal: HistoryWriter.fullBatch, within: .seconds(15))
+            _ = await eventually(within: .seconds(15)) { batches.total >= HistoryWriter.fullBatch }
             #expect(batches.total == HistoryWriter.fullBatch, "\(batches.total) of \(HistoryWriter.fullBatch) runs committed: the full batch waited out the window")
         }
     }
@@ -505,10 +505,4 @@ final class BatchCounter: Sendable {
     func add(_ size: Int) { state.withLock { $0.count += 1; $0.total += size } }
     var count: Int { state.withLock { $0.count } }
     var total: Int { state.withLock { $0.total } }
-
-    /// Returns once `total` runs are committed or `limit` has passed.
-    func wait(forTotal wanted: Int, within limit: Duration) async throws {
-        let deadline = ContinuousClock.now + limit
-        while total < wanted && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
-    }
 }

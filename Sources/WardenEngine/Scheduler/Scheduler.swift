@@ -60,8 +60,9 @@ public final class Scheduler: Sendable {
         let now = Date()
         let (own, slots) = timers.withLock { (Array($0.own.values), Array($0.slots.values)) }
         clockSets.add(1, ordering: .relaxed)
-        logger.notice("the wall clock was set, about \(step >= 0 ? "+" : "")\(String(format: "%.3f", step)) s; every job's timer is armed again from the new time", metadata: [
-            "message_id": .string(MessageID.wallClockSet), "step_seconds": .string(String(format: "%.3f", step)),
+        let seconds = String(format: "%.3f", step)
+        logger.notice("the wall clock was set, about \(step >= 0 ? "+" : "")\(seconds) s; every job's timer is armed again from the new time", metadata: [
+            "message_id": .string(MessageID.wallClockSet), "step_seconds": .string(seconds),
         ])
         slots.forEach { $0.arm(after: now) }
         own.forEach { $0.arm(after: now) }
